@@ -1,0 +1,249 @@
+"""The composition root: builds every long-lived object once and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.context import Ctx, Services
+from bot.events import PayloadError, card_action_event, message_event
+from bot.ingress import Envelope, WebhookKeys
+from bot.policy import Policy, load_policy
+from bot.router import Router, match_intent
+from bot.workcalendar import WorkCalendar
+from bot.workers import InboxWorker, OutboxWorker
+from handlers import card_actions, messages
+from storage import db
+from storage.inbox import purge_old, record_event
+from storage.models import InboundEvent
+from storage.outbox import enqueue
+from storage.policy_sync import sync_policy
+from storage.tasks import ensure_periodic_tasks
+
+log = logging.getLogger("dutybot")
+
+CALLBACK_BUDGET = 2.5  # seconds; Feishu shows error 200341 after 3 s and never re-pushes
+
+
+def build_router() -> Router:
+    """All handlers; registration order is priority."""
+    return Router(name="root").include(messages.router, card_actions.router)
+
+
+@dataclass
+class BotApp:
+    settings: Settings
+    clock: Clock
+    policy: Policy
+    calendar: WorkCalendar
+    router: Router = field(default_factory=build_router)
+    gateway: object | None = None  # FeishuGateway when credentials are configured
+
+    def __post_init__(self) -> None:
+        self.engine = db.make_engine(self.settings.database_url)
+        self.sessions = db.make_session_factory(self.engine)
+        self.services = Services(self.settings, self.policy, self.calendar)
+        self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
+        self.max_age = timedelta(hours=self.settings.event_max_age_hours)
+        self.outbox = (
+            OutboxWorker(self.sessions, self.gateway, self.clock) if self.gateway else None
+        )
+        self.inbox = InboxWorker(self.sessions, self.dispatch, self.clock, after=self.wake_outbox)
+        self._background: set[asyncio.Task] = set()
+        self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
+
+    # -- life cycle -------------------------------------------------------------------
+    async def prepare(self) -> None:
+        """Schema, policy and the periodic tasks of the current and next period."""
+        await db.ensure_schema(self.engine, auto_upgrade=self.settings.is_sqlite)
+        async with self.sessions() as session:
+            now = self.clock.now()
+            for line in await sync_policy(session, self.policy, now):
+                log.info("policy: %s", line)
+            created = await ensure_periodic_tasks(
+                session, self.policy, self.calendar, self.settings.tz, now
+            )
+            await session.commit()
+        if created:
+            log.info("created %d periodic tasks", created)
+
+    async def connect_feishu(self) -> None:
+        """Fetch a token and the bot's own open_id; failures are logged, not fatal."""
+        if not self.gateway:
+            return
+        try:
+            info = await self.gateway.bot_info()
+        except Exception as exc:
+            log.error(
+                "cannot reach Feishu at %s yet (%s); messages wait in the outbox",
+                self.settings.domain,
+                exc,
+            )
+            return
+        self.services.bot_open_id = info.open_id or None
+        log.info("connected to Feishu as %s (%s)", info.app_name or "the bot", info.open_id)
+
+    def start_workers(self) -> None:
+        self.inbox.start()
+        if self.outbox:
+            self.outbox.start()
+
+    async def stop(self) -> None:
+        """Stop taking work, let in-flight passes finish, close the database."""
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
+        await self.inbox.stop()
+        if self.outbox:
+            await self.outbox.stop()
+        await self.engine.dispose()
+
+    def wake_outbox(self) -> None:
+        if self.outbox:
+            self.outbox.wake()
+
+    def _track(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- ingress ----------------------------------------------------------------------
+    async def accept(self, env: Envelope) -> bool:
+        """Store a verified event once (stale ones as dropped); True when it is new."""
+        async with self.sessions() as session:
+            new = await record_event(
+                session,
+                dedupe_key=env.dedupe_key,
+                event_id=env.event_id,
+                event_type=env.event_type,
+                payload=env.payload,
+                event_created_at=env.created_at,
+                now=self.clock.now(),
+                status="dropped" if env.stale else "pending",
+            )
+            await session.commit()
+        self.stats["received"] += 1
+        if not new:
+            self.stats["duplicates"] += 1
+            log.info("duplicate %s %s ignored", env.event_type, env.dedupe_key)
+        elif env.stale:
+            self.stats["stale"] += 1
+            log.info(
+                "stale %s %s from %s dropped",
+                env.event_type,
+                env.event_id,
+                env.created_at.isoformat(),
+            )
+        else:
+            self.inbox.wake()
+        return new and not env.stale
+
+    async def dispatch(self, session: AsyncSession, row: InboundEvent) -> None:
+        """Route one stored event to its handler (called by the inbox worker)."""
+        payload = json.loads(row.payload)
+        ctx = Ctx(session, self.clock.now(), self.services, source=row.dedupe_key)
+        if row.event_type == "im.message.receive_v1":
+            try:
+                event = message_event(payload, self.services.bot_open_id)
+            except PayloadError as exc:
+                log.warning("event %s: %s; ignored", row.event_id, exc)
+                return
+            if event.is_group and not event.mentions_bot:
+                return  # only answer in groups when @-mentioned
+            intent = match_intent(event.text)
+            handler = self.router.message_handler(intent.name)
+            if handler:
+                await handler(ctx, event, intent)
+            return
+        log.info("no handler for %s (%s)", row.event_type, row.event_id)
+
+    async def callback(self, env: Envelope) -> dict:
+        """Answer a card callback within the 3 s budget (de-duplicated by event_id)."""
+        self.stats["callbacks"] += 1
+        if not await self.accept(env):
+            return {}
+        try:
+            event = card_action_event(env.payload)
+        except PayloadError:
+            return card_actions.toast(
+                "error", "无法识别这次点击。", "This click could not be read."
+            )
+        handler = self.router.action_handler(event.value)
+        if handler is None:
+            return card_actions.toast(
+                "warning",
+                "这张卡片已过期，请重新对我说「待办」。",
+                "This card is out of date; ask me again.",
+            )
+        work = asyncio.ensure_future(self._run_action(handler, event, env))
+        try:
+            return await asyncio.wait_for(asyncio.shield(work), CALLBACK_BUDGET)
+        except TimeoutError:
+            # Too slow to answer inline: finish in the background and update the card with
+            # the delayed-update token, after this answer (Feishu requires that order).
+            self._track(self._finish_late(work, event))
+            return card_actions.toast("info", "正在处理…", "Working on it…")
+
+    async def _run_action(self, handler, event, env: Envelope) -> dict:
+        async with self.sessions() as session:
+            ctx = Ctx(session, self.clock.now(), self.services, source=env.dedupe_key)
+            try:
+                answer = await handler(ctx, event)
+            except Exception:
+                await session.rollback()
+                log.exception("card action %s failed", event.value.get("a"))
+                return card_actions.toast(
+                    "error", "出错了，请稍后再试。", "Something went wrong; please try again."
+                )
+            await session.commit()
+        self.wake_outbox()
+        return answer
+
+    async def _finish_late(self, work: asyncio.Future, event) -> None:
+        answer = await work
+        card = (answer.get("card") or {}).get("data")
+        if card and event.token:
+            async with self.sessions() as session:
+                await enqueue(
+                    session,
+                    uuid="cu" + hashlib.sha256(event.event_id.encode()).hexdigest()[:40],
+                    now=self.clock.now(),
+                    kind="card_update",
+                    body={"token": event.token, "card": card},
+                )
+                await session.commit()
+            self.wake_outbox()
+
+    async def housekeeping(self) -> None:
+        """Forget de-duplication records older than the keep window."""
+        async with self.sessions() as session:
+            removed = await purge_old(
+                session, self.clock.now(), timedelta(hours=self.settings.dedupe_keep_hours)
+            )
+            await session.commit()
+        if removed:
+            log.info("purged %d old inbox rows", removed)
+
+    async def database_ok(self) -> bool:
+        return await db.ping(self.engine)
+
+
+def build_app(
+    settings: Settings, clock: Clock | None = None, gateway: object | None = None
+) -> BotApp:
+    """Build the bot from settings. A gateway is created when credentials are configured."""
+    clock = clock or SystemClock()
+    policy = load_policy(settings.policy_path)
+    calendar = WorkCalendar.from_file(settings.calendar_path)
+    if gateway is None and settings.has_credentials:
+        from bot.feishu import FeishuGateway
+
+        gateway = FeishuGateway(settings.domain, settings.app_id, settings.app_secret, clock)
+    return BotApp(settings=settings, clock=clock, policy=policy, calendar=calendar, gateway=gateway)

@@ -1,0 +1,39 @@
+"""Injected time: every module asks a Clock, never the system directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Return the current instant as an aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    """The real wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock that stands still until told to move (tests, `dutybot tick --now`, the sandbox)."""
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._at = at.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._at
+
+    def set(self, at: datetime) -> None:
+        """Jump to an instant."""
+        self._at = at.astimezone(UTC)
+
+    def advance(self, delta: timedelta) -> None:
+        """Move forward by a duration."""
+        self._at += delta

@@ -1,0 +1,102 @@
+"""What a handler gets: one session, the current instant, and the bot's services."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Settings
+from bot.events import MessageEvent
+from bot.policy import Policy
+from bot.workcalendar import WorkCalendar
+from storage.outbox import enqueue
+
+
+@dataclass
+class Services:
+    """Long-lived things built once by the composition root."""
+
+    settings: Settings
+    policy: Policy
+    calendar: WorkCalendar
+    bot_open_id: str | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.settings.tz
+
+
+@dataclass
+class Ctx:
+    """One handler invocation. Writes go to `session`; the caller commits or rolls back."""
+
+    session: AsyncSession
+    now: datetime
+    services: Services
+    source: str  # the inbound event's dedupe key: makes outbound uuids deterministic
+    _sent: int = field(default=0, repr=False)
+
+    @property
+    def policy(self) -> Policy:
+        return self.services.policy
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.services.tz
+
+    @property
+    def local_now(self) -> datetime:
+        return self.now.astimezone(self.tz)
+
+    def next_uuid(self) -> str:
+        """The same inbound event always yields the same uuids, in order (retries never double)."""
+        self._sent += 1
+        digest = hashlib.sha256(f"{self.source}#{self._sent}".encode()).hexdigest()[:40]
+        return f"r{digest}"
+
+    async def answer(
+        self, event: MessageEvent, body: dict | str, msg_type: str = "interactive"
+    ) -> None:
+        """Answer a chat message: a reply in a group (so the asker sees it is theirs), a plain
+        message in a private chat."""
+        if event.is_group:
+            await enqueue(
+                self.session,
+                uuid=self.next_uuid(),
+                now=self.now,
+                kind="reply",
+                body=body,
+                msg_type=msg_type,
+                receive_id=event.chat_id,
+                target_message_id=event.message_id,
+            )
+        else:
+            await enqueue(
+                self.session,
+                uuid=self.next_uuid(),
+                now=self.now,
+                kind="send",
+                body=body,
+                msg_type=msg_type,
+                receive_id_type="chat_id",
+                receive_id=event.chat_id,
+            )
+
+    async def send(
+        self, receive_id_type: str, receive_id: str, body: dict | str, msg_type: str = "interactive"
+    ) -> None:
+        """Queue a new message to a user (open_id) or chat (chat_id)."""
+        await enqueue(
+            self.session,
+            uuid=self.next_uuid(),
+            now=self.now,
+            kind="send",
+            body=body,
+            msg_type=msg_type,
+            receive_id_type=receive_id_type,
+            receive_id=receive_id,
+        )

@@ -1,0 +1,80 @@
+"""Sliding-window rate limits matching Feishu's documented windows exactly.
+
+A token bucket with burst C and rate r can pass C + r·W calls in a window W, which is how
+"per-chat then per-app" buckets still earn 429s. A sliding window log never lets more than
+`limit` calls start within any `window` seconds, so sends stay under the documented
+1000/min, 50/s and 5/s-per-receiver limits by construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+class SlidingWindow:
+    """At most `limit` acquisitions per key in any `window` seconds."""
+
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit, self.window, self._clock = limit, window, clock
+        self._log: dict[str, deque[float]] = {}
+
+    def _wait_time(self, key: str) -> float:
+        log = self._log.setdefault(key, deque())
+        now = self._clock()
+        while log and log[0] <= now - self.window:
+            log.popleft()
+        if len(log) < self.limit:
+            return 0.0
+        return log[0] + self.window - now
+
+    def try_acquire(self, key: str = "") -> float:
+        """Take a slot and return 0, or return how long to wait before one frees."""
+        wait = self._wait_time(key)
+        if wait <= 0:
+            self._log[key].append(self._clock())
+        return wait
+
+    async def acquire(self, key: str = "") -> None:
+        while (wait := self.try_acquire(key)) > 0:  # noqa: ASYNC110 - waiting for time, not for an event
+            await asyncio.sleep(wait)
+
+    def forget_idle(self) -> None:
+        """Drop keys with no calls inside the window (keeps memory flat across many receivers)."""
+        now = self._clock()
+        for key in [k for k, log in self._log.items() if not log or log[-1] <= now - self.window]:
+            del self._log[key]
+
+
+class SendLimits:
+    """Feishu's message limits: per app 50/s and 1000/min, per receiver (user or chat) 5/s,
+    per message PATCH 5/s. Defaults leave a little headroom."""
+
+    def __init__(
+        self,
+        per_second: int = 50,
+        per_minute: int = 1000,
+        per_receiver: int = 5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app_second = SlidingWindow(per_second, 1.0, clock)
+        self.app_minute = SlidingWindow(per_minute, 60.0, clock)
+        self.receiver = SlidingWindow(per_receiver, 1.0, clock)
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, receiver: str | None) -> None:
+        """Wait until one more call is allowed for this receiver and the app."""
+        if receiver:
+            await self.receiver.acquire(receiver)
+        async with self._lock:  # take both app windows together so neither is over-spent
+            while True:
+                wait = max(self.app_second._wait_time(""), self.app_minute._wait_time(""))
+                if wait <= 0:
+                    self.app_second.try_acquire("")
+                    self.app_minute.try_acquire("")
+                    return
+                await asyncio.sleep(wait)

@@ -1,0 +1,62 @@
+"""Turning database rows into the view objects that card builders take."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from cards.views import MemberView, TaskView
+from storage.members import get_duties, get_member
+from storage.models import Member, Task
+
+
+def _name(row, lang: str) -> str:
+    return row.name_en if lang == "en" else row.name_zh
+
+
+async def member_view(ctx: Ctx, member: Member, lang: str) -> MemberView:
+    """A member with role and manager names resolved."""
+    role = ctx.policy.roles.get(member.role_key)
+    manager = await resolve_manager(ctx, member)
+    return MemberView(
+        open_id=member.open_id,
+        name=member.name,
+        role_key=member.role_key,
+        role_name=role.name(lang) if role else member.role_key,
+        manager_name=manager.name if manager else None,
+        manager_open_id=manager.open_id if manager else None,
+        is_admin=member.is_admin,
+    )
+
+
+async def resolve_manager(ctx: Ctx, member: Member) -> Member | None:
+    """Who approves this member's reports: the team file's `manager`, else the first active
+    member holding the role this member's role reports to."""
+    from storage.members import first_member_with_role
+
+    if member.manager_open_id:
+        manager = await get_member(ctx.session, member.manager_open_id)
+        if manager:
+            return manager
+    role = ctx.policy.roles.get(member.role_key)
+    if role and role.reports_to:
+        return await first_member_with_role(ctx.session, role.reports_to)
+    return None
+
+
+async def task_views(ctx: Ctx, tasks: list[Task], lang: str) -> tuple[TaskView, ...]:
+    """Tasks with duty names and clauses (from the database, so retired duties still show)."""
+    duties = await get_duties(ctx.session, {t.duty_key for t in tasks})
+    views = []
+    for task in tasks:
+        duty = duties.get(task.duty_key)
+        views.append(
+            TaskView(
+                task_id=task.id or 0,
+                duty_key=task.duty_key,
+                duty_name=_name(duty, lang) if duty else task.duty_key,
+                due_at=task.due_at.astimezone(ctx.tz),
+                clause=duty.clause if duty else "",
+                status=task.status,
+                period_label=task.period_key,
+            )
+        )
+    return tuple(views)

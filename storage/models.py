@@ -1,0 +1,171 @@
+"""All tables. Timestamps are stored as UTC and always come back timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC on SQLite, timestamptz on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False):
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Role(SQLModel, table=True):
+    __tablename__ = "roles"
+
+    key: str = Field(primary_key=True, max_length=64)
+    name_zh: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    reports_to: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = _ts()
+
+
+class Duty(SQLModel, table=True):
+    """A duty from the policy file; kept (inactive) when the file drops it, so tasks stay valid."""
+
+    __tablename__ = "duties"
+
+    key: str = Field(primary_key=True, max_length=128)
+    role_key: str = Field(max_length=64, index=True)
+    name_zh: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+    kind: str = Field(max_length=32)
+    clause: str = Field(default="", sa_type=Text)
+    inferred: bool = False
+    spec: str = Field(default="{}", sa_type=Text)  # JSON snapshot of the policy entry
+    active: bool = True
+    updated_at: datetime = _ts()
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "members"
+
+    open_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    role_key: str = Field(max_length=64, index=True)
+    manager_open_id: str | None = Field(default=None, max_length=64)
+    is_admin: bool = False
+    active: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Chat(SQLModel, table=True):
+    __tablename__ = "chats"
+
+    chat_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    is_team: bool = False
+    active: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class TaskStatus:
+    OPEN = "open"
+    SUBMITTED = "submitted"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    OPEN_STATES = (OPEN, SUBMITTED, REJECTED)
+
+
+class Task(SQLModel, table=True):
+    """One unit of work: a duty for one assignee in one period (or for one activity)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("duty_key", "assignee_open_id", "period_key", name="uq_task_period"),
+        Index("ix_tasks_assignee_status_due", "assignee_open_id", "status", "due_at"),
+        Index("ix_tasks_status_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    duty_key: str = Field(max_length=128)
+    assignee_open_id: str = Field(max_length=64)
+    period_key: str = Field(max_length=64)
+    activity_id: int | None = Field(default=None)
+    due_at: datetime = _ts()
+    status: str = Field(default=TaskStatus.OPEN, max_length=16)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    done_at: datetime | None = _ts(nullable=True)
+
+
+class InboundEvent(SQLModel, table=True):
+    """The durable inbox: one row per distinct event (messages keyed by message_id)."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (Index("ix_inbound_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=160, unique=True)
+    event_id: str = Field(max_length=128)
+    event_type: str = Field(max_length=128)
+    payload: str = Field(default="{}", sa_type=Text)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    received_at: datetime = _ts(index=True)
+    event_created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts()
+    lease_until: datetime | None = _ts(nullable=True)
+    processed_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """The outbox: a message we decided to send, sent at most once (Feishu `uuid` + this row)."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (Index("ix_outbound_status_next", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uuid: str = Field(max_length=50, unique=True)
+    kind: str = Field(max_length=16)  # send | reply | patch
+    receive_id_type: str | None = Field(default=None, max_length=16)
+    receive_id: str | None = Field(default=None, max_length=64)
+    target_message_id: str | None = Field(default=None, max_length=64)
+    msg_type: str = Field(default="interactive", max_length=16)
+    content: str = Field(sa_type=Text)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    created_at: datetime = _ts()
+    next_attempt_at: datetime = _ts()
+    lease_until: datetime | None = _ts(nullable=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    feishu_message_id: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor_open_id: str | None = Field(default=None, max_length=64)
+    action: str = Field(max_length=64)
+    subject: str = Field(default="", max_length=200)
+    detail: str = Field(default="{}", sa_type=Text)

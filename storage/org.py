@@ -1,0 +1,284 @@
+"""The team file (members and chats, TOML) and syncing it into the database."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.audit import audit
+from storage.models import Chat, Member
+
+MEMBER_KEYS = {"open_id", "name", "role", "manager", "admin", "leave"}
+CHAT_KEYS = {"chat_id", "name", "team"}
+
+
+class TeamFileError(Exception):
+    """The team file is invalid; `errors` names each entry and line."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@dataclass(frozen=True)
+class MemberEntry:
+    open_id: str
+    name: str
+    role: str
+    manager: str | None = None
+    admin: bool = False
+    leave: tuple[tuple[date, date], ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatEntry:
+    chat_id: str
+    name: str
+    team: bool = False
+
+
+@dataclass(frozen=True)
+class TeamFile:
+    members: tuple[MemberEntry, ...] = ()
+    chats: tuple[ChatEntry, ...] = ()
+
+
+@dataclass
+class SyncReport:
+    changes: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def render(self) -> str:
+        lines = self.changes or ["no changes"]
+        return "\n".join(lines + [f"{self.unchanged} unchanged"])
+
+
+def _header_lines(text: str, table: str) -> list[int]:
+    pattern = re.compile(rf"^\s*\[\[\s*{table}\s*\]\]", re.MULTILINE)
+    return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
+
+
+def parse_team_file(text: str, role_keys: set[str], source: str = "team file") -> TeamFile:
+    """Validate a team file; raise TeamFileError with every problem found."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TeamFileError([f"{source}: {exc}"]) from exc
+    errors: list[str] = []
+    unknown_top = set(data) - {"members", "chats"}
+    if unknown_top:
+        errors.append(f"{source}: unknown section(s) {', '.join(sorted(unknown_top))}")
+
+    member_lines = _header_lines(text, "members")
+    chat_lines = _header_lines(text, "chats")
+
+    def where(kind: str, i: int, lines: list[int]) -> str:
+        line = f" (line {lines[i]})" if i < len(lines) else ""
+        return f"{kind}[{i + 1}]{line}"
+
+    raw_members = data.get("members", [])
+    raw_chats = data.get("chats", [])
+    if not isinstance(raw_members, list) or not isinstance(raw_chats, list):
+        raise TeamFileError([f"{source}: use [[members]] and [[chats]] tables"])
+
+    members: list[MemberEntry] = []
+    places: list[str] = []  # where each entry of `members` is, for messages
+    seen: dict[str, str] = {}
+    for i, raw in enumerate(raw_members):
+        at = where("members", i, member_lines)
+        if not isinstance(raw, dict):
+            errors.append(f"{at}: must be a table")
+            continue
+        for key in sorted(set(raw) - MEMBER_KEYS):
+            errors.append(
+                f"{at}: unknown key '{key}' (expected one of {', '.join(sorted(MEMBER_KEYS))})"
+            )
+        open_id, name, role = raw.get("open_id"), raw.get("name"), raw.get("role")
+        if not isinstance(open_id, str) or not open_id.strip():
+            errors.append(f"{at}: open_id is required")
+            continue
+        open_id = open_id.strip()
+        if not isinstance(name, str) or not name.strip():
+            errors.append(f"{at} {open_id}: name is required")
+        if not isinstance(role, str) or not role:
+            errors.append(
+                f"{at} {open_id}: role is required (one of {', '.join(sorted(role_keys))})"
+            )
+        elif role not in role_keys:
+            errors.append(
+                f"{at} {open_id}: unknown role '{role}' (one of {', '.join(sorted(role_keys))})"
+            )
+        if open_id in seen:
+            errors.append(f"{at}: duplicate open_id {open_id} (first in {seen[open_id]})")
+        seen.setdefault(open_id, at)
+        manager = raw.get("manager")
+        if manager is not None and (not isinstance(manager, str) or not manager):
+            errors.append(f"{at} {open_id}: manager must be an open_id")
+            manager = None
+        admin = raw.get("admin", False)
+        if not isinstance(admin, bool):
+            errors.append(f"{at} {open_id}: admin must be true or false")
+        leave: list[tuple[date, date]] = []
+        for span in raw.get("leave", []):
+            try:
+                start, end = (date.fromisoformat(str(d)) for d in span)
+                if end < start:
+                    raise ValueError
+                leave.append((start, end))
+            except (TypeError, ValueError):
+                errors.append(
+                    f'{at} {open_id}: leave entries look like ["2026-12-01", "2026-12-05"]'
+                )
+        places.append(at)
+        members.append(
+            MemberEntry(
+                open_id,
+                str(name or "").strip(),
+                str(role or ""),
+                manager,
+                admin is True,
+                tuple(leave),
+            )
+        )
+    for i, m in enumerate(members):
+        if m.manager and m.manager not in seen:
+            errors.append(
+                f"{seen.get(m.open_id, f'members[{i + 1}]')} {m.open_id}: manager {m.manager} is not a member of the team"
+            )
+        if m.manager == m.open_id:
+            errors.append(f"{seen[m.open_id]} {m.open_id}: cannot be their own manager")
+
+    chats: list[ChatEntry] = []
+    seen_chats: set[str] = set()
+    for i, raw in enumerate(raw_chats):
+        at = where("chats", i, chat_lines)
+        if not isinstance(raw, dict):
+            errors.append(f"{at}: must be a table")
+            continue
+        for key in sorted(set(raw) - CHAT_KEYS):
+            errors.append(
+                f"{at}: unknown key '{key}' (expected one of {', '.join(sorted(CHAT_KEYS))})"
+            )
+        chat_id, name, team = raw.get("chat_id"), raw.get("name", ""), raw.get("team", False)
+        if not isinstance(chat_id, str) or not chat_id.strip():
+            errors.append(f"{at}: chat_id is required")
+            continue
+        if chat_id in seen_chats:
+            errors.append(f"{at}: duplicate chat_id {chat_id}")
+        seen_chats.add(chat_id)
+        if not isinstance(team, bool):
+            errors.append(f"{at} {chat_id}: team must be true or false")
+        chats.append(ChatEntry(chat_id.strip(), str(name).strip() or chat_id, team is True))
+
+    if errors:
+        raise TeamFileError(errors)
+    return TeamFile(tuple(members), tuple(chats))
+
+
+def load_team_file(path: str | Path, role_keys: set[str]) -> TeamFile:
+    """Read and validate a team file from disk."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TeamFileError([f"{path}: cannot read ({exc})"]) from exc
+    return parse_team_file(text, role_keys, source=str(path))
+
+
+async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> SyncReport:
+    """Make the database match the file: add, update, deactivate. Does not commit."""
+    report = SyncReport()
+    existing = {m.open_id: m for m in (await session.exec(select(Member))).all()}
+    for entry in team.members:
+        current = existing.get(entry.open_id)
+        wanted = {
+            "name": entry.name,
+            "role_key": entry.role,
+            "manager_open_id": entry.manager,
+            "is_admin": entry.admin,
+            "active": True,
+        }
+        if current is None:
+            session.add(Member(open_id=entry.open_id, created_at=now, updated_at=now, **wanted))
+            report.changes.append(f"+ member {entry.name} ({entry.open_id}) as {entry.role}")
+            audit(
+                session,
+                at=now,
+                action="member.added",
+                subject=entry.open_id,
+                source="org sync",
+                **wanted,
+            )
+            continue
+        diffs = [
+            f"{k} {getattr(current, k)!r} → {v!r}"
+            for k, v in wanted.items()
+            if getattr(current, k) != v
+        ]
+        if diffs:
+            for k, v in wanted.items():
+                setattr(current, k, v)
+            current.updated_at = now
+            session.add(current)
+            report.changes.append(f"~ member {entry.name} ({entry.open_id}): {', '.join(diffs)}")
+            audit(
+                session,
+                at=now,
+                action="member.updated",
+                subject=entry.open_id,
+                source="org sync",
+                changes=diffs,
+            )
+        else:
+            report.unchanged += 1
+    listed = {m.open_id for m in team.members}
+    for open_id, member in existing.items():
+        if open_id not in listed and member.active:
+            member.active = False
+            member.updated_at = now
+            session.add(member)
+            report.changes.append(
+                f"- member {member.name} ({open_id}) deactivated (not in the file)"
+            )
+            audit(session, at=now, action="member.deactivated", subject=open_id, source="org sync")
+
+    chats = {c.chat_id: c for c in (await session.exec(select(Chat))).all()}
+    for entry in team.chats:
+        current = chats.get(entry.chat_id)
+        if current is None:
+            session.add(
+                Chat(
+                    chat_id=entry.chat_id,
+                    name=entry.name,
+                    is_team=entry.team,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            report.changes.append(
+                f"+ chat {entry.name} ({entry.chat_id}){' as team chat' if entry.team else ''}"
+            )
+        elif (current.name, current.is_team, current.active) != (entry.name, entry.team, True):
+            current.name, current.is_team, current.active, current.updated_at = (
+                entry.name,
+                entry.team,
+                True,
+                now,
+            )
+            session.add(current)
+            report.changes.append(f"~ chat {entry.name} ({entry.chat_id}): team={entry.team}")
+        else:
+            report.unchanged += 1
+    listed_chats = {c.chat_id for c in team.chats}
+    for chat_id, chat in chats.items():
+        if chat_id not in listed_chats and chat.active:
+            chat.active, chat.updated_at = False, now
+            session.add(chat)
+            report.changes.append(f"- chat {chat.name} ({chat_id}) deactivated (not in the file)")
+    return report

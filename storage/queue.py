@@ -1,0 +1,69 @@
+"""Claiming rows of a work table (inbox, outbox) so that several workers or replicas never
+take the same row twice, and a crashed worker's rows come back after their lease."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import InboundEvent, OutboundMessage
+
+Row = TypeVar("Row", InboundEvent, OutboundMessage)
+
+
+def _claimable(model: type[Row], now: datetime):
+    return or_(
+        and_(model.status == "pending", model.next_attempt_at <= now),
+        and_(model.status == "processing", model.lease_until < now),
+    )
+
+
+async def claim(
+    session: AsyncSession, model: type[Row], now: datetime, lease: timedelta, limit: int
+) -> list[Row]:
+    """Mark up to `limit` due rows as processing (leased until now+lease) and return them.
+
+    PostgreSQL: one UPDATE over a `FOR UPDATE SKIP LOCKED` sub-select, so concurrent
+    replicas skip each other's rows. SQLite has a single writer, so the same statement
+    without the locking clause is already exclusive.
+    """
+    pick = select(model.id).where(_claimable(model, now)).order_by(model.id).limit(limit)
+    if session.bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(model)
+        .where(model.id.in_(pick.scalar_subquery()))
+        .where(_claimable(model, now))
+        .values(status="processing", lease_until=now + lease)
+        .returning(model)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.exec(stmt)).scalars().all())
+    await session.commit()
+    return sorted(rows, key=lambda r: r.id)
+
+
+async def insert_ignore(
+    session: AsyncSession,
+    model: type,
+    values: dict[str, Any] | list[dict[str, Any]],
+    key: str | list[str],
+) -> int:
+    """INSERT … ON CONFLICT (key) DO NOTHING; returns how many rows were inserted."""
+    if isinstance(values, list) and not values:
+        return 0
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = [key] if isinstance(key, str) else key
+    stmt = insert(model).values(values).on_conflict_do_nothing(index_elements=columns)
+    result = await session.exec(stmt)
+    return result.rowcount
+
+
+def backoff(attempts: int, base: float = 2.0, cap: float = 600.0) -> timedelta:
+    """Delay before retry number `attempts` (1-based): 2 s, 4 s, 8 s … capped."""
+    return timedelta(seconds=min(cap, base ** max(1, attempts)))

@@ -1,0 +1,69 @@
+"""Tasks: generating the periodic ones from the policy, and the queries handlers need."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.policy import Policy
+from bot.schedule import upcoming_occurrences
+from bot.workcalendar import WorkCalendar
+from storage.models import Member, Task, TaskStatus
+from storage.queue import insert_ignore
+
+CHUNK = 500
+
+
+async def ensure_periodic_tasks(
+    session: AsyncSession,
+    policy: Policy,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    now: datetime,
+    open_ids: list[str] | None = None,
+) -> int:
+    """Create the current and next period's task of every periodic duty for every active
+    member (or just `open_ids`); unique per (duty, assignee, period), so re-running adds
+    nothing. Returns how many tasks were created. Does not commit."""
+    stmt = select(Member).where(Member.active)
+    if open_ids is not None:
+        stmt = stmt.where(col(Member.open_id).in_(open_ids))
+    members = (await session.exec(stmt)).all()
+    occurrences = {
+        duty.key: upcoming_occurrences(duty.due, now, tz, calendar)
+        for duty in policy.periodic_duties()
+    }
+    rows = []
+    for member in members:
+        for duty in policy.duties_for_role(member.role_key):
+            for occ in occurrences.get(duty.key, ()):
+                rows.append(
+                    {
+                        "duty_key": duty.key,
+                        "assignee_open_id": member.open_id,
+                        "period_key": occ.period_key,
+                        "due_at": occ.due_at,
+                        "status": TaskStatus.OPEN,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+    created = 0
+    for i in range(0, len(rows), CHUNK):
+        created += await insert_ignore(
+            session, Task, rows[i : i + CHUNK], ["duty_key", "assignee_open_id", "period_key"]
+        )
+    return created
+
+
+async def list_open_tasks(session: AsyncSession, open_id: str) -> list[Task]:
+    """A member's open tasks (open, submitted, rejected), soonest due first."""
+    stmt = (
+        select(Task)
+        .where(Task.assignee_open_id == open_id, col(Task.status).in_(TaskStatus.OPEN_STATES))
+        .order_by(Task.due_at, Task.id)
+    )
+    return list((await session.exec(stmt)).all())

@@ -1,0 +1,175 @@
+"""Shared fixtures: a local Feishu emulator (real HTTP, own thread), the bot on a fresh
+SQLite database with real migrations, and a client that posts signed, encrypted webhooks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import BotApp, build_app
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.emulator import FeishuEmulator
+from bot.webhook import make_web_app
+from storage import db
+from tests import feishu_events as fe
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Thursday 26 Nov 2026, 10:00 in Shanghai: a working day.
+NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+TEAM_FILE = Path(__file__).parent / "data" / "team.toml"
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch):
+    """Tests never read the developer's .env or FEISHU_* variables."""
+    for key in list(os.environ):
+        if key.startswith(("FEISHU_", "DUTYBOT_")) or key == "DATABASE_URL":
+            monkeypatch.delenv(key, raising=False)
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    if (
+        isinstance(host, str)
+        and host not in ("127.0.0.1", "localhost", "::1")
+        and not host.startswith("/")
+    ):
+        raise RuntimeError(f"tests must not reach the network (tried {address!r})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(scope="session")
+def emulator_server():
+    emu = FeishuEmulator(app_id=fe.APP_ID, app_secret=fe.APP_SECRET, bot_open_id=fe.BOT_OPEN_ID)
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def emulator(emulator_server):
+    emulator_server.reset()
+    return emulator_server
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    """One migrated SQLite file per run; each test copies it (real migrations, fast)."""
+    import asyncio
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+
+    async def migrate() -> None:
+        engine = db.make_engine(f"sqlite+aiosqlite:///{path}")
+        await db.upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate())
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path, migrated_template) -> str:
+    path = tmp_path / "dutybot.db"
+    shutil.copy(migrated_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def make_settings(db_url: str, domain: str, **overrides) -> Settings:
+    values = dict(
+        app_id=fe.APP_ID,
+        app_secret=fe.APP_SECRET,
+        verification_token=fe.VERIFICATION_TOKEN,
+        encrypt_key=fe.ENCRYPT_KEY,
+        domain=domain,
+        database_url=db_url,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+async def sync_team(bot: BotApp, path: Path = TEAM_FILE) -> None:
+    from storage.org import apply_team, load_team_file
+    from storage.tasks import ensure_periodic_tasks
+
+    team = load_team_file(path, set(bot.policy.roles))
+    async with bot.sessions() as session:
+        await apply_team(session, team, bot.clock.now())
+        await session.flush()
+        await ensure_periodic_tasks(
+            session, bot.policy, bot.calendar, bot.settings.tz, bot.clock.now()
+        )
+        await session.commit()
+
+
+class Harness:
+    """The bot behind its real webhook, the emulator, and helpers to talk to it."""
+
+    def __init__(
+        self, bot: BotApp, client: TestClient, emulator: FeishuEmulator, clock: FixedClock
+    ) -> None:
+        self.bot, self.client, self.emulator, self.clock = bot, client, emulator, clock
+
+    async def post(self, payload: dict | bytes, **sign_kwargs):
+        if isinstance(payload, dict):
+            self.emulator.register_event(payload)  # Feishu knows the user's message (for replies)
+        req = fe.sign(payload, **sign_kwargs)
+        return await self.client.post("/feishu/events", data=req.body, headers=req.headers)
+
+    async def say(self, text: str, sender: str = "ou_planner", **kwargs):
+        """Deliver a chat message and wait until the bot has handled it and sent its answer."""
+        payload = fe.message(text, sender, self.clock.now(), **kwargs)
+        resp = await self.post(payload)
+        assert resp.status == 200, await resp.text()
+        await self.settle()
+        return payload
+
+    async def click(self, operator: str, value: dict, **kwargs) -> dict:
+        resp = await self.post(fe.card_action(operator, value, self.clock.now(), **kwargs))
+        assert resp.status == 200, await resp.text()
+        answer = await resp.json()
+        await self.settle()
+        return answer
+
+    async def settle(self) -> None:
+        """Run the inbox and outbox until both are empty."""
+        for _ in range(5):
+            handled = await self.bot.inbox.drain()
+            sent = await self.bot.outbox.drain() if self.bot.outbox else 0
+            if not handled and not sent:
+                return
+
+
+@pytest.fixture
+async def harness(db_url, emulator, clock):
+    settings = make_settings(db_url, emulator.base_url)
+    bot = build_app(settings, clock=clock)
+    await bot.prepare()
+    await bot.connect_feishu()
+    await sync_team(bot)
+    client = TestClient(TestServer(make_web_app(bot)))
+    await client.start_server()
+    yield Harness(bot, client, emulator, clock)
+    await client.close()
+    await bot.stop()

@@ -1,0 +1,155 @@
+"""Build real-format Feishu webhook requests: v2 envelopes, AES-encrypted and signed."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.crypto import encrypt, signature
+
+APP_ID = "cli_test"
+APP_SECRET = "secret_test"
+VERIFICATION_TOKEN = "vtoken_test"
+ENCRYPT_KEY = "ekey_test"
+BOT_OPEN_ID = "ou_bot"
+
+
+def _ms(at: datetime) -> str:
+    return str(int(at.timestamp() * 1000))
+
+
+def envelope(
+    event_type: str,
+    event: dict,
+    at: datetime,
+    *,
+    event_id: str | None = None,
+    token: str = VERIFICATION_TOKEN,
+) -> dict:
+    return {
+        "schema": "2.0",
+        "header": {
+            "event_id": event_id or secrets.token_hex(16),
+            "token": token,
+            "create_time": _ms(at),
+            "event_type": event_type,
+            "tenant_key": "tenant_test",
+            "app_id": APP_ID,
+        },
+        "event": event,
+    }
+
+
+def message(
+    text: str,
+    sender: str,
+    at: datetime,
+    *,
+    chat_type: str = "p2p",
+    chat_id: str | None = None,
+    message_id: str | None = None,
+    mentions: list[dict] | None = None,
+    event_id: str | None = None,
+    message_type: str = "text",
+    content: dict | None = None,
+) -> dict:
+    """An im.message.receive_v1 envelope."""
+    chat_id = chat_id or (f"oc_p2p_{sender}" if chat_type == "p2p" else "oc_team")
+    return envelope(
+        "im.message.receive_v1",
+        {
+            "sender": {
+                "sender_id": {"open_id": sender, "union_id": f"on_{sender}", "user_id": None},
+                "sender_type": "user",
+                "tenant_key": "tenant_test",
+            },
+            "message": {
+                "message_id": message_id or f"om_{secrets.token_hex(12)}",
+                "create_time": _ms(at),
+                "chat_id": chat_id,
+                "chat_type": chat_type,
+                "message_type": message_type,
+                "content": json.dumps(
+                    content if content is not None else {"text": text}, ensure_ascii=False
+                ),
+                "mentions": mentions or [],
+            },
+        },
+        at,
+        event_id=event_id,
+    )
+
+
+def bot_mention(key: str = "@_user_1") -> dict:
+    return {
+        "key": key,
+        "id": {"open_id": BOT_OPEN_ID, "union_id": "on_bot"},
+        "name": "DutyBot",
+        "tenant_key": "tenant_test",
+    }
+
+
+def card_action(
+    operator: str,
+    value: dict,
+    at: datetime,
+    *,
+    message_id: str = "om_card",
+    chat_id: str = "oc_team",
+    form_value: dict | None = None,
+    name: str = "",
+    token: str = "c-token",
+    event_id: str | None = None,
+) -> dict:
+    action = {"value": value, "tag": "button", "name": name, "timezone": "Asia/Shanghai"}
+    if form_value is not None:
+        action["form_value"] = form_value
+    return envelope(
+        "card.action.trigger",
+        {
+            "operator": {
+                "tenant_key": "tenant_test",
+                "open_id": operator,
+                "union_id": f"on_{operator}",
+            },
+            "token": token,
+            "action": action,
+            "host": "im_message",
+            "context": {"open_message_id": message_id, "open_chat_id": chat_id},
+        },
+        at,
+        event_id=event_id,
+    )
+
+
+@dataclass
+class SignedRequest:
+    body: bytes
+    headers: dict[str, str]
+
+
+def sign(
+    payload: dict | bytes,
+    *,
+    encrypt_key: str = ENCRYPT_KEY,
+    timestamp: str = "1700000000",
+    nonce: str | None = None,
+    encrypted: bool = True,
+) -> SignedRequest:
+    """The body and headers Feishu would send for this payload."""
+    raw = (
+        payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    )
+    body = json.dumps({"encrypt": encrypt(encrypt_key, raw)}).encode() if encrypted else raw
+    nonce = nonce or secrets.token_hex(8)
+    return SignedRequest(
+        body,
+        {
+            "Content-Type": "application/json",
+            "X-Lark-Request-Timestamp": timestamp,
+            "X-Lark-Request-Nonce": nonce,
+            "X-Lark-Signature": signature(timestamp, nonce, encrypt_key, body),
+        },
+    )
