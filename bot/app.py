@@ -15,6 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Ctx, Services
 from bot.events import PayloadError, card_action_event, message_event
+from bot.ingest import IngestBatcher
 from bot.ingress import Envelope, WebhookKeys
 from bot.policy import Policy, load_policy
 from bot.router import Router, match_intent
@@ -22,7 +23,7 @@ from bot.workcalendar import WorkCalendar
 from bot.workers import InboxWorker, OutboxWorker
 from handlers import card_actions, messages
 from storage import db
-from storage.inbox import purge_old, record_event
+from storage.inbox import event_row, purge_old
 from storage.models import InboundEvent
 from storage.outbox import enqueue
 from storage.policy_sync import sync_policy
@@ -50,6 +51,7 @@ class BotApp:
     def __post_init__(self) -> None:
         self.engine = db.make_engine(self.settings.database_url)
         self.sessions = db.make_session_factory(self.engine)
+        self.ingest = IngestBatcher(self.engine)
         self.services = Services(self.settings, self.policy, self.calendar)
         self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
@@ -117,18 +119,17 @@ class BotApp:
     # -- ingress ----------------------------------------------------------------------
     async def accept(self, env: Envelope) -> bool:
         """Store a verified event once (stale ones as dropped); True when it is new."""
-        async with self.sessions() as session:
-            new = await record_event(
-                session,
+        new = await self.ingest.submit(
+            event_row(
                 dedupe_key=env.dedupe_key,
                 event_id=env.event_id,
                 event_type=env.event_type,
-                payload=env.payload,
+                payload=env.text,
                 event_created_at=env.created_at,
                 now=self.clock.now(),
                 status="dropped" if env.stale else "pending",
             )
-            await session.commit()
+        )
         self.stats["received"] += 1
         if not new:
             self.stats["duplicates"] += 1

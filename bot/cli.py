@@ -113,20 +113,27 @@ async def _serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
 
     async def maintenance() -> None:
+        """Every minute: reconnect to Feishu if the first try failed; every 10 minutes: keep
+        the current and next period's tasks and forget old de-duplication records."""
         from storage.tasks import ensure_periodic_tasks
 
+        minute = 0
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 600)
+                await asyncio.wait_for(stop.wait(), 60)
             if stop.is_set():
                 return
+            minute += 1
             try:
-                await bot.housekeeping()
-                async with bot.sessions() as session:
-                    await ensure_periodic_tasks(
-                        session, bot.policy, bot.calendar, settings.tz, bot.clock.now()
-                    )
-                    await session.commit()
+                if bot.gateway and bot.services.bot_open_id is None:
+                    await bot.connect_feishu()
+                if minute % 10 == 0:
+                    await bot.housekeeping()
+                    async with bot.sessions() as session:
+                        await ensure_periodic_tasks(
+                            session, bot.policy, bot.calendar, settings.tz, bot.clock.now()
+                        )
+                        await session.commit()
             except Exception:
                 log.exception("maintenance pass failed")
 

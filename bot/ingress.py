@@ -45,6 +45,7 @@ class Envelope:
     dedupe_key: str
     created_at: datetime
     payload: dict[str, Any]
+    text: str  # the event's JSON exactly as received (decrypted), stored as-is
     stale: bool = False
 
     @property
@@ -124,9 +125,10 @@ def parse_request(
         if signed and not signature_matches(ts, nonce, keys.encrypt_key, body, sig):
             return BAD_SIGNATURE
         try:
-            data = _loads(decrypt(keys.encrypt_key, outer["encrypt"]))
+            plain = decrypt(keys.encrypt_key, outer["encrypt"])
         except DecryptError:
             return BAD_BODY
+        data = _loads(plain)
         if not isinstance(data, dict):
             return BAD_BODY
         # Only the URL check may come unsigned (the SDK answers it before any signature
@@ -136,7 +138,7 @@ def parse_request(
     else:
         if keys.encrypt_key:
             return Rejected(400, "expected an encrypted body")
-        data = outer
+        data, plain = outer, body
 
     if data.get("type") == "url_verification":
         if not _token_ok(keys, data.get("token")):
@@ -174,5 +176,6 @@ def parse_request(
         dedupe_key=dedupe_key[:160],
         created_at=created_at,
         payload=data,
+        text=plain.decode("utf-8"),
         stale=now - created_at > max_age,
     )

@@ -2,47 +2,58 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import InboundEvent
-from storage.queue import backoff, insert_ignore
+from storage.queue import backoff
 
 MAX_ATTEMPTS = 6
 
 
-async def record_event(
-    session: AsyncSession,
+def event_row(
     *,
     dedupe_key: str,
     event_id: str,
     event_type: str,
-    payload: dict,
+    payload: str,
     event_created_at: datetime,
     now: datetime,
     status: str = "pending",
-) -> bool:
-    """Store an event once; False when it (or the same message) was seen before."""
-    return 1 == await insert_ignore(
-        session,
-        InboundEvent,
-        {
-            "dedupe_key": dedupe_key,
-            "event_id": event_id,
-            "event_type": event_type,
-            "payload": json.dumps(payload, ensure_ascii=False),
-            "status": status,
-            "attempts": 0,
-            "received_at": now,
-            "event_created_at": event_created_at,
-            "next_attempt_at": now,
-            "processed_at": now if status != "pending" else None,
-        },
-        key="dedupe_key",
+) -> dict:
+    """The values of one inbox row (`payload` is the event's JSON text as received)."""
+    return {
+        "dedupe_key": dedupe_key,
+        "event_id": event_id,
+        "event_type": event_type,
+        "payload": payload,
+        "status": status,
+        "attempts": 0,
+        "received_at": now,
+        "event_created_at": event_created_at,
+        "next_attempt_at": now,
+        "processed_at": now if status != "pending" else None,
+    }
+
+
+async def record_events(conn: AsyncConnection, rows: list[dict]) -> set[str]:
+    """Store events once each (one Core statement, no ORM: this is the webhook's hot path);
+    returns the dedupe keys that were new."""
+    if not rows:
+        return set()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    table = InboundEvent.__table__
+    stmt = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.dedupe_key)
     )
+    result = await conn.execute(stmt, rows)
+    return set(result.scalars().all())
 
 
 async def mark_done(session: AsyncSession, event_id: int, now: datetime) -> None:

@@ -222,3 +222,27 @@ async def test_concurrent_duplicates_are_stored_once(harness):
     assert all(r.status == 200 for r in responses)
     await harness.settle()
     assert len(harness.emulator.messages) == 1
+
+
+async def test_slow_card_action_answers_in_time_then_updates_the_card(harness):
+    from cards.notice import build_notice_card
+
+    async def slow(ctx, event):
+        await asyncio.sleep(3.0)
+        return {"card": {"type": "raw", "data": build_notice_card("完成", "done", "zh")}}
+
+    harness.bot.router.actions["test.slow"] = slow
+    await harness.say("待办", sender="ou_manager")
+    card_message = harness.emulator.messages[0].message_id
+    token = harness.emulator.issue_callback_token(card_message)
+    started = time.perf_counter()
+    answer = await harness.click(
+        "ou_manager", {"a": "test.slow"}, message_id=card_message, token=token
+    )
+    assert time.perf_counter() - started < 3.0
+    assert answer["toast"]["type"] == "info"
+    await asyncio.wait(harness.bot._background, timeout=5)
+    await harness.settle()
+    updated = harness.emulator.find_message(card_message)
+    assert [u.via for u in updated.updates] == ["card.update"]
+    assert updated.card["header"]["title"]["content"] == "完成"
