@@ -18,10 +18,10 @@ from bot.events import PayloadError, card_action_event, message_event
 from bot.ingest import IngestBatcher
 from bot.ingress import Envelope, WebhookKeys
 from bot.policy import Policy, load_policy
-from bot.router import Router, match_intent
+from bot.router import Router
 from bot.workcalendar import WorkCalendar
 from bot.workers import InboxWorker, OutboxWorker
-from handlers import card_actions, messages
+from handlers import activities, card_actions, messages, reports
 from storage import db
 from storage.inbox import event_row, purge_old
 from storage.models import InboundEvent
@@ -36,7 +36,11 @@ CALLBACK_BUDGET = 2.5  # seconds; Feishu shows error 200341 after 3 s and never 
 
 def build_router() -> Router:
     """All handlers; registration order is priority."""
-    return Router(name="root").include(messages.router, card_actions.router)
+    # Reports and activities first: their phrases ("提交周报", "新建活动") are more specific
+    # than the broad "what's due" words in messages.router.
+    return Router(name="root").include(
+        reports.router, activities.router, messages.router, card_actions.router
+    )
 
 
 @dataclass
@@ -158,7 +162,7 @@ class BotApp:
                 return
             if event.is_group and not event.mentions_bot:
                 return  # only answer in groups when @-mentioned
-            intent = match_intent(event.text)
+            intent = self.router.match(event.text)
             handler = self.router.message_handler(intent.name)
             if handler:
                 await handler(ctx, event, intent)

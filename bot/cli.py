@@ -285,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = pol.add_parser("check", help="validate a policy file")
     check.add_argument("file")
     check.set_defaults(fn=cmd_policy_check)
+
+    from bot import cli_schedule
+
+    cli_schedule.register(sub)
     return parser
 
 

@@ -1,11 +1,14 @@
-"""Intents (what a chat message asks for) and the registry that maps them to handlers."""
+"""Intents (what a chat message asks for) and the registry that maps them to handlers.
+
+Each handler module owns its keywords: `@router.message("due", keywords=(...))`. The
+root router matches a message against all registered keywords in registration order."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -13,38 +16,17 @@ CJK = re.compile(r"[\u3400-\u9fff]")
 
 @dataclass(frozen=True)
 class Intent:
-    name: str  # "help" | "due" | "whoami" | "unknown"
+    name: str  # e.g. "help", "due", "whoami", "unknown"
     lang: str  # "zh" | "en"
-    scope: str = "all"  # for "due": "all" | "week" | "overdue"
+    scope: str = "all"  # a refinement chosen by the keyword, e.g. "overdue" for "due"
+    text: str = ""  # the normalised message, for handlers that read arguments
 
 
-# Checked in order; the first keyword that occurs in the message wins.
-_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("whoami", "all", ("我是谁", "我的角色", "whoami", "who am i", "my role")),
-    ("help", "all", ("帮助", "怎么用", "使用说明", "菜单", "help", "menu", "commands", "/start")),
-    ("due", "overdue", ("逾期", "超期", "过期", "overdue", "late")),
-    ("due", "week", ("本周", "这周", "今天", "今日", "this week", "today")),
-    (
-        "due",
-        "all",
-        (
-            "待办",
-            "我的任务",
-            "任务",
-            "到期",
-            "截止",
-            "what's due",
-            "whats due",
-            "what is due",
-            "todo",
-            "to-do",
-            "to do",
-            "due",
-            "tasks",
-            "my tasks",
-        ),
-    ),
-)
+@dataclass(frozen=True)
+class Rule:
+    intent: str
+    scope: str
+    keywords: tuple[str, ...]
 
 
 def normalise(text: str) -> str:
@@ -57,37 +39,41 @@ def detect_lang(text: str) -> str:
     return "zh" if CJK.search(text) else "en"
 
 
-def match_intent(text: str) -> Intent:
-    """Map a message to an intent; forgiving of phrasing, Chinese or English."""
-    norm = normalise(text)
-    lang = detect_lang(norm)
-    if not norm or norm in ("?", "/"):
-        return Intent("help", lang)
-    for name, scope, keywords in _RULES:
-        for word in keywords:
-            if word.isascii():
-                if re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", norm):
-                    return Intent(name, lang, scope)
-            elif word in norm:
-                return Intent(name, lang, scope)
-    return Intent("unknown", lang)
+def _matches(word: str, norm: str) -> bool:
+    if word.isascii():  # whole words for English: "due" must not match "produce"
+        return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", norm) is not None
+    return word in norm
 
 
 MessageHandler = Callable[..., Awaitable[None]]
 ActionHandler = Callable[..., Awaitable[dict]]
 
 
+@dataclass
 class Router:
     """First registration wins; message handlers by intent name, card actions by value["a"]."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.messages: dict[str, MessageHandler] = {}
-        self.actions: dict[str, ActionHandler] = {}
+    name: str
+    messages: dict[str, MessageHandler] = field(default_factory=dict)
+    actions: dict[str, ActionHandler] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
 
-    def message(self, intent: str) -> Callable[[MessageHandler], MessageHandler]:
+    def message(
+        self,
+        intent: str,
+        *,
+        keywords: tuple[str, ...] = (),
+        scopes: dict[str, tuple[str, ...]] | None = None,
+    ) -> Callable[[MessageHandler], MessageHandler]:
+        """Register a handler for an intent, with the keywords that select it. `scopes`
+        maps a refinement to its own keywords and is checked before the plain keywords."""
+
         def register(fn: MessageHandler) -> MessageHandler:
             self.messages.setdefault(intent, fn)
+            for scope, words in (scopes or {}).items():
+                self.rules.append(Rule(intent, scope, words))
+            if keywords:
+                self.rules.append(Rule(intent, "all", keywords))
             return fn
 
         return register
@@ -105,7 +91,19 @@ class Router:
                 self.messages.setdefault(k, v)
             for k, v in router.actions.items():
                 self.actions.setdefault(k, v)
+            self.rules.extend(router.rules)
         return self
+
+    def match(self, text: str) -> Intent:
+        """Map a message to an intent; forgiving of phrasing, Chinese or English."""
+        norm = normalise(text)
+        lang = detect_lang(norm)
+        if not norm or norm in ("?", "/"):
+            return Intent("help", lang, text=norm)
+        for rule in self.rules:
+            if any(_matches(word, norm) for word in rule.keywords):
+                return Intent(rule.intent, lang, rule.scope, norm)
+        return Intent("unknown", lang, text=norm)
 
     def message_handler(self, intent: str) -> MessageHandler | None:
         return self.messages.get(intent) or self.messages.get("unknown")

@@ -157,7 +157,9 @@ class OutboxWorker(Worker):
         # Keep each receiver's messages in order; different receivers go out concurrently.
         by_receiver: dict[str, list[OutboundMessage]] = defaultdict(list)
         for row in rows:
-            by_receiver[row.receive_id or row.target_message_id or ""].append(row)
+            by_receiver[row.receive_id or row.target_message_id or row.target_uuid or ""].append(
+                row
+            )
         gate = asyncio.Semaphore(self.concurrency)
 
         async def run(group: list[OutboundMessage]) -> None:
@@ -187,13 +189,24 @@ class OutboxWorker(Worker):
                 chat_id=row.receive_id,
             )
         if row.kind == "patch":
-            await gw.patch(row.target_message_id or "", row.content)
-            return row.target_message_id
+            target = row.target_message_id or await self._resolve(row.target_uuid)
+            await gw.patch(target, row.content)
+            return target
         if row.kind == "card_update":
             data = json.loads(row.content)
             await gw.delayed_update(data["token"], data["card"])
             return None
         raise FeishuError(-1, f"unknown outbox kind {row.kind!r}")
+
+    async def _resolve(self, uuid: str | None) -> str:
+        """The message id of a card we sent; retry later while it is still on its way."""
+        async with self.sessions() as session:
+            status, message_id = await outbox_store.sent_message_id(session, uuid or "")
+        if message_id:
+            return message_id
+        if status in ("pending", "processing"):
+            raise FeishuError(-1, f"card {uuid} not sent yet", retryable=True, retry_after=2)
+        raise FeishuError(-1, f"card {uuid} was never sent ({status})")
 
     async def _send(self, row: OutboundMessage) -> None:
         try:

@@ -32,7 +32,10 @@ async def _member_or_explain(ctx: Ctx, event: MessageEvent, lang: str) -> Member
     return member
 
 
-@router.message("help")
+# Registration order is matching order: who-am-I and help before the broad "due" words.
+@router.message(
+    "help", keywords=("帮助", "怎么用", "使用说明", "菜单", "help", "menu", "commands", "/start")
+)
 async def on_help(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     member = await get_member(ctx.session, event.sender_open_id)
     card = build_help_card(
@@ -41,7 +44,29 @@ async def on_help(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     await ctx.answer(event, card)
 
 
-@router.message("due")
+@router.message(
+    "due",
+    scopes={
+        "overdue": ("逾期", "超期", "过期", "overdue", "late"),
+        "week": ("本周", "这周", "今天", "今日", "this week", "today"),
+    },
+    keywords=(
+        "待办",
+        "我的任务",
+        "任务",
+        "到期",
+        "截止",
+        "what's due",
+        "whats due",
+        "what is due",
+        "todo",
+        "to-do",
+        "to do",
+        "due",
+        "tasks",
+        "my tasks",
+    ),
+)
 async def on_due(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     member = await _member_or_explain(ctx, event, intent.lang)
     if member is None:
@@ -57,7 +82,7 @@ async def on_due(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     await ctx.answer(event, build_due_card(view, intent.lang))
 
 
-@router.message("whoami")
+@router.message("whoami", keywords=("我是谁", "我的角色", "whoami", "who am i", "my role"))
 async def on_whoami(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     member = await _member_or_explain(ctx, event, intent.lang)
     if member is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -113,6 +113,8 @@ class Task(SQLModel, table=True):
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
     done_at: datetime | None = _ts(nullable=True)
+    note: str | None = Field(default=None, sa_type=Text)  # e.g. the approver's rejection comment
+    snoozed_until: datetime | None = _ts(nullable=True)  # reminders wait; escalation does not
 
 
 class InboundEvent(SQLModel, table=True):
@@ -148,6 +150,9 @@ class OutboundMessage(SQLModel, table=True):
     receive_id_type: str | None = Field(default=None, max_length=16)
     receive_id: str | None = Field(default=None, max_length=64)
     target_message_id: str | None = Field(default=None, max_length=64)
+    # For a patch of a card we sent ourselves: the uuid of that message's outbox row, resolved
+    # to its message_id at send time (the card may not have gone out yet when we decide).
+    target_uuid: str | None = Field(default=None, max_length=50)
     msg_type: str = Field(default="interactive", max_length=16)
     content: str = Field(sa_type=Text)
     status: str = Field(default="pending", max_length=16)
@@ -169,3 +174,88 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str = Field(default="", max_length=200)
     detail: str = Field(default="{}", sa_type=Text)
+
+
+class ReportStatus:
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Report(SQLModel, table=True):
+    """A report for one task; resubmissions add versions, the decision is a single transition."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_approver_status", "approver_open_id", "status", "submitted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(unique=True)
+    duty_key: str = Field(max_length=128)
+    author_open_id: str = Field(max_length=64, index=True)
+    approver_open_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default=ReportStatus.SUBMITTED, max_length=16)
+    version: int = 1
+    values: str = Field(default="{}", sa_type=Text)  # JSON of the latest version
+    kpis: str = Field(default="[]", sa_type=Text)  # JSON of the KPI results of the latest version
+    submitted_at: datetime = _ts()
+    decided_at: datetime | None = _ts(nullable=True)
+    decided_by: str | None = Field(default=None, max_length=64)
+    comment: str | None = Field(default=None, sa_type=Text)
+    approver_card_uuid: str | None = Field(default=None, max_length=50)
+    author_card_uuid: str | None = Field(default=None, max_length=50)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class ReportVersion(SQLModel, table=True):
+    __tablename__ = "report_versions"
+    __table_args__ = (UniqueConstraint("report_id", "version", name="uq_report_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(index=True)
+    version: int
+    values: str = Field(default="{}", sa_type=Text)
+    submitted_at: datetime = _ts()
+    via: str = Field(default="form", max_length=16)  # form | text
+
+
+class Activity(SQLModel, table=True):
+    """A marketing activity (市场活动 / 项目): its dates drive the activity-relative duties."""
+
+    __tablename__ = "activities"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    mode: str = Field(default="offline", max_length=16)  # online | offline | hybrid
+    start_date: date
+    end_date: date
+    budget: float | None = None
+    expected_attendance: int | None = None
+    owner_open_id: str = Field(max_length=64)
+    status: str = Field(default="active", max_length=16)  # active | cancelled
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Leave(SQLModel, table=True):
+    __tablename__ = "leaves"
+    __table_args__ = (UniqueConstraint("open_id", "start_date", "end_date", name="uq_leave"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    open_id: str = Field(max_length=64, index=True)
+    start_date: date
+    end_date: date
+    created_at: datetime = _ts()
+
+
+class Marker(SQLModel, table=True):
+    """A side effect that must happen once: a reminder step of a task, a digest for a
+    period, a calendar notice for a year. Inserted in the same transaction as the effect."""
+
+    __tablename__ = "markers"
+
+    key: str = Field(primary_key=True, max_length=160)
+    created_at: datetime = _ts()

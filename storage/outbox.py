@@ -31,8 +31,13 @@ async def enqueue(
     receive_id_type: str | None = None,
     receive_id: str | None = None,
     target_message_id: str | None = None,
+    target_uuid: str | None = None,
 ) -> bool:
-    """Queue one outbound message; False when this uuid was queued before (never twice)."""
+    """Queue one outbound message; False when this uuid was queued before (never twice).
+
+    kind: "send" (receive_id_type + receive_id), "reply" (target_message_id; receive_id =
+    the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
+    target_uuid of the outbox row that sent it), "card_update" (body = {token, card})."""
     if len(uuid) > 50:
         raise ValueError(f"Feishu uuid must be ≤ 50 chars: {uuid!r}")
     return 1 == await insert_ignore(
@@ -44,6 +49,7 @@ async def enqueue(
             "receive_id_type": receive_id_type,
             "receive_id": receive_id,
             "target_message_id": target_message_id,
+            "target_uuid": target_uuid,
             "msg_type": msg_type,
             "content": _content(msg_type, body),
             "status": "pending",
@@ -110,3 +116,11 @@ async def depth(session: AsyncSession) -> tuple[int, datetime | None]:
         )
     ).one()
     return row[0], row[1]
+
+
+async def sent_message_id(session: AsyncSession, uuid: str) -> tuple[str, str | None]:
+    """The status of the outbox row with this uuid and the Feishu message id it got."""
+    row = (await session.exec(select(OutboundMessage).where(OutboundMessage.uuid == uuid))).first()
+    if row is None:
+        return "missing", None
+    return row.status, row.feishu_message_id

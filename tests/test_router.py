@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.app import build_router
 from bot.events import message_event
-from bot.router import match_intent
 from tests import feishu_events as fe
 from tests.conftest import NOW
 
@@ -39,7 +39,7 @@ from tests.conftest import NOW
     ],
 )
 def test_match_intent(text, name, lang, scope):
-    intent = match_intent(text)
+    intent = build_router().match(text)
     assert (intent.name, intent.lang, intent.scope) == (name, lang, scope)
 
 
