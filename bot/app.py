@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -16,13 +17,15 @@ from bot.config import Settings
 from bot.context import Ctx, Services
 from bot.events import PayloadError, card_action_event, message_event
 from bot.ingest import IngestBatcher
-from bot.ingress import Envelope, WebhookKeys
+from bot.ingress import Envelope, WebhookKeys, parse_request
+from bot.logs import add_secret
 from bot.policy import Policy, load_policy
 from bot.router import Router
 from bot.workcalendar import WorkCalendar
 from bot.workers import InboxWorker, OutboxWorker
-from handlers import activities, card_actions, messages, reports
+from handlers import activities, admin, card_actions, messages, reports, tasks
 from storage import db
+from storage.cards import button_value, remember_card
 from storage.inbox import event_row, purge_old
 from storage.models import InboundEvent
 from storage.outbox import enqueue
@@ -39,7 +42,12 @@ def build_router() -> Router:
     # Reports and activities first: their phrases ("提交周报", "新建活动") are more specific
     # than the broad "what's due" words in messages.router.
     return Router(name="root").include(
-        reports.router, activities.router, messages.router, card_actions.router
+        reports.router,
+        activities.router,
+        tasks.router,
+        admin.router,
+        messages.router,
+        card_actions.router,
     )
 
 
@@ -72,8 +80,9 @@ class BotApp:
         await db.ensure_schema(self.engine, auto_upgrade=self.settings.is_sqlite)
         async with self.sessions() as session:
             now = self.clock.now()
-            for line in await sync_policy(session, self.policy, now):
-                log.info("policy: %s", line)
+            changes = await sync_policy(session, self.policy, now)
+            if changes:
+                log.info("policy loaded: %d change(s), e.g. %s", len(changes), "; ".join(changes[:3]))
             created = await ensure_periodic_tasks(
                 session, self.policy, self.calendar, self.settings.tz, now
             )
@@ -167,6 +176,10 @@ class BotApp:
             if handler:
                 await handler(ctx, event, intent)
             return
+        handler = self.router.events.get(row.event_type)
+        if handler is not None:
+            await handler(ctx, payload)
+            return
         log.info("no handler for %s (%s)", row.event_type, row.event_id)
 
     async def callback(self, env: Envelope) -> dict:
@@ -180,6 +193,13 @@ class BotApp:
             return card_actions.toast(
                 "error", "无法识别这次点击。", "This click could not be read."
             )
+        if "a" not in event.value and event.action_name:
+            # Form submit buttons may come back without their value: find the button by
+            # name in the card we showed in that message.
+            async with self.sessions() as session:
+                value = await button_value(session, event.open_message_id, event.action_name)
+            if value is not None:
+                event = dataclasses.replace(event, value=value)
         handler = self.router.action_handler(event.value)
         if handler is None:
             return card_actions.toast(
@@ -201,6 +221,9 @@ class BotApp:
             ctx = Ctx(session, self.clock.now(), self.services, source=env.dedupe_key)
             try:
                 answer = await handler(ctx, event)
+                card = (answer.get("card") or {}).get("data") if isinstance(answer, dict) else None
+                if card and event.open_message_id:
+                    await remember_card(session, event.open_message_id, json.dumps(card, ensure_ascii=False), ctx.now)
             except Exception:
                 await session.rollback()
                 log.exception("card action %s failed", event.value.get("a"))
@@ -222,9 +245,23 @@ class BotApp:
                     now=self.clock.now(),
                     kind="card_update",
                     body={"token": event.token, "card": card},
+                    target_message_id=event.open_message_id or None,
                 )
                 await session.commit()
             self.wake_outbox()
+
+    async def handle_plain(self, payload: bytes) -> dict | None:
+        """One frame from the long connection: plaintext JSON inside an authenticated
+        channel, then exactly the webhook's path (de-duplication, routing, handlers)."""
+        result = parse_request(payload, {}, WebhookKeys(), self.clock.now(), self.max_age)
+        if not isinstance(result, Envelope):
+            self.stats["rejected"] += 1
+            log.warning("long connection: ignored a frame (%s)", getattr(result, "reason", "challenge"))
+            return None
+        if result.is_callback and not result.stale:
+            return await self.callback(result)
+        await self.accept(result)
+        return None
 
     async def housekeeping(self) -> None:
         """Forget de-duplication records older than the keep window."""
@@ -245,6 +282,8 @@ def build_app(
 ) -> BotApp:
     """Build the bot from settings. A gateway is created when credentials are configured."""
     clock = clock or SystemClock()
+    for secret in (settings.app_secret, settings.encrypt_key, settings.verification_token):
+        add_secret(secret)  # never logged, at any level
     policy = load_policy(settings.policy_path)
     calendar = WorkCalendar.from_file(settings.calendar_path)
     if gateway is None and settings.has_credentials:

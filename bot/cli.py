@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -27,14 +28,10 @@ def _settings() -> Settings:
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    # lark-oapi and aiohttp's access log are noisy at INFO and may print request details.
-    logging.getLogger("Lark").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    """Readable lines on a terminal, JSON lines otherwise; secrets are always masked."""
+    from bot.logs import setup_logging
+
+    setup_logging(level)
 
 
 def _load_policy(settings: Settings):
@@ -76,7 +73,21 @@ def _banner(settings: Settings, bot_open_id: str | None) -> str:
     return "\n".join(lines)
 
 
-async def _serve(settings: Settings) -> None:
+def _sandbox_banner(settings: Settings) -> str:
+    url = f"http://{settings.host}:{settings.port}/"
+    return "\n".join(
+        [
+            f"DutyBot sandbox is running: open {url} in a browser.",
+            "  A local Feishu emulator, a demo team (the seven roles) and a demo activity; chat as",
+            "  anyone, click buttons, submit forms, and move the clock to see reminders and digests.",
+            f"  database: {redact_url(settings.database_url)}",
+            "  To connect a real Feishu app, set FEISHU_APP_ID, FEISHU_APP_SECRET, FEISHU_VERIFICATION_TOKEN",
+            "  and FEISHU_ENCRYPT_KEY in .env and run `dutybot run` (README: 'Connecting a Feishu app').",
+        ]
+    )
+
+
+async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
     from aiohttp import web
 
     from bot.app import build_app
@@ -84,15 +95,31 @@ async def _serve(settings: Settings) -> None:
     from storage.db import DatabaseBehind
 
     _load_policy(settings)  # clear errors before anything starts
-    bot = build_app(settings)
+    box = None
     try:
-        await bot.prepare()
+        if sandbox:
+            from bot.sandbox.server import Sandbox
+
+            box = Sandbox(settings)
+            bot = await box.start()
+        else:
+            bot = build_app(settings)
+            await bot.prepare()
+            await bot.connect_feishu()
     except DatabaseBehind as exc:
         print(f"DutyBot cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    await bot.connect_feishu()
     bot.start_workers()
-    runner = web.AppRunner(make_web_app(bot), handle_signals=False)
+    transport = None
+    if settings.transport == "longconn" and not sandbox:
+        from bot.longconn import LongConnTransport
+
+        transport = bot.transport = LongConnTransport(bot)
+        transport.start()
+    web_app = make_web_app(bot)
+    if box is not None:
+        box.install(web_app)
+    runner = web.AppRunner(web_app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
@@ -104,7 +131,7 @@ async def _serve(settings: Settings) -> None:
         )
         await bot.stop()
         raise SystemExit(2) from None
-    print(_banner(settings, bot.services.bot_open_id), flush=True)
+    print(_sandbox_banner(settings) if sandbox else _banner(settings, bot.services.bot_open_id), flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -138,21 +165,68 @@ async def _serve(settings: Settings) -> None:
                 log.exception("maintenance pass failed")
 
     keeper = asyncio.create_task(maintenance())
+    from bot.scheduler import Scheduler
+
+    scheduler = Scheduler(bot)  # a tick a minute: periodic tasks, reminders, digests
+    scheduler.start()
     await stop.wait()
     log.info("shutting down: no new requests; finishing work in flight")
     await runner.cleanup()
     await keeper
+    await scheduler.stop()
+    if transport is not None:
+        await transport.stop()
     await bot.stop()
+    if box is not None:
+        await box.stop()
     log.info("stopped")
+
+
+def _sandbox_settings(settings: Settings) -> Settings:
+    """The sandbox keeps its demo data out of the real database unless told otherwise."""
+    from dataclasses import replace
+
+    if "DATABASE_URL" in os.environ:
+        return settings
+    return replace(settings, database_url="sqlite+aiosqlite:///dutybot-sandbox.db")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     _setup_logging(settings.log_level)
-    if settings.transport != "webhook":
-        print("DUTYBOT_TRANSPORT=longconn is not available yet; use webhook.", file=sys.stderr)
-        return 2
-    asyncio.run(_serve(settings))
+    sandbox = not settings.has_credentials
+    if sandbox:
+        print("No Feishu credentials configured: starting the sandbox instead.", flush=True)
+        settings = _sandbox_settings(settings)
+    asyncio.run(_serve(settings, sandbox=sandbox))
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    settings = _sandbox_settings(_settings())
+    _setup_logging(settings.log_level)
+    asyncio.run(_serve(settings, sandbox=True))
+    return 0
+
+
+def cmd_org_export(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    from storage import db
+    from storage.members import export_team
+
+    settings = _settings()
+
+    async def run(engine):
+        async with db.make_session_factory(engine)() as session:
+            return await export_team(session)
+
+    team = asyncio.run(_with_db(settings, run))
+    Path(args.file).write_text(
+        "# DutyBot team file, exported; edit and load with `dutybot org sync FILE`.\n" + tomli_w.dumps(team),
+        encoding="utf-8",
+    )
+    print(f"wrote {len(team['members'])} members and {len(team['chats'])} chats to {args.file}")
     return 0
 
 
@@ -264,7 +338,8 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dutybot", description="A Feishu/Lark duty bot.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (webhook server and workers)").set_defaults(fn=cmd_run)
+    sub.add_parser("run", help="run the bot (the sandbox when no credentials are set)").set_defaults(fn=cmd_run)
+    sub.add_parser("sandbox", help="the bot with a local Feishu emulator and a web chat").set_defaults(fn=cmd_sandbox)
 
     dbp = sub.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True
@@ -275,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync = org.add_parser("sync", help="create or update the team from a TOML file")
     sync.add_argument("file")
     sync.set_defaults(fn=cmd_org_sync)
+    export = org.add_parser("export", help="write the current team to a TOML team file")
+    export.add_argument("file")
+    export.set_defaults(fn=cmd_org_export)
 
     pol = sub.add_parser("policy", help="the role-duty policy").add_subparsers(
         dest="policy_command", required=True

@@ -37,3 +37,21 @@ class FixedClock:
     def advance(self, delta: timedelta) -> None:
         """Move forward by a duration."""
         self._at += delta
+
+
+class OffsetClock:
+    """Real time shifted by an offset that can only grow (the sandbox's clock control)."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        if delta > timedelta(0):
+            self._offset += delta
+
+    def set(self, at: datetime) -> None:
+        """Jump forward to an instant (never backwards: time only moves on)."""
+        self.advance(at.astimezone(UTC) - self.now())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DOMAIN = "https://open.feishu.cn"
 DEFAULT_DB_FILE = "dutybot.db"
 TRANSPORTS = ("webhook", "longconn")
+# Digest schedules (bot/digests.py reads them): "fri 17:00" / "10:00" (local time).
+WEEKLY_DIGEST_RE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
+MONTHLY_DIGEST_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class ConfigError(Exception):
@@ -50,6 +54,8 @@ class Settings:
     event_max_age_hours: float = 12.0
     dedupe_keep_hours: float = 24.0
     log_level: str = "INFO"
+    weekly_digest: str = "fri 17:00"  # "<weekday> HH:MM" local, or "off"
+    monthly_digest: str = "10:00"  # HH:MM on the first working day of a month, or "off"
 
     @property
     def has_credentials(self) -> bool:
@@ -108,6 +114,8 @@ class Settings:
             problems.append(
                 f"DUTYBOT_TRANSPORT={transport!r} is not one of {', '.join(TRANSPORTS)}"
             )
+        if transport == "longconn" and not app_id:
+            problems.append("DUTYBOT_TRANSPORT=longconn needs FEISHU_APP_ID and FEISHU_APP_SECRET")
         if app_id and transport == "webhook" and not token:
             problems.append(
                 "FEISHU_VERIFICATION_TOKEN is missing: copy it from the app's "
@@ -150,6 +158,17 @@ class Settings:
         if calendar_path and not Path(calendar_path).is_file():
             problems.append(f"DUTYBOT_CALENDAR={calendar_path!r}: no such file")
 
+        weekly_digest = get("DUTYBOT_WEEKLY_DIGEST", "fri 17:00").lower()
+        if weekly_digest != "off" and not WEEKLY_DIGEST_RE.match(weekly_digest):
+            problems.append(
+                f"DUTYBOT_WEEKLY_DIGEST={weekly_digest!r} must look like 'fri 17:00' (or 'off')"
+            )
+        monthly_digest = get("DUTYBOT_MONTHLY_DIGEST", "10:00").lower()
+        if monthly_digest != "off" and not MONTHLY_DIGEST_RE.match(monthly_digest):
+            problems.append(
+                f"DUTYBOT_MONTHLY_DIGEST={monthly_digest!r} must look like '10:00' (or 'off')"
+            )
+
         log_level = get("DUTYBOT_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"DUTYBOT_LOG_LEVEL={log_level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -170,6 +189,8 @@ class Settings:
             event_max_age_hours=number("DUTYBOT_EVENT_MAX_AGE_HOURS", 12.0),
             dedupe_keep_hours=number("DUTYBOT_DEDUPE_KEEP_HOURS", 24.0),
             log_level=log_level,
+            weekly_digest=weekly_digest,
+            monthly_digest=monthly_digest,
         )
         if settings.dedupe_keep_hours < 8:
             problems.append(

@@ -59,14 +59,20 @@ class Ctx:
         return f"r{digest}"
 
     async def answer(
-        self, event: MessageEvent, body: dict | str, msg_type: str = "interactive"
-    ) -> None:
+        self,
+        event: MessageEvent,
+        body: dict | str,
+        msg_type: str = "interactive",
+        *,
+        uuid: str | None = None,
+    ) -> str:
         """Answer a chat message: a reply in a group (so the asker sees it is theirs), a plain
-        message in a private chat."""
+        message in a private chat. Returns the outbox uuid (to patch the card later)."""
+        uuid = uuid or self.next_uuid()
         if event.is_group:
             await enqueue(
                 self.session,
-                uuid=self.next_uuid(),
+                uuid=uuid,
                 now=self.now,
                 kind="reply",
                 body=body,
@@ -77,7 +83,7 @@ class Ctx:
         else:
             await enqueue(
                 self.session,
-                uuid=self.next_uuid(),
+                uuid=uuid,
                 now=self.now,
                 kind="send",
                 body=body,
@@ -85,18 +91,38 @@ class Ctx:
                 receive_id_type="chat_id",
                 receive_id=event.chat_id,
             )
+        return uuid
 
     async def send(
-        self, receive_id_type: str, receive_id: str, body: dict | str, msg_type: str = "interactive"
-    ) -> None:
-        """Queue a new message to a user (open_id) or chat (chat_id)."""
+        self,
+        receive_id_type: str,
+        receive_id: str,
+        body: dict | str,
+        msg_type: str = "interactive",
+        *,
+        uuid: str | None = None,
+    ) -> str:
+        """Queue a new message to a user (open_id) or chat (chat_id); returns its outbox uuid."""
+        uuid = uuid or self.next_uuid()
         await enqueue(
             self.session,
-            uuid=self.next_uuid(),
+            uuid=uuid,
             now=self.now,
             kind="send",
             body=body,
             msg_type=msg_type,
             receive_id_type=receive_id_type,
             receive_id=receive_id,
+        )
+        return uuid
+
+    async def patch(self, target_uuid: str, body: dict) -> None:
+        """Replace, in place, a card we sent earlier (identified by its outbox uuid)."""
+        await enqueue(
+            self.session,
+            uuid=self.next_uuid(),
+            now=self.now,
+            kind="patch",
+            body=body,
+            target_uuid=target_uuid,
         )

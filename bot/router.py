@@ -56,6 +56,7 @@ class Router:
     name: str
     messages: dict[str, MessageHandler] = field(default_factory=dict)
     actions: dict[str, ActionHandler] = field(default_factory=dict)
+    events: dict[str, MessageHandler] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
 
     def message(
@@ -85,8 +86,19 @@ class Router:
 
         return register
 
+    def event(self, event_type: str) -> Callable[[MessageHandler], MessageHandler]:
+        """Register a handler for another Feishu event type, called as (ctx, payload)."""
+
+        def register(fn: MessageHandler) -> MessageHandler:
+            self.events.setdefault(event_type, fn)
+            return fn
+
+        return register
+
     def include(self, *routers: Router) -> Router:
         for router in routers:
+            for k, v in router.events.items():
+                self.events.setdefault(k, v)
             for k, v in router.messages.items():
                 self.messages.setdefault(k, v)
             for k, v in router.actions.items():

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import aiohttp
 
 from bot.clock import Clock
+from bot.logs import add_secret
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 # Feishu returns the same token while > 30 min remain; refresh 10 min early like the SDK.
@@ -80,4 +81,5 @@ class TenantTokenProvider:
             )
         expire = int(data.get("expire") or 7200)
         self._token = data["tenant_access_token"]
+        add_secret(self._token)
         self._expires_at = self._clock.now() + timedelta(seconds=expire) - REFRESH_EARLY

@@ -1,16 +1,20 @@
-"""The HTTP edge: POST /feishu/events (events and card callbacks), GET /healthz."""
+"""The HTTP edge: POST /feishu/events (events and card callbacks), GET /healthz (liveness),
+GET /readyz (database, Feishu token, transport), GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
 
 from bot.app import BotApp
 from bot.ingress import MAX_BODY_BYTES, Challenge, Rejected, parse_request
+from bot.metrics import BotMetrics
 
 log = logging.getLogger("dutybot.webhook")
 BOT_APP = web.AppKey("bot_app", BotApp)
+METRICS = web.AppKey("metrics", BotMetrics)
 
 
 async def feishu_events(request: web.Request) -> web.Response:
@@ -32,7 +36,10 @@ async def feishu_events(request: web.Request) -> web.Response:
         return web.json_response({"challenge": result.challenge})
     try:
         if result.is_callback and not result.stale:
-            return web.json_response(await bot.callback(result))
+            started = time.perf_counter()
+            answer = await bot.callback(result)
+            request.app[METRICS].callback_seconds.observe(time.perf_counter() - started)
+            return web.json_response(answer)
         await bot.accept(result)
     except Exception:
         # The event is not stored: answer 503 so Feishu delivers it again later.
@@ -41,15 +48,64 @@ async def feishu_events(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
+def _transport(bot: BotApp) -> dict:
+    transport = getattr(bot, "transport", None)
+    return (
+        transport.health()
+        if transport is not None
+        else {"transport": "webhook", "state": "listening"}
+    )
+
+
 async def healthz(request: web.Request) -> web.Response:
-    ok = await request.app[BOT_APP].database_ok()
-    return web.json_response({"ok": ok, "database": ok}, status=200 if ok else 503)
+    """Liveness: the process answers and the database is reachable."""
+    bot = request.app[BOT_APP]
+    ok = await bot.database_ok()
+    return web.json_response(
+        {"ok": ok, "database": ok, **_transport(bot)}, status=200 if ok else 503
+    )
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: database, a Feishu token (when an app is configured), transport up."""
+    bot = request.app[BOT_APP]
+    checks: dict[str, object] = {"database": await bot.database_ok()}
+    if bot.gateway is not None:
+        try:
+            await bot.gateway.tokens.get()
+            checks["feishu_token"] = True
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            checks["feishu_token"] = False
+            checks["feishu_error"] = type(exc).__name__
+    else:
+        checks["feishu_token"] = "not configured"
+    transport = _transport(bot)
+    checks["transport"] = transport
+    ready = (
+        checks["database"] is True
+        and checks["feishu_token"] is not False
+        and transport["state"]
+        in (
+            "listening",
+            "connected",
+        )
+    )
+    return web.json_response({"ready": ready, **checks}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    collector = request.app[METRICS]
+    await collector.refresh()
+    return web.Response(body=collector.render(), content_type="text/plain", charset="utf-8")
 
 
 def make_web_app(bot: BotApp) -> web.Application:
     """The aiohttp application; bodies over 1 MiB are refused with 413 before parsing."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[BOT_APP] = bot
+    app[METRICS] = BotMetrics(bot)
     app.router.add_post("/feishu/events", feishu_events)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     return app

@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.feishu import FeishuError, FeishuGateway
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
+from storage.cards import remember_card
 from storage.models import InboundEvent, OutboundMessage
 from storage.queue import claim
 
@@ -72,7 +73,7 @@ class Worker:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
-    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def stop(self, timeout: float = 10.0) -> None:
         """Finish the pass in flight (up to `timeout`), then stop."""
         self._stopping = True
         self.wake()
@@ -234,4 +235,7 @@ class OutboxWorker(Worker):
             return
         async with self.sessions() as session:
             await outbox_store.mark_sent(session, row.id, self.clock.now(), message_id)
+            card = row.content if row.kind != "card_update" else json.dumps(json.loads(row.content)["card"])
+            if row.msg_type == "interactive" and (message_id or row.target_message_id):
+                await remember_card(session, message_id or row.target_message_id, card, self.clock.now())
             await session.commit()

@@ -20,6 +20,7 @@ from cards.elements import (
     text_tag,
 )
 from cards.i18n import format_day_time, norm_lang
+from cards.task_actions import primary_button, with_buttons
 from cards.views import DueView, TaskView
 
 MAX_TASKS = 30
@@ -272,7 +273,10 @@ def _task_element(task: TaskView, due: datetime, now: datetime, group: str, lang
         lines.append(
             f"<font color='grey'>{L['clause']}{L['colon']}{md_text(task.clause, CLAUSE_CHARS)}</font>"
         )
-    return markdown("\n".join(lines))
+    content = markdown("\n".join(lines))
+    # The task's own button: submit its report (report.open) or mark it done (task.done).
+    action = primary_button(task.task_id, task.action, task.status, lang)
+    return with_buttons(content, [action] if action else [])
 
 
 def _overdue_text(late: timedelta, lang: str) -> str:

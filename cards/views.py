@@ -21,6 +21,7 @@ class TaskView:
     status: str  # "open", "submitted", "rejected", "approved", "done", "cancelled"
     period_label: str = ""  # e.g. "2026-W48", "2026-11"
     activity_title: str | None = None
+    action: str = ""  # the task's button: "report" (submit a report), "done" (mark done), ""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from cards.views import MemberView, TaskView
+from storage.activities import activity_titles
 from storage.members import get_duties, get_member
 from storage.models import Member, Task
 
@@ -45,9 +46,11 @@ async def resolve_manager(ctx: Ctx, member: Member) -> Member | None:
 async def task_views(ctx: Ctx, tasks: list[Task], lang: str) -> tuple[TaskView, ...]:
     """Tasks with duty names and clauses (from the database, so retired duties still show)."""
     duties = await get_duties(ctx.session, {t.duty_key for t in tasks})
+    titles = await activity_titles(ctx.session, {t.activity_id for t in tasks if t.activity_id})
     views = []
     for task in tasks:
         duty = duties.get(task.duty_key)
+        policy_duty = ctx.policy.duties.get(task.duty_key)
         views.append(
             TaskView(
                 task_id=task.id or 0,
@@ -57,6 +60,8 @@ async def task_views(ctx: Ctx, tasks: list[Task], lang: str) -> tuple[TaskView, 
                 clause=duty.clause if duty else "",
                 status=task.status,
                 period_label=task.period_key,
+                activity_title=titles.get(task.activity_id) if task.activity_id else None,
+                action=("report" if policy_duty.report else "done") if policy_duty else "",
             )
         )
     return tuple(views)

@@ -34,3 +34,60 @@ async def get_duties(session: AsyncSession, keys: set[str]) -> dict[str, Duty]:
         return {}
     rows = (await session.exec(select(Duty).where(col(Duty.key).in_(keys)))).all()
     return {d.key: d for d in rows}
+
+
+async def save_member(
+    session: AsyncSession,
+    *,
+    open_id: str,
+    name: str,
+    role_key: str,
+    now,
+    manager_open_id: str | None = None,
+) -> tuple[Member, str | None]:
+    """Add a member or move them to a role; returns (member, previous role or None)."""
+    member = await session.get(Member, open_id)
+    if member is None:
+        member = Member(
+            open_id=open_id, name=name, role_key=role_key, created_at=now, updated_at=now
+        )
+        session.add(member)
+        return member, None
+    previous = member.role_key if member.active else None
+    member.role_key, member.active, member.updated_at = role_key, True, now
+    if name and (not member.name or member.name == member.open_id):
+        member.name = name
+    session.add(member)
+    return member, previous
+
+
+async def export_team(session: AsyncSession) -> dict:
+    """The team as the TOML team-file structure (members, chats, leave)."""
+    from storage.models import Leave
+
+    members = (
+        await session.exec(
+            select(Member).where(Member.active).order_by(Member.role_key, Member.name)
+        )
+    ).all()
+    leaves = (await session.exec(select(Leave).order_by(Leave.start_date))).all()
+    chats = (await session.exec(select(Chat).where(Chat.active).order_by(Chat.name))).all()
+    out_members = []
+    for m in members:
+        entry: dict = {"open_id": m.open_id, "name": m.name, "role": m.role_key}
+        if m.manager_open_id:
+            entry["manager"] = m.manager_open_id
+        if m.is_admin:
+            entry["admin"] = True
+        spans = [
+            [lv.start_date.isoformat(), lv.end_date.isoformat()]
+            for lv in leaves
+            if lv.open_id == m.open_id
+        ]
+        if spans:
+            entry["leave"] = spans
+        out_members.append(entry)
+    return {
+        "members": out_members,
+        "chats": [{"chat_id": c.chat_id, "name": c.name, "team": c.is_team} for c in chats],
+    }

@@ -259,3 +259,14 @@ class Marker(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=160)
     created_at: datetime = _ts()
+
+
+class CardSnapshot(SQLModel, table=True):
+    """The latest card JSON of each interactive message we sent or replaced, so a click can
+    be understood even when Feishu leaves the button's value out (form submit buttons)."""
+
+    __tablename__ = "card_snapshots"
+
+    message_id: str = Field(primary_key=True, max_length=64)
+    content: str = Field(sa_type=Text)
+    updated_at: datetime = _ts()

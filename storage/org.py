@@ -237,6 +237,7 @@ async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> Sy
             )
         else:
             report.unchanged += 1
+    await _sync_leave(session, team, now, report)
     listed = {m.open_id for m in team.members}
     for open_id, member in existing.items():
         if open_id not in listed and member.active:
@@ -282,3 +283,25 @@ async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> Sy
             session.add(chat)
             report.changes.append(f"- chat {chat.name} ({chat_id}) deactivated (not in the file)")
     return report
+
+
+async def _sync_leave(
+    session: AsyncSession, team: TeamFile, now: datetime, report: SyncReport
+) -> None:
+    """Add the file's leave spans (idempotently). Spans are never removed by a sync: leave
+    entered in chat has no line in the file; cancel leave in chat (销假 / cancel leave)."""
+    from storage.leave import add_leave
+
+    for entry in team.members:
+        for start, end in entry.leave:
+            if await add_leave(session, entry.open_id, start, end, now):
+                report.changes.append(f"+ leave {entry.name} ({entry.open_id}) {start} – {end}")
+                audit(
+                    session,
+                    at=now,
+                    action="leave.added",
+                    subject=entry.open_id,
+                    source="org sync",
+                    start=start,
+                    end=end,
+                )

@@ -120,7 +120,8 @@ async def depth(session: AsyncSession) -> tuple[int, datetime | None]:
 
 async def sent_message_id(session: AsyncSession, uuid: str) -> tuple[str, str | None]:
     """The status of the outbox row with this uuid and the Feishu message id it got."""
-    row = (await session.exec(select(OutboundMessage).where(OutboundMessage.uuid == uuid))).first()
+    stmt = select(OutboundMessage).where(OutboundMessage.uuid == uuid)
+    row = (await session.exec(stmt)).scalars().first()
     if row is None:
         return "missing", None
     return row.status, row.feishu_message_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,7 +29,7 @@ async def ensure_periodic_tasks(
     """Create the current and next period's task of every periodic duty for every active
     member (or just `open_ids`); unique per (duty, assignee, period), so re-running adds
     nothing. Returns how many tasks were created. Does not commit."""
-    stmt = select(Member).where(Member.active)
+    stmt = select(Member).where(Member.active).order_by(Member.open_id)  # one lock order
     if open_ids is not None:
         stmt = stmt.where(col(Member.open_id).in_(open_ids))
     members = (await session.exec(stmt)).all()
@@ -67,3 +68,33 @@ async def list_open_tasks(session: AsyncSession, open_id: str) -> list[Task]:
         .order_by(Task.due_at, Task.id)
     )
     return list((await session.exec(stmt)).all())
+
+
+async def list_open(
+    session: AsyncSession, assignee: str | None = None, limit: int | None = None
+) -> list[Task]:
+    """Open tasks (open, submitted, rejected) of everyone or one assignee, soonest first."""
+    stmt = select(Task).where(col(Task.status).in_(TaskStatus.OPEN_STATES))
+    if assignee:
+        stmt = stmt.where(Task.assignee_open_id == assignee)
+    stmt = stmt.order_by(Task.due_at, Task.id)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list((await session.exec(stmt)).all())
+
+
+async def get_task(session: AsyncSession, task_id: int) -> Task | None:
+    return await session.get(Task, task_id)
+
+
+async def mark_done(session: AsyncSession, task: Task, now: datetime) -> bool:
+    """Open (or rejected) -> done, as one conditional UPDATE; False if it was not open."""
+    result = await session.exec(
+        update(Task)
+        .where(Task.id == task.id, col(Task.status).in_((TaskStatus.OPEN, TaskStatus.REJECTED)))
+        .values(status=TaskStatus.DONE, done_at=now, updated_at=now)
+    )
+    if result.rowcount != 1:
+        return False
+    task.status, task.done_at, task.updated_at = TaskStatus.DONE, now, now
+    return True

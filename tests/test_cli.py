@@ -143,7 +143,9 @@ def test_settings_come_from_dotenv(tmp_path):
 def test_db_upgrade_on_a_fresh_database(tmp_path):
     result = dutybot("db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "empty → 0002" in result.stdout
+    from storage.db import head_revision
+
+    assert f"empty → {head_revision()}" in result.stdout
     tables = {
         r[0]
         for r in sqlite3.connect(tmp_path / "dutybot.db").execute("select name from sqlite_master")

@@ -105,7 +105,11 @@ async def test_overdue_scope_lists_only_overdue(harness):
 async def test_refresh_button_updates_the_card_for_its_owner_only(harness):
     await harness.say("待办", sender="ou_manager")
     card = harness.emulator.messages[0].card
-    value = next(b["behaviors"][0]["value"] for b in _walk(card) if b.get("tag") == "button")
+    value = next(
+        b["behaviors"][0]["value"]
+        for b in _walk(card)
+        if b.get("tag") == "button" and b["behaviors"][0]["value"]["a"] == "due.refresh"
+    )
     answer = await harness.click("ou_manager", value)
     assert answer["toast"]["type"] == "success"
     assert validate_card(answer["card"]["data"]) == []

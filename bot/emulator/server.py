@@ -42,6 +42,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.emulator import content as cc
+from bot.emulator.longconn import LongConnEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +240,7 @@ class FeishuEmulator:
         self.host = host
         self.port = port
         self.tenant_key = tenant_key
+        self.longconn = LongConnEndpoint(self)
         self.strict_ids = strict_ids
         # Limits: plain attributes, may be changed at any time (reads are atomic).
         self.limits_enabled = limits_enabled
@@ -431,6 +433,23 @@ class FeishuEmulator:
             )
             return mid
 
+    def set_p2p_chat(self, open_id: str, chat_id: str) -> None:
+        """Declare a user's private chat with the bot (sends to their open_id land there)."""
+        with self._lock:
+            self._p2p_chats[open_id] = chat_id
+
+    def chat_log(self, chat_id: str) -> list[StoredMessage]:
+        """Every message in a chat, the users' and the bot's, in order (for the sandbox)."""
+        with self._lock:
+            return copy.deepcopy([m for m in self._by_id.values() if m.chat_id == chat_id])
+
+    def apply_callback_card(self, message_id: str, card: dict) -> None:
+        """What the Feishu client does with a card returned by a callback: replace it."""
+        with self._lock:
+            msg = self._by_id.get(message_id)
+            if msg is not None:
+                msg.updates.append(MessageUpdate(via="callback", content=copy.deepcopy(card), time=self.now()))
+
     def register_event(self, payload: dict) -> str | None:
         """`add_incoming_message` from a plain (unencrypted) im.message.receive_v1 envelope;
         returns the message id, or None for other events."""
@@ -544,6 +563,7 @@ class FeishuEmulator:
         """Clear records, counters, rate windows, uuids, callback tokens, faults and delays;
         restore the limit knobs to their constructor values and undo `advance()`. Keeps the
         app config, users and issued tenant tokens (the SDK caches them process-wide)."""
+        self.longconn.reset()
         with self._lock:
             self._clear_state()
             self._offset = 0.0
@@ -994,6 +1014,26 @@ class FeishuEmulator:
 
     # ------------------------------------------------------------------ app
 
+    # ------------------------------------------------------------ long connection
+
+    def push_longconn(self, payload: dict, *, kind: str = "event", timeout: float = 5.0) -> dict | None:
+        """Send an event or callback over the fake long connection (blocking; any thread)."""
+        future = asyncio.run_coroutine_threadsafe(
+            self.longconn.apush(payload, kind=kind, timeout=timeout), self._loop
+        )
+        return future.result(timeout + 1)
+
+    async def apush_longconn(self, payload: dict, *, kind: str = "event", timeout: float = 5.0) -> dict | None:
+        """The same, awaitable from another event loop (e.g. a test's)."""
+        future = asyncio.run_coroutine_threadsafe(
+            self.longconn.apush(payload, kind=kind, timeout=timeout), self._loop
+        )
+        return await asyncio.wrap_future(future)
+
+    def drop_longconn(self) -> None:
+        """Close every long-connection socket, as a network failure would."""
+        asyncio.run_coroutine_threadsafe(self.longconn.adrop(), self._loop).result(5)
+
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         routes = [
@@ -1038,6 +1078,7 @@ class FeishuEmulator:
         for method, path, api, fn, auth in routes:
             app.router.add_route(method, path, self._endpoint(api, fn, auth))
         app.router.add_get("/_emulator/messages", self._introspect_messages)
+        self.longconn.install(app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         return app
 

@@ -1,0 +1,373 @@
+"""The two queries every minute of DutyBot's life depends on, at size.
+
+    python -m bench.due_query [--members 10000] [--tasks 1000000] [--samples 2000]
+                              [--pg postgres@127.0.0.1:5432 | --no-pg]
+
+- "what's due": one member's open tasks (``storage.tasks.list_open_tasks``), for a random
+  member each time;
+- "due now": the tick's reminder window (``storage.reminders.due_now_query``): undelivered
+  tasks due from 8 working days ago to the end of the next working day.
+
+Both are measured through the bot's own async stack (SQLAlchemy + aiosqlite / asyncpg, a
+session per query, rows built) and as the bare SQL on the driver, on SQLite and (when a
+server is reachable) PostgreSQL, with the query plan and the due-now query once more
+without its index (what the index buys).
+
+Data: members spread over the seven roles; tasks due at 18:00 on days spread evenly over
+the last 540 days and the next 60 (about one task per member per week). Past tasks are
+mostly done (1 % still open, 10 % of the last ten days'), future ones mostly open; "now" is
+Monday 2026-12-07 10:00 Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.policy import load_policy  # noqa: E402
+from bot.reminders import window  # noqa: E402
+from bot.workcalendar import WorkCalendar  # noqa: E402
+from storage import db  # noqa: E402
+from storage.reminders import due_now_query  # noqa: E402
+from storage.tasks import list_open_tasks  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 12, 7, 10, 0, tzinfo=TZ)
+ROLES = ("director", "manager", "planner", "brand", "digital", "research", "crm")
+DUTIES = ("planner.preparation", "brand.faq", "digital.channel_report", "crm.feedback_summary")
+
+WHATS_DUE_SQL = (
+    "SELECT * FROM tasks WHERE assignee_open_id = {p} AND status IN ('open','submitted','rejected') "
+    "ORDER BY due_at, id"
+)
+DUE_NOW_SQL = (
+    "SELECT id, duty_key, assignee_open_id, activity_id, due_at, status, snoozed_until FROM tasks "
+    "WHERE status IN ('open','rejected') AND due_at >= {p1} AND due_at < {p2}"
+)
+
+
+def status_for(due: datetime, rng: random.Random) -> str:
+    r = rng.random()
+    if due < NOW - timedelta(days=10):
+        return (
+            "open" if r < 0.01 else "cancelled" if r < 0.03 else "done" if r < 0.6 else "approved"
+        )
+    if due < NOW:
+        return "open" if r < 0.08 else "rejected" if r < 0.10 else "done"
+    return "open" if r < 0.9 else "submitted" if r < 0.95 else "done"
+
+
+def generate(members: int, tasks: int, seed: int = 7):
+    rng = random.Random(seed)
+    ids = [f"ou_{i:06d}" for i in range(members)]
+    member_rows = [(oid, f"member {i}", ROLES[i % len(ROLES)]) for i, oid in enumerate(ids)]
+    start = (NOW - timedelta(days=540)).date()
+    task_rows = []
+    for i in range(tasks):
+        day = start + timedelta(days=rng.randrange(600))
+        due = datetime(day.year, day.month, day.day, 18, tzinfo=TZ).astimezone(UTC)
+        status = status_for(due, rng)
+        task_rows.append(
+            (i + 1, DUTIES[i % len(DUTIES)], ids[rng.randrange(members)], f"b{i}", due, status)
+        )
+    return ids, member_rows, task_rows
+
+
+def sqlite_ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def summary(name: str, samples: list[float], rows: list[int]) -> dict:
+    return {
+        "query": name,
+        "p50": statistics.median(samples) * 1000,
+        "p99": pct(samples, 99) * 1000,
+        "rows": statistics.median(rows),
+    }
+
+
+async def measure_stack(url: str, ids: list[str], samples: int, lo, hi) -> list[dict]:
+    """Through the bot's own code: engine, session, SQLAlchemy, rows built."""
+    engine = db.make_engine(url)
+    sessions = db.make_session_factory(engine)
+    rng = random.Random(1)
+    out = []
+    try:
+        for _ in range(50):  # warm the pool and caches
+            async with sessions() as s:
+                await list_open_tasks(s, rng.choice(ids))
+        times, counts = [], []
+        for _ in range(samples):
+            member = rng.choice(ids)
+            t0 = time.perf_counter()
+            async with sessions() as s:
+                rows = await list_open_tasks(s, member)
+            times.append(time.perf_counter() - t0)
+            counts.append(len(rows))
+        out.append(summary("what's due (one member), bot stack", times, counts))
+        times, counts = [], []
+        for _ in range(max(50, samples // 4)):
+            t0 = time.perf_counter()
+            async with sessions() as s:
+                rows = (await s.exec(due_now_query(lo, hi))).all()
+            times.append(time.perf_counter() - t0)
+            counts.append(len(rows))
+        out.append(summary("due now (tick window), bot stack", times, counts))
+    finally:
+        await engine.dispose()
+    return out
+
+
+# -- SQLite ------------------------------------------------------------------------------
+
+
+def sqlite_load(path: Path, member_rows, task_rows) -> float:
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    now = sqlite_ts(datetime.now(UTC))
+    conn.executemany(
+        "INSERT INTO members (open_id, name, role_key, is_admin, active, created_at, updated_at) "
+        "VALUES (?, ?, ?, 0, 1, ?, ?)",
+        [(*m, now, now) for m in member_rows],
+    )
+    conn.executemany(
+        "INSERT INTO tasks (id, duty_key, assignee_open_id, period_key, due_at, status, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ((i, d, a, p, sqlite_ts(due), st, now, now) for i, d, a, p, due, st in task_rows),
+    )
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    return time.perf_counter() - t0
+
+
+def sqlite_raw(path: Path, ids: list[str], samples: int, lo, hi) -> tuple[list[dict], dict]:
+    conn = sqlite3.connect(path)
+    rng = random.Random(2)
+    q1 = WHATS_DUE_SQL.format(p="?")
+    q2 = DUE_NOW_SQL.format(p1="?", p2="?")
+    bounds = (sqlite_ts(lo), sqlite_ts(hi))
+    times, counts = [], []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        rows = conn.execute(q1, (rng.choice(ids),)).fetchall()
+        times.append(time.perf_counter() - t0)
+        counts.append(len(rows))
+    out = [summary("what's due (one member), bare SQL", times, counts)]
+    times, counts = [], []
+    for _ in range(max(50, samples // 4)):
+        t0 = time.perf_counter()
+        rows = conn.execute(q2, bounds).fetchall()
+        times.append(time.perf_counter() - t0)
+        counts.append(len(rows))
+    out.append(summary("due now (tick window), bare SQL", times, counts))
+    plans = {
+        "what's due": [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + q1, (ids[0],))],
+        "due now": [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + q2, bounds)],
+    }
+    conn.execute("DROP INDEX ix_tasks_status_due")
+    conn.commit()
+    conn.close()
+    conn = sqlite3.connect(path)  # a fresh connection: no statement prepared with the index
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        conn.execute(q2, bounds).fetchall()
+        times.append(time.perf_counter() - t0)
+    plans["due now without ix_tasks_status_due"] = [
+        r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + q2, bounds)
+    ]
+    out.append(summary("due now, bare SQL, index dropped", times, [0]))
+    conn.execute("CREATE INDEX ix_tasks_status_due ON tasks (status, due_at)")  # restore
+    conn.commit()
+    conn.close()
+    return out, plans
+
+
+async def run_sqlite(args, ids, member_rows, task_rows, lo, hi) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="dutybot-due-"))
+    path = tmp / "due.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = db.make_engine(url)
+    await db.upgrade(engine)
+    await engine.dispose()
+    load = sqlite_load(path, member_rows, task_rows)
+    stack = await measure_stack(url, ids, args.samples, lo, hi)
+    raw, plans = sqlite_raw(path, ids, args.samples, lo, hi)
+    return {"name": "SQLite 3 (WAL)", "load_s": load, "rows": stack + raw, "plans": plans}
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+
+async def run_pg(args, ids, member_rows, task_rows, lo, hi) -> dict | None:
+    import asyncpg
+
+    user, _, hostport = args.pg.partition("@")
+    host, _, port = hostport.partition(":")
+    try:
+        admin = await asyncpg.connect(
+            user=user, host=host, port=int(port or 5432), database="postgres", timeout=3
+        )
+    except Exception as exc:  # noqa: BLE001
+        print(f"PostgreSQL not reachable at {args.pg} ({exc}); skipped", file=sys.stderr)
+        return None
+    name = f"dutybot_bench_{secrets.token_hex(4)}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://{user}@{host}:{port or 5432}/{name}"
+    try:
+        engine = db.make_engine(url)
+        await db.upgrade(engine)
+        await engine.dispose()
+        conn = await asyncpg.connect(user=user, host=host, port=int(port or 5432), database=name)
+        t0 = time.perf_counter()
+        now = datetime.now(UTC)
+        await conn.copy_records_to_table(
+            "members",
+            records=[(m[0], m[1], m[2], False, True, now, now) for m in member_rows],
+            columns=[
+                "open_id",
+                "name",
+                "role_key",
+                "is_admin",
+                "active",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await conn.copy_records_to_table(
+            "tasks",
+            records=[(i, d, a, p, due, st, now, now) for i, d, a, p, due, st in task_rows],
+            columns=[
+                "id",
+                "duty_key",
+                "assignee_open_id",
+                "period_key",
+                "due_at",
+                "status",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        await conn.execute("SELECT setval('tasks_id_seq', (SELECT max(id) FROM tasks))")
+        await conn.execute("VACUUM ANALYZE tasks")
+        await conn.execute("ANALYZE members")
+        load = time.perf_counter() - t0
+        stack = await measure_stack(url, ids, args.samples, lo, hi)
+        rng = random.Random(2)
+        q1 = WHATS_DUE_SQL.format(p="$1")
+        q2 = DUE_NOW_SQL.format(p1="$1", p2="$2")
+        s1, s2 = await conn.prepare(q1), await conn.prepare(q2)
+        times, counts = [], []
+        for _ in range(args.samples):
+            t0 = time.perf_counter()
+            rows = await s1.fetch(rng.choice(ids))
+            times.append(time.perf_counter() - t0)
+            counts.append(len(rows))
+        raw = [summary("what's due (one member), bare SQL", times, counts)]
+        times, counts = [], []
+        for _ in range(max(50, args.samples // 4)):
+            t0 = time.perf_counter()
+            rows = await s2.fetch(lo, hi)
+            times.append(time.perf_counter() - t0)
+            counts.append(len(rows))
+        raw.append(summary("due now (tick window), bare SQL", times, counts))
+        plans = {
+            "what's due": [r[0] for r in await conn.fetch("EXPLAIN " + q1, ids[0])],
+            "due now": [r[0] for r in await conn.fetch("EXPLAIN " + q2, lo, hi)],
+        }
+        await conn.execute("DROP INDEX ix_tasks_status_due")
+        s3 = await conn.prepare(q2)
+        times = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            await s3.fetch(lo, hi)
+            times.append(time.perf_counter() - t0)
+        plans["due now without ix_tasks_status_due"] = [
+            r[0] for r in await conn.fetch("EXPLAIN " + q2, lo, hi)
+        ]
+        raw.append(summary("due now, bare SQL, index dropped", times, [0]))
+        await conn.close()
+        version = await admin.fetchval("SHOW server_version")
+        return {
+            "name": f"PostgreSQL {version}",
+            "load_s": load,
+            "rows": stack + raw,
+            "plans": plans,
+        }
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def render(result: dict, members: int, tasks: int) -> str:
+    lines = [
+        f"### {result['name']}: {members:,} members, {tasks:,} tasks (loaded in {result['load_s']:.0f} s)",
+        "",
+        "| query | rows returned (median) | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        rows = "—" if r["rows"] == 0 else f"{r['rows']:,.0f}"
+        lines.append(f"| {r['query']} | {rows} | {r['p50']:.2f} | {r['p99']:.2f} |")
+    lines.append("")
+    for name, plan in result["plans"].items():
+        lines.append(f"- plan, {name}: `{' / '.join(p.strip() for p in plan)}`")
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=2000)
+    parser.add_argument(
+        "--pg", default=os.environ.get("DUTYBOT_TEST_PG", "postgres@127.0.0.1:5432")
+    )
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+
+    policy = load_policy()
+    calendar = WorkCalendar()
+    lo, hi = window(policy.reminders, calendar, TZ, NOW.date())
+    print(f"generating {args.members:,} members and {args.tasks:,} tasks…", file=sys.stderr)
+    ids, member_rows, task_rows = generate(args.members, args.tasks)
+    print(
+        f"now = {NOW.isoformat()}; tick window due_at in [{lo.astimezone(TZ)}, {hi.astimezone(TZ)})",
+        file=sys.stderr,
+    )
+    results = [await run_sqlite(args, ids, member_rows, task_rows, lo, hi)]
+    if not args.no_pg:
+        pg = await run_pg(args, ids, member_rows, task_rows, lo, hi)
+        if pg:
+            results.append(pg)
+    for r in results:
+        print(render(r, args.members, args.tasks))
+        print()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,260 @@
+"""Managing the team in chat (admins only) and joining a group.
+
+绑定 @张三 市场策划专员 / "assign @Zhang planner"; 设置审批人 @张三 @李四 / "set approver
+@Zhang @Li"; 移除 @张三 / "remove @Zhang". People are named by @-mention (in a group) or
+by open_id (ou_…, e.g. in a private chat). Leave is handled with the reminders."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import col, update
+
+from bot.context import Ctx
+from bot.events import CardActionEvent, MessageEvent
+from bot.policy import Role
+from bot.router import Intent, Router
+from cards.admin import build_intro_card, build_team_change_card, build_team_chat_card
+from handlers.card_actions import toast
+from storage.audit import audit
+from storage.members import get_member, save_member
+from storage.models import Chat, Member, Task, TaskStatus
+from storage.tasks import ensure_periodic_tasks
+
+router = Router(name="admin")
+
+OPEN_ID = re.compile(r"\bou_[0-9a-z]+\b")
+TEXT = {
+    "not_admin": {
+        "zh": "只有管理员可以修改团队。请联系管理员。",
+        "en": "Only admins can change the team; please ask an admin.",
+    },
+    "assign_usage": {
+        "zh": "用法：绑定 @张三 市场策划专员（角色可用中文名、英文名或代号：{roles}）",
+        "en": "Usage: assign @Zhang planner (role by Chinese or English name or key: {roles})",
+    },
+    "approver_usage": {
+        "zh": "用法：设置审批人 @成员 @审批人",
+        "en": "Usage: set approver @member @approver",
+    },
+    "remove_usage": {"zh": "用法：移除 @张三", "en": "Usage: remove @Zhang"},
+    "not_member": {"zh": "{name} 不在团队中。", "en": "{name} is not on the team."},
+}
+
+
+def _people(event: MessageEvent) -> list[tuple[str, str]]:
+    """(open_id, name) of the people a message names, bot excluded, in order."""
+    found = [
+        (m.open_id, m.name) for m in event.mentions if m.open_id and f"@{m.name}" in event.text
+    ]
+    found += [(oid, oid) for oid in OPEN_ID.findall(event.text) if oid not in {p[0] for p in found}]
+    return found
+
+
+def _role_in(text: str, roles: dict[str, Role]) -> Role | None:
+    lowered = text.lower()
+    best: tuple[int, Role] | None = None
+    for role in roles.values():
+        for label in (role.name_zh, role.name_en.lower(), role.key):
+            if label and label in lowered and (best is None or len(label) > best[0]):
+                best = (len(label), role)
+    return best[1] if best else None
+
+
+async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
+    actor = await get_member(ctx.session, event.sender_open_id)
+    if actor is None or not actor.is_admin:
+        audit(
+            ctx.session,
+            at=ctx.now,
+            action="team.refused",
+            actor=event.sender_open_id,
+            subject=event.message_id,
+            text=event.text[:200],
+        )
+        await ctx.answer(event, TEXT["not_admin"][lang], msg_type="text")
+        return None
+    return actor
+
+
+@router.message("team.assign", keywords=("绑定", "分配角色", "assign", "add member"))
+async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
+    lang = intent.lang
+    actor = await _admin(ctx, event, lang)
+    if actor is None:
+        return
+    people, role = _people(event), _role_in(event.text, ctx.policy.roles)
+    if len(people) != 1 or role is None:
+        roles = ", ".join(r.key for r in ctx.policy.roles.values())
+        await ctx.answer(event, TEXT["assign_usage"][lang].format(roles=roles), msg_type="text")
+        return
+    open_id, name = people[0]
+    member, previous = await save_member(
+        ctx.session, open_id=open_id, name=name, role_key=role.key, now=ctx.now
+    )
+    await ctx.session.flush()
+    if previous and previous != role.key:
+        # Periodic work of the old role stops; activity tasks and finished work stay.
+        old_duties = [d.key for d in ctx.policy.duties_for_role(previous) if d.due.is_periodic]
+        await ctx.session.exec(
+            update(Task)
+            .where(
+                Task.assignee_open_id == open_id,
+                col(Task.duty_key).in_(old_duties),
+                col(Task.status).in_(TaskStatus.OPEN_STATES),
+            )
+            .values(status=TaskStatus.CANCELLED, updated_at=ctx.now)
+        )
+    created = await ensure_periodic_tasks(
+        ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now, [open_id]
+    )
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="member.assigned",
+        actor=actor.open_id,
+        subject=open_id,
+        role=role.key,
+        previous=previous,
+        card=event.message_id,
+    )
+    if previous is None:
+        line = {
+            "zh": f"已把 {member.name} 加入团队，角色：{role.name_zh}",
+            "en": f"Added {member.name} as {role.name_en}",
+        }[lang]
+    else:
+        line = {
+            "zh": f"{member.name} 的角色：{ctx.policy.roles[previous].name_zh if previous in ctx.policy.roles else previous} → {role.name_zh}",
+            "en": f"{member.name}: {previous} → {role.key}",
+        }[lang]
+    tasks = {"zh": f"新建周期任务 {created} 项", "en": f"{created} periodic tasks created"}[lang]
+    await ctx.answer(event, build_team_change_card([line, tasks], actor.name, lang))
+
+
+@router.message("team.approver", keywords=("设置审批人", "审批人设为", "set approver"))
+async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
+    lang = intent.lang
+    actor = await _admin(ctx, event, lang)
+    if actor is None:
+        return
+    people = _people(event)
+    if len(people) != 2:
+        await ctx.answer(event, TEXT["approver_usage"][lang], msg_type="text")
+        return
+    member = await get_member(ctx.session, people[0][0])
+    approver = await get_member(ctx.session, people[1][0])
+    missing = next(
+        (name for (oid, name), m in zip(people, (member, approver), strict=True) if m is None), None
+    )
+    if missing or member.open_id == approver.open_id:
+        await ctx.answer(
+            event, TEXT["not_member"][lang].format(name=missing or people[0][1]), msg_type="text"
+        )
+        return
+    member.manager_open_id, member.updated_at = approver.open_id, ctx.now
+    ctx.session.add(member)
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="member.approver_set",
+        actor=actor.open_id,
+        subject=member.open_id,
+        approver=approver.open_id,
+        card=event.message_id,
+    )
+    line = {
+        "zh": f"{member.name} 的报告由 {approver.name} 审批",
+        "en": f"{approver.name} now approves {member.name}'s reports",
+    }[lang]
+    await ctx.answer(event, build_team_change_card([line], actor.name, lang))
+
+
+@router.message("team.remove", keywords=("移除成员", "移除", "remove member", "remove"))
+async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
+    lang = intent.lang
+    actor = await _admin(ctx, event, lang)
+    if actor is None:
+        return
+    people = _people(event)
+    if len(people) != 1:
+        await ctx.answer(event, TEXT["remove_usage"][lang], msg_type="text")
+        return
+    member = await get_member(ctx.session, people[0][0])
+    if member is None:
+        await ctx.answer(event, TEXT["not_member"][lang].format(name=people[0][1]), msg_type="text")
+        return
+    member.active, member.updated_at = False, ctx.now
+    ctx.session.add(member)
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="member.removed",
+        actor=actor.open_id,
+        subject=member.open_id,
+        card=event.message_id,
+    )
+    line = {
+        "zh": f"已将 {member.name} 移出团队（任务记录保留）",
+        "en": f"Removed {member.name} from the team (their task history is kept)",
+    }[lang]
+    await ctx.answer(event, build_team_change_card([line], actor.name, lang))
+
+
+@router.event("im.chat.member.bot.added_v1")
+async def on_bot_added(ctx: Ctx, payload: dict) -> None:
+    """Introduce ourselves; offer the person who added us, if an admin, to make it a team chat."""
+    event = payload.get("event") or {}
+    chat_id = event.get("chat_id")
+    if not isinstance(chat_id, str) or not chat_id:
+        return
+    operator = (event.get("operator_id") or {}).get("open_id")
+    adder = await get_member(ctx.session, operator) if isinstance(operator, str) else None
+    chat = await ctx.session.get(Chat, chat_id)
+    if chat is None:
+        name = event.get("name") if isinstance(event.get("name"), str) else chat_id
+        ctx.session.add(
+            Chat(
+                chat_id=chat_id,
+                name=name[:200],
+                is_team=False,
+                created_at=ctx.now,
+                updated_at=ctx.now,
+            )
+        )
+    offer = bool(adder and adder.is_admin and not (chat and chat.is_team))
+    await ctx.send("chat_id", chat_id, build_intro_card("zh", chat_id=chat_id, offer_team=offer))
+
+
+@router.action("chat.make_team")
+async def on_make_team(ctx: Ctx, event: CardActionEvent) -> dict:
+    actor = await get_member(ctx.session, event.operator_open_id)
+    if actor is None or not actor.is_admin:
+        audit(
+            ctx.session,
+            at=ctx.now,
+            action="team.refused",
+            actor=event.operator_open_id,
+            subject=event.open_message_id,
+        )
+        return toast(
+            "error", "只有管理员可以设置团队群。", "Only admins can make this a team chat."
+        )
+    chat_id = event.open_chat_id or str(event.value.get("c") or "")
+    chat = await ctx.session.get(Chat, chat_id)
+    if chat is None:
+        return toast("error", "找不到这个群。", "This chat is unknown.")
+    chat.is_team, chat.active, chat.updated_at = True, True, ctx.now
+    ctx.session.add(chat)
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="chat.made_team",
+        actor=actor.open_id,
+        subject=chat_id,
+        card=event.open_message_id,
+    )
+    return {
+        **toast("success", "已设为团队群", "Team chat set"),
+        "card": {"type": "raw", "data": build_team_chat_card("zh")},
+    }

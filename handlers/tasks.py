@@ -1,0 +1,153 @@
+"""Task buttons on due, task and reminder cards: mark done, snooze. And the weekly progress
+report's draft (registered with the reports handlers' PREFILL table).
+
+Authority is the callback's operator open_id, never a value in the button: marking done is
+for the assignee or an admin, snoozing for the assignee."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import Ctx
+from bot.digests import weekly_progress_draft
+from bot.events import CardActionEvent
+from bot.reminders import next_working_morning
+from bot.router import Router
+from cards.task_actions import TASK_DONE, TASK_SNOOZE
+from handlers.card_actions import toast
+from storage.audit import audit
+from storage.members import get_member
+from storage.models import Task, TaskStatus
+from storage.reminders import snooze_task
+from storage.tasks import get_task, mark_done
+
+log = logging.getLogger("dutybot.tasks")
+
+router = Router(name="tasks")
+
+WEEKLY_PROGRESS = "manager.weekly_progress"
+
+
+def _task_id(event: CardActionEvent) -> int | None:
+    raw = event.value.get("t")
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and raw.isdigit():
+        return int(raw)
+    return None
+
+
+async def _load(ctx: Ctx, event: CardActionEvent) -> tuple[Task | None, dict | None]:
+    task_id = _task_id(event)
+    task = await get_task(ctx.session, task_id) if task_id is not None else None
+    if task is None:
+        return None, toast(
+            "warning",
+            "找不到这个任务，请对我说「待办」刷新。",
+            'Task not found; ask me "what\'s due" again.',
+        )
+    return task, None
+
+
+def _name(ctx: Ctx, task: Task) -> tuple[str, str]:
+    duty = ctx.policy.duties.get(task.duty_key)
+    return (duty.name_zh, duty.name_en) if duty else (task.duty_key, task.duty_key)
+
+
+@router.action(TASK_DONE)
+async def on_done(ctx: Ctx, event: CardActionEvent) -> dict:
+    task, problem = await _load(ctx, event)
+    if task is None:
+        return problem or {}
+    operator = await get_member(ctx.session, event.operator_open_id)
+    if operator is None or (operator.open_id != task.assignee_open_id and not operator.is_admin):
+        audit(
+            ctx.session,
+            at=ctx.now,
+            action="task.done.refused",
+            actor=event.operator_open_id,
+            subject=f"task:{task.id}",
+        )
+        return toast(
+            "warning",
+            "只有任务负责人或管理员可以标记完成。",
+            "Only the assignee or an admin can mark this task done.",
+        )
+    duty = ctx.policy.duties.get(task.duty_key)
+    if duty is not None and duty.report is not None:
+        return toast(
+            "warning",
+            "这个任务需要提交报告，不能直接标记完成。",
+            "This task needs a report; it cannot just be marked done.",
+        )
+    zh, en = _name(ctx, task)
+    if task.status not in (TaskStatus.OPEN, TaskStatus.REJECTED):
+        return toast("info", f"「{zh}」已经处理过了。", f'"{en}" is already taken care of.')
+    if not await mark_done(ctx.session, task, ctx.now):
+        return toast("info", f"「{zh}」已经处理过了。", f'"{en}" is already taken care of.')
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="task.done",
+        actor=event.operator_open_id,
+        subject=f"task:{task.id}",
+        duty=task.duty_key,
+        assignee=task.assignee_open_id,
+    )
+    return toast("success", f"已完成：{zh}", f"Done: {en}")
+
+
+@router.action(TASK_SNOOZE)
+async def on_snooze(ctx: Ctx, event: CardActionEvent) -> dict:
+    task, problem = await _load(ctx, event)
+    if task is None:
+        return problem or {}
+    if event.operator_open_id != task.assignee_open_id:
+        return toast(
+            "warning",
+            "只有任务负责人可以推迟自己的提醒。",
+            "Only the assignee can snooze their reminders.",
+        )
+    if task.status not in (TaskStatus.OPEN, TaskStatus.REJECTED):
+        return toast("info", "这个任务已经不需要提醒了。", "This task needs no more reminders.")
+    until = next_working_morning(ctx.policy, ctx.services.calendar, ctx.local_now)
+    await snooze_task(ctx.session, task, until, ctx.now)
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="task.snoozed",
+        actor=event.operator_open_id,
+        subject=f"task:{task.id}",
+        until=until.isoformat(),
+    )
+    local = until.astimezone(ctx.tz)
+    return toast(
+        "success",
+        f"好的，{local:%m-%d %H:%M} 再提醒你（逾期升级不受影响）。",
+        f"OK, I'll remind you again on {local:%b %d %H:%M} (escalation is not paused).",
+    )
+
+
+async def draft_weekly_progress(ctx: Ctx, task: Task) -> dict:
+    """The weekly progress report's pre-filled fields: completion_rate (a fraction) and
+    risks, for the task's week, from the same numbers as the weekly digest."""
+    return await weekly_progress_draft(ctx.session, ctx.services, ctx.now, task)
+
+
+def _register_prefill() -> bool:
+    """Give the reports form our draft (handlers.reports.PREFILL, if it exists)."""
+    try:
+        from handlers import reports
+    except ImportError:  # pragma: no cover - the reports module always exists
+        return False
+    table = getattr(reports, "PREFILL", None)
+    if table is None:
+        log.debug("handlers.reports has no PREFILL table yet; weekly draft not registered")
+        return False
+    table[WEEKLY_PROGRESS] = draft_weekly_progress
+    return True
+
+
+PREFILL_REGISTERED = _register_prefill()

@@ -1,0 +1,263 @@
+"""Reports and their versions. Every state change is one conditional UPDATE, so a double
+click, two approvers at once or a click on an old card changes a report at most once."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Report, ReportStatus, ReportVersion, Task, TaskStatus
+from storage.queue import insert_ignore
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def loads(text: str | None, default: Any) -> Any:
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return default
+    return value if isinstance(value, type(default)) else default
+
+
+async def get_report(session: AsyncSession, report_id: int) -> Report | None:
+    return await session.get(Report, report_id)
+
+
+async def reload(session: AsyncSession, report: Report) -> Report:
+    """The row as committed now (another click may have changed it)."""
+    await session.refresh(report)
+    return report
+
+
+async def report_for_task(session: AsyncSession, task_id: int) -> Report | None:
+    stmt = select(Report).where(Report.task_id == task_id)
+    return (await session.exec(stmt)).first()
+
+
+async def reports_for_tasks(session: AsyncSession, task_ids: list[int]) -> dict[int, Report]:
+    if not task_ids:
+        return {}
+    rows = (await session.exec(select(Report).where(col(Report.task_id).in_(task_ids)))).all()
+    return {r.task_id: r for r in rows}
+
+
+async def create_report(
+    session: AsyncSession,
+    *,
+    task: Task,
+    author: str,
+    approver: str | None,
+    values: dict,
+    kpis: list,
+    now: datetime,
+    via: str,
+) -> Report | None:
+    """The first version of the report for `task`; None if the task already has one
+    (a concurrent submit got there first)."""
+    inserted = await insert_ignore(
+        session,
+        Report,
+        {
+            "task_id": task.id,
+            "duty_key": task.duty_key,
+            "author_open_id": author,
+            "approver_open_id": approver,
+            "status": ReportStatus.SUBMITTED,
+            "version": 1,
+            "values": dumps(values),
+            "kpis": dumps(kpis),
+            "submitted_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+        key="task_id",
+    )
+    if not inserted:
+        return None
+    report = await report_for_task(session, task.id)
+    assert report is not None
+    session.add(
+        ReportVersion(
+            report_id=report.id, version=1, values=dumps(values), submitted_at=now, via=via
+        )
+    )
+    return report
+
+
+async def new_version(
+    session: AsyncSession,
+    report: Report,
+    *,
+    values: dict,
+    kpis: list,
+    now: datetime,
+    via: str,
+) -> bool:
+    """Edit (still submitted) or resubmit (after a rejection): version + 1, status
+    submitted. Conditional on the status and version we read; False if it changed."""
+    resubmit = report.status == ReportStatus.REJECTED
+    changes: dict[str, Any] = {
+        "status": ReportStatus.SUBMITTED,
+        "version": report.version + 1,
+        "values": dumps(values),
+        "kpis": dumps(kpis),
+        "updated_at": now,
+    }
+    if resubmit:  # the wait for a decision starts again; the last comment stays visible
+        changes.update(submitted_at=now, decided_at=None, decided_by=None)
+    result = await session.exec(
+        update(Report)
+        .where(
+            Report.id == report.id,
+            Report.version == report.version,
+            col(Report.status).in_((ReportStatus.SUBMITTED, ReportStatus.REJECTED)),
+            Report.status == report.status,
+        )
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(
+        ReportVersion(
+            report_id=report.id,
+            version=report.version + 1,
+            values=dumps(values),
+            submitted_at=now,
+            via=via,
+        )
+    )
+    await session.refresh(report)
+    return True
+
+
+async def decide(
+    session: AsyncSession,
+    report: Report,
+    *,
+    version: int,
+    status: str,
+    by: str,
+    at: datetime,
+    comment: str | None,
+) -> bool:
+    """Approve or reject: `UPDATE … WHERE id=? AND status='submitted' AND version=?`.
+    True for the one click that wins."""
+    result = await session.exec(
+        update(Report)
+        .where(
+            Report.id == report.id,
+            Report.status == ReportStatus.SUBMITTED,
+            Report.version == version,
+        )
+        .values(status=status, decided_by=by, decided_at=at, comment=comment, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    won = result.rowcount == 1
+    await session.refresh(report)
+    return won
+
+
+async def set_card_uuids(
+    session: AsyncSession,
+    report: Report,
+    *,
+    approver_card: str | None = None,
+    author_card: str | None = None,
+) -> None:
+    values: dict[str, Any] = {}
+    if approver_card is not None:
+        values["approver_card_uuid"] = approver_card
+    if author_card is not None:
+        values["author_card_uuid"] = author_card
+    if not values:
+        return
+    await session.exec(
+        update(Report)
+        .where(Report.id == report.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    for k, v in values.items():
+        setattr(report, k, v)
+
+
+async def set_task_state(
+    session: AsyncSession,
+    task_id: int,
+    *,
+    status: str,
+    now: datetime,
+    done_at: datetime | None = None,
+    note: str | None = None,
+    due_at: datetime | None = None,
+    keep_note: bool = True,
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status == TaskStatus.APPROVED:
+        values["done_at"] = done_at or now
+    if note is not None or not keep_note:
+        values["note"] = note
+    if due_at is not None:
+        values["due_at"] = due_at
+    await session.exec(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def versions(session: AsyncSession, report_id: int) -> list[ReportVersion]:
+    stmt = (
+        select(ReportVersion)
+        .where(ReportVersion.report_id == report_id)
+        .order_by(ReportVersion.version)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def pending_for(
+    session: AsyncSession, open_id: str, *, include_unassigned: bool = False, limit: int = 100
+) -> list[Report]:
+    """Reports waiting for `open_id`'s decision, oldest first. Admins also see reports
+    nobody in the department can approve (`include_unassigned`), except their own."""
+    who = Report.approver_open_id == open_id
+    if include_unassigned:
+        who = or_(
+            who,
+            (col(Report.approver_open_id).is_(None)) & (Report.author_open_id != open_id),
+        )
+    stmt = (
+        select(Report)
+        .where(Report.status == ReportStatus.SUBMITTED, who)
+        .order_by(Report.submitted_at, Report.id)
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def by_author(session: AsyncSession, open_id: str, *, limit: int = 50) -> list[Report]:
+    """The author's reports, most recently changed first."""
+    stmt = (
+        select(Report)
+        .where(Report.author_open_id == open_id)
+        .order_by(col(Report.updated_at).desc(), col(Report.id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())
+
+
+async def tasks_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Task]:
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Task).where(col(Task.id).in_(ids)))).all()
+    return {t.id: t for t in rows}

@@ -1,0 +1,88 @@
+"""The long-connection transport: the real lark-oapi ws.Client, in its own thread, against
+a local fake of Feishu's WebSocket endpoint; frames go through the same de-duplication,
+routing and handlers as the webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.app import build_app
+from bot.longconn import LongConnTransport
+from tests import feishu_events as fe
+from tests.conftest import make_settings, sync_team
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def longconn(db_url, emulator, clock):
+    emulator.longconn.ping_interval = 1
+    bot = build_app(
+        make_settings(
+            db_url, emulator.base_url, transport="longconn", verification_token="", encrypt_key=""
+        ),
+        clock=clock,
+    )
+    await bot.prepare()
+    await bot.connect_feishu()
+    await sync_team(bot)
+    bot.start_workers()
+    transport = LongConnTransport(bot, stale_after=3.0, check_every=0.5)
+    transport.start()
+    await wait_for(lambda: emulator.longconn.connected == 1)
+    yield bot, transport
+    await transport.stop()
+    await bot.stop()
+    emulator.longconn.silent = False
+
+
+async def test_message_over_long_connection_is_answered_once(longconn, emulator, clock):
+    bot, transport = longconn
+    payload = fe.message("待办", "ou_manager", clock.now())
+    emulator.register_event(payload)
+    for _ in range(3):  # re-pushes of the same event
+        assert await emulator.apush_longconn(payload) is None
+    messages = await emulator.await_messages(1, timeout=10)
+    await asyncio.sleep(0.3)
+    assert len(emulator.messages) == 1
+    assert "项目进度周报" in str(messages[0].card)
+    assert transport.health()["state"] == "connected"
+
+
+async def test_card_callback_over_long_connection_gets_its_answer(longconn, emulator, clock):
+    value = {"a": "due.refresh", "v": 1, "o": "ou_manager", "l": "en"}
+    answer = await emulator.apush_longconn(fe.card_action("ou_manager", value, clock.now()))
+    assert answer["toast"]["type"] == "success"
+    assert answer["card"]["data"]["schema"] == "2.0"
+
+
+async def test_watchdog_restarts_a_silent_connection(longconn, emulator, clock):
+    bot, transport = longconn
+    await wait_for(lambda: emulator.longconn.pings >= 1)  # pongs keep it alive
+    emulator.longconn.silent = True  # half-open: nothing comes back any more
+    await wait_for(lambda: transport.restarts >= 1, timeout=15)
+    emulator.longconn.silent = False
+    await wait_for(lambda: transport.state == "connected", timeout=15)
+    payload = fe.message("whoami", "ou_planner", clock.now())
+    emulator.register_event(payload)
+    await emulator.apush_longconn(payload)
+    await emulator.await_messages(1, timeout=10)
+
+
+async def test_dropped_socket_reconnects(longconn, emulator, clock):
+    bot, transport = longconn
+    emulator.drop_longconn()
+    await wait_for(lambda: emulator.longconn.connected == 1, timeout=15)
+    payload = fe.message("help", "ou_planner", clock.now())
+    emulator.register_event(payload)
+    await emulator.apush_longconn(payload)
+    await emulator.await_messages(1, timeout=10)

@@ -1,0 +1,198 @@
+"""Several schedulers on one PostgreSQL database never double a message.
+
+1. Real processes: three `python -m bot tick --now …` at once per instant, sending through
+   the Feishu emulator; the messages Feishu got equal, one for one, what a single replica
+   on SQLite decides for the same instants.
+2. Three in-process replicas (separate engines and pools) ticking every 15 simulated
+   minutes for two working days: each (job, period) happens exactly once.
+
+Skipped (with the reason) when no PostgreSQL server is reachable."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+import time
+from collections import Counter
+from datetime import UTC, date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from bot.app import build_app
+from bot.clock import FixedClock
+from bot.scheduler import run_tick
+from storage import db
+from storage.models import Marker, OutboundMessage
+from tests import feishu_events as fe
+from tests.conftest import NOW, make_settings, sync_team
+from tests.sched_helpers import at, content, new_activity, title
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = os.environ.get("DUTYBOT_TEST_PG", "postgres@127.0.0.1:5432")
+
+STARTUP_SECONDS = 8.0  # enough for three cold starts (lark-oapi import) on two cores
+
+INSTANTS = [
+    at(2026, 12, 3, 9, 45),  # heads-up round
+    at(2026, 12, 4, 17, 30),  # due today + the weekly digest
+    at(2026, 12, 7, 9, 40),  # overdue: managers
+    at(2026, 12, 9, 10, 15),  # escalated: the director
+]
+
+
+async def _admin():
+    import asyncpg
+
+    user, _, hostport = PG.partition("@")
+    host, _, port = hostport.partition(":")
+    return await asyncpg.connect(
+        user=user, host=host, port=int(port or 5432), database="postgres", timeout=3
+    )
+
+
+@pytest.fixture
+async def pg_url():
+    try:
+        conn = await _admin()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        pytest.skip(f"PostgreSQL not reachable at {PG}: {exc}")
+    name = f"dutybot_replicas_{secrets.token_hex(4)}"
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+asyncpg://{PG.split('@')[0]}@{PG.split('@')[1]}/{name}"
+    await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+async def _setup(url: str, domain: str, *, credentials: bool):
+    """The team and one activity, as of Thu 2026-11-26 10:00."""
+    engine = db.make_engine(url)
+    await db.upgrade(engine)
+    await engine.dispose()
+    extra = {} if credentials else {"app_id": "", "app_secret": "", "verification_token": ""}
+    bot = build_app(make_settings(url, domain, **extra), clock=FixedClock(NOW))
+    await bot.prepare()
+    await sync_team(bot)
+    await new_activity(bot, date(2026, 12, 28), date(2026, 12, 29))
+    return bot
+
+
+async def _reference(tmp_path: Path, instants) -> tuple[Counter, int]:
+    """What one replica on SQLite queues for these instants: (receiver, title) counts."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reference.db'}"
+    bot = await _setup(url, "http://127.0.0.1:9", credentials=False)
+    try:
+        for when in instants:
+            report = await run_tick(bot, when.astimezone(UTC))
+            assert report.errors == []
+        async with bot.sessions() as s:
+            rows = (await s.exec(select(OutboundMessage))).all()
+    finally:
+        await bot.stop()
+    return Counter((r.receive_id, title(content(r))) for r in rows), len(rows)
+
+
+def _env(url: str, emulator) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FEISHU_", "DUTYBOT_", "DATABASE_URL"))
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=url,
+        FEISHU_APP_ID=fe.APP_ID,
+        FEISHU_APP_SECRET=fe.APP_SECRET,
+        FEISHU_VERIFICATION_TOKEN=fe.VERIFICATION_TOKEN,
+        FEISHU_ENCRYPT_KEY=fe.ENCRYPT_KEY,
+        FEISHU_DOMAIN=emulator.base_url,
+        DUTYBOT_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+async def _tick_processes(n: int, when, env: dict, cwd: Path) -> list[tuple[int, str]]:
+    """n processes that start up, then run their pass at the same wall-clock moment."""
+    start_at = str(time.time() + STARTUP_SECONDS)
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "tick",
+            "--now",
+            when.isoformat(),
+            "--start-at",
+            start_at,
+            cwd=cwd,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(n)
+    ]
+    out = []
+    for p in procs:
+        stdout, stderr = await asyncio.wait_for(p.communicate(), 180)
+        out.append((p.returncode, stdout.decode() + stderr.decode()))
+    return out
+
+
+async def test_three_tick_processes_per_instant_send_each_message_once(pg_url, emulator, tmp_path):
+    expected, expected_rows = await _reference(tmp_path, INSTANTS)
+    bot = await _setup(pg_url, emulator.base_url, credentials=True)
+    await bot.stop()  # the setup's announcements wait in the outbox for the tick processes
+    env = _env(pg_url, emulator)
+    for when in INSTANTS:
+        results = await _tick_processes(3, when, env, tmp_path)
+        for code, output in results:
+            assert code == 0, output
+    got = Counter((m.receive_id, title(m.card)) for m in emulator.messages)
+    assert got == expected  # exactly what one replica decides, each message once
+    assert len(emulator.messages) == expected_rows
+    assert len({m.uuid for m in emulator.messages}) == len(emulator.messages)
+    reminders = [m for m in emulator.messages if title(m.card).startswith("提醒")]
+    assert len(reminders) >= 10  # the test exercises the ladder, not just digests
+    assert len([m for m in emulator.messages if title(m.card).startswith("每周汇总")]) == 1
+    engine = db.make_engine(pg_url)
+    sessions = db.make_session_factory(engine)
+    async with sessions() as s:
+        statuses = Counter((await s.exec(select(OutboundMessage.status))).all())
+    await engine.dispose()
+    assert statuses == {"sent": expected_rows}
+
+
+async def test_three_replicas_ticking_every_15_minutes_for_two_days(pg_url, emulator, tmp_path):
+    start = at(2026, 12, 3, 8, 0)
+    instants = [start + timedelta(minutes=15 * i) for i in range(4 * 24 * 2)]
+    expected, _ = await _reference(tmp_path, instants)
+    first = await _setup(pg_url, emulator.base_url, credentials=False)
+    replicas = [first] + [
+        build_app(
+            make_settings(
+                pg_url, emulator.base_url, app_id="", app_secret="", verification_token=""
+            ),
+            clock=FixedClock(NOW),
+        )
+        for _ in range(2)
+    ]
+    try:
+        for when in instants:
+            reports = await asyncio.gather(
+                *(run_tick(bot, when.astimezone(UTC)) for bot in replicas)
+            )
+            for r in reports:
+                assert r.errors == [], r.errors
+        async with first.sessions() as s:
+            rows = (await s.exec(select(OutboundMessage))).all()
+            markers = (await s.exec(select(func.count()).select_from(Marker))).one()
+    finally:
+        for bot in replicas:
+            await bot.stop()
+    got = Counter((r.receive_id, title(content(r))) for r in rows)
+    assert got == expected
+    assert len({r.uuid for r in rows}) == len(rows)
+    assert markers > len(rows) / 2
