@@ -55,36 +55,6 @@ class BenchClock:
         return self._base + timedelta(seconds=time.monotonic() - self._t0)
 
 
-def share_http_client() -> None:
-    """lark-oapi 1.7.5 opens a new httpx.AsyncClient for every call (`Transport.aexecute`),
-    which builds a fresh SSL context (~50 ms of CPU, blocking the event loop) and a new
-    connection each time. This shim hands every call one shared, pooled client instead:
-    what a fix in bot/feishu.py would do. Only with --shared-client."""
-    import httpx
-    import lark_oapi.core.http.transport as transport
-
-    holder: dict = {}
-
-    class _SharedClient:
-        def __init__(self, *args, **kwargs) -> None:
-            pass
-
-        async def __aenter__(self):
-            if "client" not in holder:
-                holder["client"] = httpx.AsyncClient(
-                    limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
-                )
-            return holder["client"]
-
-        async def __aexit__(self, *exc) -> bool:
-            return False
-
-    class _Httpx:
-        AsyncClient = _SharedClient
-
-    transport.httpx = _Httpx
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -170,12 +140,17 @@ async def run(args) -> dict:
     clock = BenchClock(datetime.combine(days[0], datetime.min.time(), TZ))
     from bot.limits import SendLimits
 
+    defaults = SendLimits()
+    limits = SendLimits(
+        per_second=args.per_second or defaults.app_second.limit,
+        per_minute=args.per_minute or defaults.app_minute.limit,
+    )
     gateway = FeishuGateway(
         settings.domain,
         APP_ID,
         APP_SECRET,
         clock,
-        limits=SendLimits(per_second=args.per_second, per_minute=args.per_minute),
+        limits=limits,
     )
     answers = {"http_429": 0, "code_230020": 0}
     create = gateway.client.im.v1.message.acreate
@@ -194,8 +169,6 @@ async def run(args) -> dict:
     result: dict = {
         "members": args.members,
         "rounds": rounds,
-        "shared_client": args.shared_client,
-        "client_limits": f"{args.per_second}/s, {args.per_minute}/min",
     }
     try:
         await bot.prepare()
@@ -292,6 +265,7 @@ async def run(args) -> dict:
         emu.terminate()
         emu.wait(10)
     times = [int(m["create_time"]) / 1000 for m in items]
+    result["client_limits"] = f"{limits.app_second.limit}/s, {limits.app_minute.limit}/min"
     result["sends"] = len(items)
     # the same card twice to one chat would be a duplicate (uuids are de-duplicated by Feishu)
     result["distinct"] = len({(m["chat_id"], json.dumps(m["card"], sort_keys=True)) for m in items})
@@ -325,19 +299,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--reminders", type=int, default=10_000)
     parser.add_argument(
-        "--per-second", type=int, default=50, help="client limiter, per app (default: bot's)"
+        "--per-second", type=int, help="client limiter per app (default: the bot's)"
     )
     parser.add_argument(
-        "--per-minute", type=int, default=1000, help="client limiter, per app (default: bot's)"
-    )
-    parser.add_argument(
-        "--shared-client",
-        action="store_true",
-        help="patch lark-oapi to reuse one HTTP client (see share_http_client)",
+        "--per-minute", type=int, help="client limiter per app (default: the bot's)"
     )
     args = parser.parse_args()
-    if args.shared_client:
-        share_http_client()
     if args.reminders % args.members:
         parser.error("--reminders must be a multiple of --members (whole rounds)")
     result = asyncio.run(run(args))

@@ -82,7 +82,9 @@ class BotApp:
             now = self.clock.now()
             changes = await sync_policy(session, self.policy, now)
             if changes:
-                log.info("policy loaded: %d change(s), e.g. %s", len(changes), "; ".join(changes[:3]))
+                log.info(
+                    "policy loaded: %d change(s), e.g. %s", len(changes), "; ".join(changes[:3])
+                )
             created = await ensure_periodic_tasks(
                 session, self.policy, self.calendar, self.settings.tz, now
             )
@@ -118,6 +120,8 @@ class BotApp:
         await self.inbox.stop()
         if self.outbox:
             await self.outbox.stop()
+        if self.gateway is not None:
+            await self.gateway.close()
         await self.engine.dispose()
 
     def wake_outbox(self) -> None:
@@ -223,7 +227,12 @@ class BotApp:
                 answer = await handler(ctx, event)
                 card = (answer.get("card") or {}).get("data") if isinstance(answer, dict) else None
                 if card and event.open_message_id:
-                    await remember_card(session, event.open_message_id, json.dumps(card, ensure_ascii=False), ctx.now)
+                    await remember_card(
+                        session,
+                        event.open_message_id,
+                        json.dumps(card, ensure_ascii=False),
+                        ctx.now,
+                    )
             except Exception:
                 await session.rollback()
                 log.exception("card action %s failed", event.value.get("a"))
@@ -256,7 +265,9 @@ class BotApp:
         result = parse_request(payload, {}, WebhookKeys(), self.clock.now(), self.max_age)
         if not isinstance(result, Envelope):
             self.stats["rejected"] += 1
-            log.warning("long connection: ignored a frame (%s)", getattr(result, "reason", "challenge"))
+            log.warning(
+                "long connection: ignored a frame (%s)", getattr(result, "reason", "challenge")
+            )
             return None
         if result.is_callback and not result.stale:
             return await self.callback(result)

@@ -131,7 +131,10 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
         )
         await bot.stop()
         raise SystemExit(2) from None
-    print(_sandbox_banner(settings) if sandbox else _banner(settings, bot.services.bot_open_id), flush=True)
+    print(
+        _sandbox_banner(settings) if sandbox else _banner(settings, bot.services.bot_open_id),
+        flush=True,
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -223,7 +226,8 @@ def cmd_org_export(args: argparse.Namespace) -> int:
 
     team = asyncio.run(_with_db(settings, run))
     Path(args.file).write_text(
-        "# DutyBot team file, exported; edit and load with `dutybot org sync FILE`.\n" + tomli_w.dumps(team),
+        "# DutyBot team file, exported; edit and load with `dutybot org sync FILE`.\n"
+        + tomli_w.dumps(team),
         encoding="utf-8",
     )
     print(f"wrote {len(team['members'])} members and {len(team['chats'])} chats to {args.file}")
@@ -338,8 +342,12 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dutybot", description="A Feishu/Lark duty bot.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the bot (the sandbox when no credentials are set)").set_defaults(fn=cmd_run)
-    sub.add_parser("sandbox", help="the bot with a local Feishu emulator and a web chat").set_defaults(fn=cmd_sandbox)
+    sub.add_parser(
+        "run", help="run the bot (the sandbox when no credentials are set)"
+    ).set_defaults(fn=cmd_run)
+    sub.add_parser(
+        "sandbox", help="the bot with a local Feishu emulator and a web chat"
+    ).set_defaults(fn=cmd_sandbox)
 
     dbp = sub.add_parser("db", help="database schema").add_subparsers(
         dest="db_command", required=True

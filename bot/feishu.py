@@ -3,6 +3,8 @@
 - lark_oapi is imported lazily (seconds, ~170 MB): only code that talks to Feishu pays.
 - The tenant token is ours (bot/tokens.py, async) and handed to the SDK per request, so the
   SDK's blocking token fetch never runs on the event loop.
+- lark-oapi opens a new httpx client (and SSL context, ~50 ms of CPU) per call; we give it
+  one pooled client per event loop instead (bot/httpx_pool.py).
 - Retries: token-invalid codes refresh the token once; 429/99991400 waits for
   `x-ogw-ratelimit-reset`; 230020 (per-chat frequency) and 5xx back off with jitter;
   payload and permission errors are not retried. Every send carries the caller's
@@ -96,6 +98,9 @@ class FeishuGateway:
     ) -> None:
         import lark_oapi as lark  # lazy: see module docstring
 
+        from bot import httpx_pool
+
+        httpx_pool.install()  # one pooled connection per loop instead of a new client per call
         self._lark = lark
         self.domain = domain
         self.tokens = TenantTokenProvider(domain, app_id, app_secret, clock, timeout)
@@ -240,6 +245,12 @@ class FeishuGateway:
         await self._raw(
             "POST", "/open-apis/interactive/v1/card/update", {"token": token, "card": card}
         )
+
+    async def close(self) -> None:
+        """Close the pooled HTTP connections of this loop."""
+        from bot.httpx_pool import close_shared_client
+
+        await close_shared_client()
 
     async def bot_info(self) -> BotInfo:
         """The bot's own open_id and name (GET /open-apis/bot/v3/info)."""

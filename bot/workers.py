@@ -235,7 +235,13 @@ class OutboxWorker(Worker):
             return
         async with self.sessions() as session:
             await outbox_store.mark_sent(session, row.id, self.clock.now(), message_id)
-            card = row.content if row.kind != "card_update" else json.dumps(json.loads(row.content)["card"])
+            card = (
+                row.content
+                if row.kind != "card_update"
+                else json.dumps(json.loads(row.content)["card"])
+            )
             if row.msg_type == "interactive" and (message_id or row.target_message_id):
-                await remember_card(session, message_id or row.target_message_id, card, self.clock.now())
+                await remember_card(
+                    session, message_id or row.target_message_id, card, self.clock.now()
+                )
             await session.commit()

@@ -246,3 +246,21 @@ async def test_slow_card_action_answers_in_time_then_updates_the_card(harness):
     updated = harness.emulator.find_message(card_message)
     assert [u.via for u in updated.updates] == ["card.update"]
     assert updated.card["header"]["title"]["content"] == "完成"
+
+
+async def test_sends_reuse_one_pooled_http_client(harness, monkeypatch):
+    """lark-oapi would build a new httpx client (and SSL context) per call; ours share one."""
+    import httpx
+
+    created = []
+    real_init = httpx.AsyncClient.__init__
+
+    def counting_init(self, *args, **kwargs):
+        created.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "__init__", counting_init)
+    for sender in ("ou_manager", "ou_brand", "ou_planner", "ou_crm"):
+        await harness.say("待办", sender=sender)
+    assert len(harness.emulator.messages) == 4
+    assert len(created) <= 1

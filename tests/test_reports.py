@@ -840,7 +840,11 @@ async def test_form_submit_without_a_button_value_is_understood_by_name(harness)
     await harness.say("提交周报", sender="ou_manager")
     form_msg = last_card(harness, "ou_manager")
     answer = await harness.click(
-        "ou_manager", {}, message_id=form_msg.message_id, form_value=WEEKLY_FORM, name="report_submit"
+        "ou_manager",
+        {},
+        message_id=form_msg.message_id,
+        form_value=WEEKLY_FORM,
+        name="report_submit",
     )
     assert answer["toast"]["type"] == "success"
     report = await one(harness, Report)

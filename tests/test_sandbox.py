@@ -62,8 +62,15 @@ async def browser():
     async with async_playwright() as pw:
         instance = await pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+            ],
         )
         yield instance
         await instance.close()
@@ -84,3 +91,34 @@ async def test_browser_chat_asks_whats_due_and_refreshes_the_card(sandbox, brows
     await card.get_by_role("button", name="刷新").click()
     await page.locator("#toast.show").wait_for(timeout=10000)
     assert await page.locator("#toast").get_attribute("data-type") == "success"
+
+
+async def test_browser_submit_a_report_and_approve_it_as_the_director(sandbox, browser):
+    box, url = sandbox
+    page = await browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    await page.goto(url)
+
+    # The manager asks for the weekly report form and fills it in.
+    await page.select_option("#who", "ou_li")
+    await page.fill("#text", "提交周报")
+    await page.click("#send")
+    form = page.locator(".msg.bot .card form").last
+    await form.wait_for(timeout=10000)
+    await form.locator("[name=completion_rate]").fill("85")
+    await form.locator("[name=risks]").fill("物料延迟 <at id=all></at>")
+    await form.locator("button.btn-primary, button.btn-primary_filled").first.click()
+    await page.locator("#toast.show").wait_for(timeout=10000)
+    assert await page.locator("#toast").get_attribute("data-type") == "success"
+
+    # The director sees the approval card in their private chat and approves it.
+    await page.select_option("#who", "ou_zhou")
+    approval = page.locator(".msg.bot .card", has_text="项目进度周报").last
+    await approval.wait_for(timeout=10000)
+    text = await approval.inner_text()
+    assert "85%" in text and "<at id=all></at>" in text  # shown literally, never a mention
+    await approval.get_by_role("button", name="通过").click()
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.msg.bot .card')].some(c => c.innerText.includes('已通过'))",
+        timeout=10000,
+    )

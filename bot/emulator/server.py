@@ -448,7 +448,9 @@ class FeishuEmulator:
         with self._lock:
             msg = self._by_id.get(message_id)
             if msg is not None:
-                msg.updates.append(MessageUpdate(via="callback", content=copy.deepcopy(card), time=self.now()))
+                msg.updates.append(
+                    MessageUpdate(via="callback", content=copy.deepcopy(card), time=self.now())
+                )
 
     def register_event(self, payload: dict) -> str | None:
         """`add_incoming_message` from a plain (unencrypted) im.message.receive_v1 envelope;
@@ -1016,14 +1018,18 @@ class FeishuEmulator:
 
     # ------------------------------------------------------------ long connection
 
-    def push_longconn(self, payload: dict, *, kind: str = "event", timeout: float = 5.0) -> dict | None:
+    def push_longconn(
+        self, payload: dict, *, kind: str = "event", timeout: float = 5.0
+    ) -> dict | None:
         """Send an event or callback over the fake long connection (blocking; any thread)."""
         future = asyncio.run_coroutine_threadsafe(
             self.longconn.apush(payload, kind=kind, timeout=timeout), self._loop
         )
         return future.result(timeout + 1)
 
-    async def apush_longconn(self, payload: dict, *, kind: str = "event", timeout: float = 5.0) -> dict | None:
+    async def apush_longconn(
+        self, payload: dict, *, kind: str = "event", timeout: float = 5.0
+    ) -> dict | None:
         """The same, awaitable from another event loop (e.g. a test's)."""
         future = asyncio.run_coroutine_threadsafe(
             self.longconn.apush(payload, kind=kind, timeout=timeout), self._loop

@@ -55,7 +55,10 @@ class Sandbox:
     def __init__(self, settings: Settings, clock: OffsetClock | None = None) -> None:
         self.clock = clock or OffsetClock()
         self.emulator = FeishuEmulator(
-            app_id="cli_sandbox", app_secret=secrets.token_hex(16), bot_open_id=BOT_OPEN_ID, clock=self.clock
+            app_id="cli_sandbox",
+            app_secret=secrets.token_hex(16),
+            bot_open_id=BOT_OPEN_ID,
+            clock=self.clock,
         )
         self.base_settings = settings
         self.bot: BotApp | None = None
@@ -128,7 +131,9 @@ class Sandbox:
     async def _deliver(self, payload: dict) -> tuple[int, Any]:
         assert self.bot is not None and self._http is not None
         keys = self.bot.settings
-        body = json.dumps({"encrypt": encrypt(keys.encrypt_key, json.dumps(payload, ensure_ascii=False).encode())}).encode()
+        body = json.dumps(
+            {"encrypt": encrypt(keys.encrypt_key, json.dumps(payload, ensure_ascii=False).encode())}
+        ).encode()
         ts, nonce = str(int(self.clock.now().timestamp())), secrets.token_hex(8)
         headers = {
             "Content-Type": "application/json",
@@ -160,13 +165,24 @@ class Sandbox:
         mentions = []
         if group:  # in the group, every message from the page @-mentions the bot
             text = "@_user_1 " + text
-            mentions = [{"key": "@_user_1", "id": {"open_id": BOT_OPEN_ID}, "name": "DutyBot", "tenant_key": "sandbox"}]
+            mentions = [
+                {
+                    "key": "@_user_1",
+                    "id": {"open_id": BOT_OPEN_ID},
+                    "name": "DutyBot",
+                    "tenant_key": "sandbox",
+                }
+            ]
         message_id = "om_" + secrets.token_hex(12)
         payload = {
             "schema": "2.0",
             "header": self._header("im.message.receive_v1"),
             "event": {
-                "sender": {"sender_id": {"open_id": sender}, "sender_type": "user", "tenant_key": "sandbox"},
+                "sender": {
+                    "sender_id": {"open_id": sender},
+                    "sender_type": "user",
+                    "tenant_key": "sandbox",
+                },
                 "message": {
                     "message_id": message_id,
                     "create_time": str(int(self.clock.now().timestamp() * 1000)),
@@ -182,11 +198,18 @@ class Sandbox:
         status, _ = await self._deliver(payload)
         return {"status": status, "message_id": message_id}
 
-    async def click(self, operator: str, message_id: str, value: dict, form_value: dict | None, name: str) -> dict:
+    async def click(
+        self, operator: str, message_id: str, value: dict, form_value: dict | None, name: str
+    ) -> dict:
         message = self.emulator.find_message(message_id)
         if message is None or self._member(operator) is None:
             raise web.HTTPBadRequest(text="unknown message or member")
-        action: dict[str, Any] = {"value": value, "tag": "button", "name": name, "timezone": "Asia/Shanghai"}
+        action: dict[str, Any] = {
+            "value": value,
+            "tag": "button",
+            "name": name,
+            "timezone": "Asia/Shanghai",
+        }
         if form_value is not None:
             action["form_value"] = form_value
         payload = {
@@ -245,7 +268,12 @@ class Sandbox:
             "now": self.clock.now().astimezone(self.bot.settings.tz).isoformat(timespec="minutes"),
             "bot": {"open_id": BOT_OPEN_ID, "name": "DutyBot"},
             "members": [
-                {"open_id": m.open_id, "name": m.name, "role": policy.roles[m.role].name_zh, "role_en": policy.roles[m.role].name_en}
+                {
+                    "open_id": m.open_id,
+                    "name": m.name,
+                    "role": policy.roles[m.role].name_zh,
+                    "role_en": policy.roles[m.role].name_en,
+                }
                 for m in DEMO_TEAM.members
             ],
             "team_chat": {"chat_id": TEAM_CHAT, "name": DEMO_TEAM.chats[0].name},
@@ -255,7 +283,11 @@ class Sandbox:
         names = {m.open_id: m.name for m in DEMO_TEAM.members}
         out = []
         for m in self.emulator.chat_log(chat_id):
-            text = m.content.get("text") if isinstance(m.content, dict) and m.msg_type == "text" else None
+            text = (
+                m.content.get("text")
+                if isinstance(m.content, dict) and m.msg_type == "text"
+                else None
+            )
             if m.incoming and text:
                 text = text.replace("@_user_1 ", "", 1)
             out.append(
@@ -279,7 +311,9 @@ class Sandbox:
         static = resources.files("bot.sandbox") / "static"
 
         async def index(request: web.Request) -> web.Response:
-            return web.Response(text=(static / "index.html").read_text(encoding="utf-8"), content_type="text/html")
+            return web.Response(
+                text=(static / "index.html").read_text(encoding="utf-8"), content_type="text/html"
+            )
 
         async def asset(request: web.Request) -> web.Response:
             name = request.match_info["name"]
@@ -299,7 +333,9 @@ class Sandbox:
             text = str(body.get("text") or "").strip()
             if not text:
                 raise web.HTTPBadRequest(text="empty message")
-            return web.json_response(await self.say(str(body.get("as")), str(body.get("chat")), text[:4000]))
+            return web.json_response(
+                await self.say(str(body.get("as")), str(body.get("chat")), text[:4000])
+            )
 
         async def api_click(request: web.Request) -> web.Response:
             body = await request.json()
@@ -308,8 +344,13 @@ class Sandbox:
                 raise web.HTTPBadRequest(text="value must be an object")
             form = body.get("form_value")
             return web.json_response(
-                await self.click(str(body.get("as")), str(body.get("message_id")), value,
-                                 form if isinstance(form, dict) else None, str(body.get("name") or ""))
+                await self.click(
+                    str(body.get("as")),
+                    str(body.get("message_id")),
+                    value,
+                    form if isinstance(form, dict) else None,
+                    str(body.get("name") or ""),
+                )
             )
 
         async def api_clock(request: web.Request) -> web.Response:
