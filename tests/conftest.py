@@ -173,3 +173,55 @@ async def harness(db_url, emulator, clock):
     yield Harness(bot, client, emulator, clock)
     await client.close()
     await bot.stop()
+
+
+# -- shared by the PostgreSQL and CLI tests ---------------------------------------------
+PG = os.environ.get("DUTYBOT_TEST_PG", "postgres@127.0.0.1:5432")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _pg_admin():
+    import asyncpg
+
+    user, _, hostport = PG.partition("@")
+    host, _, port = hostport.partition(":")
+    return await asyncpg.connect(
+        user=user, host=host, port=int(port or 5432), database="postgres", timeout=3
+    )
+
+
+@pytest.fixture
+async def pg_url():
+    """A throwaway PostgreSQL database (skipped, with the reason, when no server answers)."""
+    import secrets
+
+    try:
+        conn = await _pg_admin()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
+        pytest.skip(f"PostgreSQL not reachable at {PG}: {exc}")
+    name = f"dutybot_test_{secrets.token_hex(4)}"
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+asyncpg://{PG.split('@')[0]}@{PG.split('@')[1]}/{name}"
+    await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    await conn.close()
+
+
+def dutybot(*args: str, cwd: Path, env: dict | None = None):
+    """Run the `dutybot` command in a subprocess with a clean environment."""
+    import subprocess
+    import sys
+
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FEISHU_", "DUTYBOT_", "DATABASE_URL"))
+    }
+    base["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -8,26 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TEAM_FILE
+from tests.conftest import TEAM_FILE, dutybot
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def dutybot(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FEISHU_", "DUTYBOT_", "DATABASE_URL"))
-    }
-    base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_policy_show_lists_roles_and_duties_in_both_languages(tmp_path):

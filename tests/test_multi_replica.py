@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import sys
 import time
 from collections import Counter
 from datetime import UTC, date, timedelta
 from pathlib import Path
 
-import pytest
 from sqlmodel import func, select
 
 from bot.app import build_app
@@ -32,7 +30,6 @@ from tests.conftest import NOW, make_settings, sync_team
 from tests.sched_helpers import at, content, new_activity, title
 
 ROOT = Path(__file__).resolve().parent.parent
-PG = os.environ.get("DUTYBOT_TEST_PG", "postgres@127.0.0.1:5432")
 
 STARTUP_SECONDS = 8.0  # enough for three cold starts (lark-oapi import) on two cores
 
@@ -42,29 +39,6 @@ INSTANTS = [
     at(2026, 12, 7, 9, 40),  # overdue: managers
     at(2026, 12, 9, 10, 15),  # escalated: the director
 ]
-
-
-async def _admin():
-    import asyncpg
-
-    user, _, hostport = PG.partition("@")
-    host, _, port = hostport.partition(":")
-    return await asyncpg.connect(
-        user=user, host=host, port=int(port or 5432), database="postgres", timeout=3
-    )
-
-
-@pytest.fixture
-async def pg_url():
-    try:
-        conn = await _admin()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        pytest.skip(f"PostgreSQL not reachable at {PG}: {exc}")
-    name = f"dutybot_replicas_{secrets.token_hex(4)}"
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+asyncpg://{PG.split('@')[0]}@{PG.split('@')[1]}/{name}"
-    await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await conn.close()
 
 
 async def _setup(url: str, domain: str, *, credentials: bool):

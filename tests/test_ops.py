@@ -49,6 +49,8 @@ async def test_metrics_count_events_duplicates_rejections_and_sends(harness):
 
 async def test_secrets_never_appear_in_logs(harness):
     stream = io.StringIO()
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
     handler = setup_logging("DEBUG", json_lines=True, stream=stream)
     from bot.logs import add_secret
 
@@ -69,10 +71,66 @@ async def test_secrets_never_appear_in_logs(harness):
         logging.getLogger("dutybot.test").warning("token was %s", token)
         await harness.settle()
     finally:
-        logging.getLogger().removeHandler(handler)
+        root.removeHandler(handler)
+        root.setLevel(saved_level)  # other tests must not run with DEBUG logging
+        for h in saved_handlers:
+            root.addHandler(h)
     output = stream.getvalue()
     lines = [json.loads(line) for line in output.splitlines()]
     assert lines and all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
     for secret in (fe.ENCRYPT_KEY, fe.VERIFICATION_TOKEN, token):
         assert secret not in output
     assert "***" in output
+
+
+def test_sigterm_stops_the_bot_gracefully(tmp_path):
+    """`dutybot sandbox` (the whole stack: emulator, bot, workers, scheduler, web) serves,
+    then on SIGTERM stops taking requests, finishes its work and exits 0."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FEISHU_", "DUTYBOT_", "DATABASE_URL"))
+    }
+    env.update(PYTHONPATH=str(ROOT), DUTYBOT_PORT=str(port))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sandbox"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(
+                        f"did not start: {proc.stderr.read() if proc.poll() is not None else ''}"
+                    ) from None
+                time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "open http://127.0.0.1" in out
+    assert "stopped" in err and "Traceback" not in err

@@ -6,8 +6,6 @@ skipped with the reason elsewhere."""
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from datetime import timedelta
 
 import pytest
@@ -22,31 +20,6 @@ from storage.outbox import enqueue
 from storage.queue import claim
 from tests import feishu_events as fe
 from tests.conftest import Harness, make_settings, sync_team
-
-PG = os.environ.get("DUTYBOT_TEST_PG", "postgres@127.0.0.1:5432")
-
-
-async def _admin():
-    import asyncpg
-
-    user, _, hostport = PG.partition("@")
-    host, _, port = hostport.partition(":")
-    return await asyncpg.connect(
-        user=user, host=host, port=int(port or 5432), database="postgres", timeout=3
-    )
-
-
-@pytest.fixture
-async def pg_url():
-    try:
-        conn = await _admin()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no server here"
-        pytest.skip(f"PostgreSQL not reachable at {PG}: {exc}")
-    name = f"dutybot_test_{secrets.token_hex(4)}"
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+asyncpg://{PG.split('@')[0]}@{PG.split('@')[1]}/{name}"
-    await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await conn.close()
 
 
 async def test_start_up_refuses_a_database_that_is_behind(pg_url):

@@ -6,9 +6,6 @@ scheduler and `dutybot tick`."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from datetime import UTC, date, timedelta
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from bot.scheduler import Scheduler, run_tick
 from storage.models import Marker, OutboundMessage, TaskStatus
 from storage.queue import claim
 from tests import feishu_events as fe
-from tests.conftest import TEAM_FILE
+from tests.conftest import TEAM_FILE, dutybot
 from tests.sched_helpers import (
     add_leave,
     add_task,
@@ -281,23 +278,6 @@ async def test_in_process_scheduler_ticks_with_the_injected_clock_and_stops(harn
     assert len(reminders) >= 5  # the first tick planned the round; later ones found it done
     await harness.settle()
     assert any(m.receive_id == "ou_manager" for m in harness.emulator.messages)
-
-
-def dutybot(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FEISHU_", "DUTYBOT_", "DATABASE_URL"))
-    }
-    base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_tick_command_runs_one_pass_and_sends_through_the_gateway(tmp_path, emulator):
