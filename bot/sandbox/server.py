@@ -92,33 +92,32 @@ class Sandbox:
         return bot
 
     async def _demo_activity(self, bot: BotApp) -> None:
-        """A demo activity three weeks out, so its task chain shows up on day one."""
-        try:
-            from storage.activities import create_activity
-        except ImportError:  # activities not available in this build
-            return
+        """A demo activity five weeks out, so its task chain shows up on day one."""
+        from sqlmodel import select
+
+        from bot.activities import ActivityInput, create_activity
+        from storage.models import Activity
+
         today = self.clock.now().astimezone(bot.settings.tz).date()
         async with bot.sessions() as session:
-            from sqlmodel import select
-
-            from storage.models import Activity
-
             if (await session.exec(select(Activity))).first() is not None:
                 return
+            day = today + timedelta(days=35)
             await create_activity(
                 session,
-                policy=bot.policy,
-                calendar=bot.calendar,
-                tz=bot.settings.tz,
-                now=self.clock.now(),
-                title="新品发布会 Product launch",
-                start=today + timedelta(days=35),
-                end=today + timedelta(days=35),
-                owner_open_id="ou_wang",
-                budget=200000,
-                mode="offline",
-                expected_attendance=150,
+                bot.services,
+                self.clock.now(),
+                ActivityInput(
+                    title="新品发布会 Product launch",
+                    start=day,
+                    end=day,
+                    owner_open_id="ou_wang",
+                    budget=200000,
+                    mode="offline",
+                    expected_attendance=150,
+                ),
                 created_by="ou_li",
+                announce=False,
             )
             await session.commit()
 
