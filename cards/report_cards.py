@@ -474,10 +474,11 @@ def format_duration(delta: timedelta, lang: str) -> str:
 
 
 def _list_card(
-    title: str, template: str, intro: str | None, items: list[tuple[dict, dict]], more: str
+    title: str, template: str, intro: dict | None, items: list[tuple[dict, dict]], more: str
 ) -> dict:
+    """A card listing (line, button) rows, as many as fit the size budget, then "n more"."""
     result = card(title=title, template=template, summary=title, elements=[])
-    body: list[dict] = [markdown(intro, text_size="notation")] if intro else []
+    body: list[dict] = [intro] if intro else []
     budget = CARD_BUDGET_BYTES - card_size(result) - 400
     shown = 0
     for text, btn in items[:LIST_MAX]:
@@ -522,7 +523,7 @@ def build_pending_card(items: list[ReportItem], now: datetime, lang: str) -> dic
         btn = button(L["view"], {"a": VIEW, "v": 1, "r": it.report_id, "l": lang})
         rows.append((text, btn))
     title = L["pending_title"].format(n=len(items))
-    return _list_card(title, "orange", L["oldest"], rows, L["more"])
+    return _list_card(title, "orange", markdown(L["oldest"], text_size="notation"), rows, L["more"])
 
 
 def build_my_reports_card(items: list[ReportItem], now: datetime, lang: str) -> dict:
@@ -625,21 +626,7 @@ def build_task_picker(
             value["c"] = card_uuid
         text = {"submitted": P["edit"], "rejected": P["redo"]}.get(it.status, P["open"])
         rows.append((markdown(line), button(text, value, style="primary")))
-    result = card(title=P["title"], template="blue", summary=P["title"], elements=[])
-    body = [text_div(intro)]
-    budget = CARD_BUDGET_BYTES - card_size(result) - 400
-    shown = 0
-    for text, btn in rows[:LIST_MAX]:
-        cost = json_size(text) + json_size(btn) + 4
-        if cost > budget:
-            break
-        budget -= cost
-        body.extend([text, btn])
-        shown += 1
-    if shown < len(rows):
-        body.append(markdown(P["more"].format(n=len(rows) - shown), text_size="notation"))
-    result["body"]["elements"] = body
-    return fit_card(result)
+    return _list_card(P["title"], "blue", text_div(intro), rows, P["more"])
 
 
 __all__ = [
