@@ -3,7 +3,7 @@
     python -m bench.fanout [--members 2000] [--reminders 10000]
 
 Each of `members` planners has `reminders / members` tasks, due on consecutive working
-days. The scheduler plans one round per day (`bot.reminders.send_round`: markers + one
+days. The scheduler plans one round per day (`bot.jobs.reminders.send_round`: markers + one
 card per person, in the outbox); then the outbox worker sends everything through the real
 FeishuGateway (lark-oapi, our sliding-window limiter, 429 / 230020 handling) to the local
 Feishu emulator, which runs in its own process with its limits on (50/s and 1000/min per
@@ -86,7 +86,7 @@ def max_in_window(times: list[float], span: float) -> int:
 
 def start_emulator(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.emulator", "--port", str(port)],
+        [sys.executable, "-m", "bot.devtools.emulator", "--port", str(port)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -110,10 +110,10 @@ async def run(args) -> dict:
 
     from bot.app import BotApp
     from bot.config import Settings
-    from bot.feishu import FeishuGateway
-    from bot.policy import ReminderStep, load_policy
-    from bot.reminders import send_round
-    from bot.workcalendar import WorkCalendar
+    from bot.domain.policy import ReminderStep, load_policy
+    from bot.domain.workcalendar import WorkCalendar
+    from bot.feishu.gateway import FeishuGateway
+    from bot.jobs.reminders import send_round
     from storage.models import Member, OutboundMessage, Task
     from storage.queue import insert_ignore
 
@@ -138,7 +138,7 @@ async def run(args) -> dict:
     while len(days) < rounds:
         days.append(calendar.add_workdays(days[-1], 1))
     clock = BenchClock(datetime.combine(days[0], datetime.min.time(), TZ))
-    from bot.limits import SendLimits
+    from bot.feishu.limits import SendLimits
 
     defaults = SendLimits()
     limits = SendLimits(

@@ -43,7 +43,7 @@ def serve_ours(port: int, db_path: str, worker: bool = True) -> None:
 
     from bot.app import build_app
     from bot.config import Settings
-    from bot.webhook import make_web_app
+    from bot.transport.webhook import make_web_app
 
     settings = Settings(
         verification_token=fe.VERIFICATION_TOKEN,

@@ -14,15 +14,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.context import Ctx, Services
-from bot.events import PayloadError, card_action_event, message_event
-from bot.ingest import IngestBatcher
-from bot.ingress import Envelope, WebhookKeys, parse_request
+from bot.delivery.ingest import IngestBatcher
+from bot.delivery.workers import InboxWorker, OutboxWorker
+from bot.dispatch.context import Ctx, Services
+from bot.dispatch.events import PayloadError, card_action_event, message_event
+from bot.dispatch.router import Router
+from bot.domain.policy import Policy, load_policy
+from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
-from bot.policy import Policy, load_policy
-from bot.router import Router
-from bot.workcalendar import WorkCalendar
-from bot.workers import InboxWorker, OutboxWorker
+from bot.transport.ingress import Envelope, WebhookKeys, parse_request
 from handlers import activities, admin, card_actions, messages, reports, tasks
 from storage import db
 from storage.cards import button_value, remember_card
@@ -298,7 +298,7 @@ def build_app(
     policy = load_policy(settings.policy_path)
     calendar = WorkCalendar.from_file(settings.calendar_path)
     if gateway is None and settings.has_credentials:
-        from bot.feishu import FeishuGateway
+        from bot.feishu.gateway import FeishuGateway
 
         gateway = FeishuGateway(settings.domain, settings.app_id, settings.app_secret, clock)
     return BotApp(settings=settings, clock=clock, policy=policy, calendar=calendar, gateway=gateway)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_DOMAIN = "https://open.feishu.cn"
 DEFAULT_DB_FILE = "dutybot.db"
 TRANSPORTS = ("webhook", "longconn")
-# Digest schedules (bot/digests.py reads them): "fri 17:00" / "10:00" (local time).
+# Digest schedules (bot/jobs/digests.py reads them): "fri 17:00" / "10:00" (local time).
 WEEKLY_DIGEST_RE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
 MONTHLY_DIGEST_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cards.elements import card, hr, markdown
 from cards.i18n import norm_lang
 
-# (label key, example phrases). Keep in step with bot/router.py.
+# (label key, example phrases). Keep in step with bot/dispatch/router.py.
 COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("due", ("待办", "我的任务", "what's due", "todo")),
     ("week", ("本周", "this week")),

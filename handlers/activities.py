@@ -7,11 +7,11 @@ import hashlib
 import re
 from datetime import date
 
-from bot.activities import ActivityError, ActivityInput, activity_view, create_activity
-from bot.context import Ctx
-from bot.events import CardActionEvent, MessageEvent
-from bot.roster import Roster
-from bot.router import Intent, Router, detect_lang
+from bot.dispatch.context import Ctx
+from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.dispatch.router import Intent, Router, detect_lang
+from bot.domain.roster import Roster
+from bot.jobs.activities import ActivityError, ActivityInput, activity_view, create_activity
 from cards.activity_form import (
     CREATE_ACTION,
     PersonOption,

@@ -10,10 +10,10 @@ import re
 
 from sqlmodel import col, update
 
-from bot.context import Ctx
-from bot.events import CardActionEvent, MessageEvent
-from bot.policy import Role
-from bot.router import Intent, Router
+from bot.dispatch.context import Ctx
+from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.dispatch.router import Intent, Router
+from bot.domain.policy import Role
 from cards.admin import build_intro_card, build_team_change_card, build_team_chat_card
 from handlers.card_actions import toast
 from storage.audit import audit

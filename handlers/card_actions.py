@@ -4,9 +4,9 @@ Authority is the callback's operator open_id, never a value carried in the butto
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.events import CardActionEvent
-from bot.router import Router
+from bot.dispatch.context import Ctx
+from bot.dispatch.events import CardActionEvent
+from bot.dispatch.router import Router
 from cards.due import build_due_card
 from cards.views import DueView
 from handlers.views import member_view, task_views

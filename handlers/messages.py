@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.context import Ctx
-from bot.events import MessageEvent
-from bot.router import Intent, Router
+from bot.dispatch.context import Ctx
+from bot.dispatch.events import MessageEvent
+from bot.dispatch.router import Intent, Router
 from cards.due import build_due_card
 from cards.help import build_help_card
 from cards.notice import build_not_on_team_card

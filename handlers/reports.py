@@ -33,10 +33,11 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.context import Ctx
-from bot.events import CardActionEvent, MessageEvent
-from bot.policy import Duty, ReportTemplate
-from bot.reports import (
+from bot.dispatch.context import Ctx
+from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.dispatch.router import Intent, Router
+from bot.domain.policy import Duty, ReportTemplate
+from bot.domain.reports import (
     FieldError,
     clean_text,
     display_value,
@@ -50,7 +51,6 @@ from bot.reports import (
     strip_command,
     validate_values,
 )
-from bot.router import Intent, Router
 from cards.elements import text_div
 from cards.notice import build_not_on_team_card, build_notice_card
 from cards.report_cards import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.context import Ctx
+from bot.dispatch.context import Ctx
 from cards.views import MemberView, TaskView
 from storage.activities import activity_titles
 from storage.members import get_duties, get_member

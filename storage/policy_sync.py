@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.policy import Policy
+from bot.domain.policy import Policy
 from storage.models import Duty, Role
 
 

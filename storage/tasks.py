@@ -9,9 +9,9 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.policy import Policy
-from bot.schedule import upcoming_occurrences
-from bot.workcalendar import WorkCalendar
+from bot.domain.policy import Policy
+from bot.domain.schedule import upcoming_occurrences
+from bot.domain.workcalendar import WorkCalendar
 from storage.models import Member, Task, TaskStatus
 from storage.queue import insert_ignore
 

@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import BotApp, build_app
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.emulator import FeishuEmulator
-from bot.webhook import make_web_app
+from bot.devtools.emulator import FeishuEmulator
+from bot.transport.webhook import make_web_app
 from storage import db
 from tests import feishu_events as fe
 

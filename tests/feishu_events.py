@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.crypto import encrypt, signature
+from bot.transport.crypto import encrypt, signature
 
 APP_ID = "cli_test"
 APP_SECRET = "secret_test"

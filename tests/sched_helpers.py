@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
-from bot.activities import ActivityInput, create_activity
-from bot.context import Services
+from bot.dispatch.context import Services
+from bot.jobs.activities import ActivityInput, create_activity
 from storage.models import Leave, Marker, OutboundMessage, Task, TaskStatus
 
 SH = ZoneInfo("Asia/Shanghai")

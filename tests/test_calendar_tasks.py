@@ -11,8 +11,8 @@ from datetime import date
 
 from sqlmodel import select
 
-from bot.scheduler import run_tick
-from bot.workcalendar import WorkCalendar
+from bot.domain.workcalendar import WorkCalendar
+from bot.jobs.scheduler import run_tick
 from storage.models import Marker
 from tests.sched_helpers import (
     at,

@@ -49,7 +49,7 @@ def test_policy_check_reports_errors_by_field(tmp_path):
 
 def test_policy_commands_do_not_import_lark_oapi(tmp_path):
     code = (
-        "import sys; from bot.cli import main; main(['policy', 'show']);"
+        "import sys; from bot.cli.main import main; main(['policy', 'show']);"
         "assert 'lark_oapi' not in sys.modules, 'lark_oapi was imported'"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FEISHU_", "DUTYBOT_"))}

@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlmodel import func, select
 
 from bot.app import build_app
-from bot.webhook import make_web_app
+from bot.transport.webhook import make_web_app
 from storage.models import InboundEvent, OutboundMessage
 from tests import feishu_events as fe
 from tests.conftest import Harness, make_settings

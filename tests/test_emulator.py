@@ -23,7 +23,7 @@ from lark_oapi.api.im.v1 import (
 from lark_oapi.core.exception import ObtainAccessTokenException
 from lark_oapi.core.token.manager import TokenManager
 
-from bot.emulator import API_NAMES, FeishuEmulator
+from bot.devtools.emulator import API_NAMES, FeishuEmulator
 
 _app_ids = itertools.count()
 

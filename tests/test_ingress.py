@@ -8,8 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.crypto import DecryptError, decrypt, encrypt, signature
-from bot.ingress import Challenge, Envelope, Rejected, WebhookKeys, parse_request, parse_timestamp
+from bot.transport.crypto import DecryptError, decrypt, encrypt, signature
+from bot.transport.ingress import (
+    Challenge,
+    Envelope,
+    Rejected,
+    WebhookKeys,
+    parse_request,
+    parse_timestamp,
+)
 from tests import feishu_events as fe
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)

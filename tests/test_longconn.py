@@ -10,7 +10,7 @@ import time
 import pytest
 
 from bot.app import build_app
-from bot.longconn import LongConnTransport
+from bot.transport.longconn import LongConnTransport
 from tests import feishu_events as fe
 from tests.conftest import make_settings, sync_team
 

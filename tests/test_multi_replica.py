@@ -22,7 +22,7 @@ from sqlmodel import func, select
 
 from bot.app import build_app
 from bot.clock import FixedClock
-from bot.scheduler import run_tick
+from bot.jobs.scheduler import run_tick
 from storage import db
 from storage.models import Marker, OutboundMessage
 from tests import feishu_events as fe

@@ -5,7 +5,7 @@ from datetime import time
 
 import pytest
 
-from bot.policy import (
+from bot.domain.policy import (
     FIELD_TYPES,
     NUMERIC_TYPES,
     Duty,

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import func, select
 
 from bot.app import build_app
-from bot.webhook import make_web_app
+from bot.transport.webhook import make_web_app
 from storage import db
 from storage.models import InboundEvent, OutboundMessage
 from storage.outbox import enqueue

@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from bot.policy import load_policy
-from bot.reports import (
+from bot.domain.policy import load_policy
+from bot.domain.reports import (
     display_value,
     duty_match_score,
     evaluate_kpis,

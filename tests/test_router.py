@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.app import build_router
-from bot.events import message_event
+from bot.dispatch.events import message_event
 from tests import feishu_events as fe
 from tests.conftest import NOW
 

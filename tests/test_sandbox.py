@@ -11,8 +11,8 @@ import socket
 import pytest
 from aiohttp import web
 
-from bot.sandbox.server import Sandbox
-from bot.webhook import make_web_app
+from bot.devtools.sandbox.server import Sandbox
+from bot.transport.webhook import make_web_app
 from tests.conftest import make_settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -5,15 +5,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.policy import DueRule, load_policy
-from bot.schedule import (
+from bot.domain.policy import DueRule, load_policy
+from bot.domain.schedule import (
     activity_due,
     activity_due_date,
     occurrence_for,
     sla_due,
     upcoming_occurrences,
 )
-from bot.workcalendar import WorkCalendar
+from bot.domain.workcalendar import WorkCalendar
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()

@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.reminders import send_round
-from bot.scheduler import Scheduler, run_tick
+from bot.jobs.reminders import send_round
+from bot.jobs.scheduler import Scheduler, run_tick
 from storage.models import Marker, OutboundMessage, TaskStatus
 from storage.queue import claim
 from tests import feishu_events as fe

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 import chinese_calendar
 import pytest
 
-from bot.workcalendar import CalendarError, WorkCalendar
+from bot.domain.workcalendar import CalendarError, WorkCalendar
 
 
 @pytest.fixture

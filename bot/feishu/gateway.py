@@ -1,10 +1,10 @@
 """The one gateway to Feishu's Open API, over lark-oapi's async calls.
 
 - lark_oapi is imported lazily (seconds, ~170 MB): only code that talks to Feishu pays.
-- The tenant token is ours (bot/tokens.py, async) and handed to the SDK per request, so the
+- The tenant token is ours (bot/feishu/gateway/tokens.py, async) and handed to the SDK per request, so the
   SDK's blocking token fetch never runs on the event loop.
 - lark-oapi opens a new httpx client (and SSL context, ~50 ms of CPU) per call; we give it
-  one pooled client per event loop instead (bot/httpx_pool.py).
+  one pooled client per event loop instead (bot/feishu/gateway/httpx_pool.py).
 - Retries: token-invalid codes refresh the token once; 429/99991400 waits for
   `x-ogw-ratelimit-reset`; 230020 (per-chat frequency) and 5xx back off with jitter;
   payload and permission errors are not retried. Every send carries the caller's
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.clock import Clock
-from bot.limits import SendLimits
-from bot.tokens import TenantTokenProvider
+from bot.feishu.limits import SendLimits
+from bot.feishu.tokens import TenantTokenProvider
 
 log = logging.getLogger("dutybot.feishu")
 
@@ -98,7 +98,7 @@ class FeishuGateway:
     ) -> None:
         import lark_oapi as lark  # lazy: see module docstring
 
-        from bot import httpx_pool
+        from bot.feishu import httpx_pool
 
         httpx_pool.install()  # one pooled connection per loop instead of a new client per call
         self._lark = lark
@@ -248,7 +248,7 @@ class FeishuGateway:
 
     async def close(self) -> None:
         """Close the pooled HTTP connections of this loop."""
-        from bot.httpx_pool import close_shared_client
+        from bot.feishu.httpx_pool import close_shared_client
 
         await close_shared_client()
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from bot.policy import Duty, Kpi, ReportField, ReportTemplate
+from bot.domain.policy import Duty, Kpi, ReportField, ReportTemplate
 
 __all__ = [
     "DEFAULT_MAX_CHARS",

@@ -1,11 +1,11 @@
-"""Run the Feishu emulator in the foreground: `python -m bot.emulator --port 9999`."""
+"""Run the Feishu emulator in the foreground: `python -m bot.devtools.emulator --port 9999`."""
 
 from __future__ import annotations
 
 import argparse
 import threading
 
-from bot.emulator.server import FeishuEmulator
+from bot.devtools.emulator.server import FeishuEmulator
 
 
 def main(argv: list[str] | None = None) -> None:

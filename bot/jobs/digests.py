@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import MONTHLY_DIGEST_RE, WEEKLY_DIGEST_RE, Settings
-from bot.context import Services
-from bot.policy import WEEKDAYS
-from bot.roster import Roster
-from bot.workcalendar import WorkCalendar
+from bot.dispatch.context import Services
+from bot.domain.policy import WEEKDAYS
+from bot.domain.roster import Roster
+from bot.domain.workcalendar import WorkCalendar
 from cards.digest import (
     DigestView,
     ItemLine,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bot.emulator.server import FeishuEmulator
+    from bot.devtools.emulator.server import FeishuEmulator
 
 
 def _frame_cls():

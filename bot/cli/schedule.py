@@ -100,9 +100,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _context():
     """Settings, policy, calendar and services, or exit 2 with the reason."""
-    from bot.cli import _load_policy, _settings
-    from bot.context import Services
-    from bot.workcalendar import CalendarError, WorkCalendar
+    from bot.cli.main import _load_policy, _settings
+    from bot.dispatch.context import Services
+    from bot.domain.workcalendar import CalendarError, WorkCalendar
 
     settings = _settings()
     policy = _load_policy(settings)
@@ -117,7 +117,7 @@ def _context():
 
 
 def _run_db(settings, fn):
-    from bot.cli import _with_db
+    from bot.cli.main import _with_db
     from storage.db import DatabaseBehind
 
     try:
@@ -163,7 +163,7 @@ def _print_tasks(rows: list[dict]) -> None:
 
 
 def cmd_tick(args: argparse.Namespace) -> int:
-    from bot.cli import _setup_logging
+    from bot.cli.main import _setup_logging
 
     settings, _ = _context()
     _setup_logging(settings.log_level)
@@ -176,7 +176,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
         from bot.app import build_app
         from bot.clock import FixedClock
-        from bot.scheduler import run_tick
+        from bot.jobs.scheduler import run_tick
 
         bot = build_app(settings, clock=FixedClock(now))
         try:
@@ -220,7 +220,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
 
 def cmd_activity_add(args: argparse.Namespace) -> int:
-    from bot.activities import ActivityError, ActivityInput, create_activity
+    from bot.jobs.activities import ActivityError, ActivityInput, create_activity
     from storage import db
     from storage.members import list_admins
 
@@ -315,7 +315,7 @@ def cmd_activity_list(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, what: str) -> int:
-    from bot.activities import ActivityError, cancel_activity, move_activity
+    from bot.jobs.activities import ActivityError, cancel_activity, move_activity
     from storage import db
 
     settings, services = _context()

@@ -9,8 +9,8 @@ import time
 from aiohttp import web
 
 from bot.app import BotApp
-from bot.ingress import MAX_BODY_BYTES, Challenge, Rejected, parse_request
 from bot.metrics import BotMetrics
+from bot.transport.ingress import MAX_BODY_BYTES, Challenge, Rejected, parse_request
 
 log = logging.getLogger("dutybot.webhook")
 BOT_APP = web.AppKey("bot_app", BotApp)

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.policy import PERIODIC_KINDS, DueRule
-from bot.workcalendar import WorkCalendar
+from bot.domain.policy import PERIODIC_KINDS, DueRule
+from bot.domain.workcalendar import WorkCalendar
 
 __all__ = [
     "Occurrence",

@@ -7,7 +7,7 @@ Who gets an activity duty (by the duty's role):
 2. the owner's manager (team file override, else by role), when the duty is of that role;
 3. otherwise every active member holding the duty's role (e.g. the digital specialist(s)).
 
-Due dates come from `bot.schedule.activity_due` (calendar-day "before" deadlines on a day
+Due dates come from `bot.domain.schedule.activity_due` (calendar-day "before" deadlines on a day
 off move to the previous working day; "after" ones to the next; working-day offsets count
 working days). A deadline that has already passed when the activity is created or moved
 is due on the next working day instead (at the rule's time of day), and says so.
@@ -23,11 +23,11 @@ from datetime import UTC, date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.calendar_check import notify_unconfirmed_years
-from bot.context import Services
-from bot.policy import Duty
-from bot.roster import Roster
-from bot.schedule import activity_due
+from bot.dispatch.context import Services
+from bot.domain.policy import Duty
+from bot.domain.roster import Roster
+from bot.domain.schedule import activity_due
+from bot.jobs.calendar_notices import notify_unconfirmed_years
 from cards.task_actions import ACTION_DONE, ACTION_REPORT
 from cards.task_card import ActivityView, TaskLine, build_plan_summary_card, build_task_card
 from storage import activities as store

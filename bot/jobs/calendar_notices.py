@@ -14,8 +14,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.roster import Roster
-from bot.workcalendar import WorkCalendar
+from bot.domain.roster import Roster
+from bot.domain.workcalendar import WorkCalendar
 from cards.notice import build_notice_card
 from storage.models import Marker
 from storage.outbox import enqueue

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.feishu import FeishuError, FeishuGateway
+from bot.feishu.gateway import FeishuError, FeishuGateway
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
 from storage.cards import remember_card

@@ -41,8 +41,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.emulator import content as cc
-from bot.emulator.longconn import LongConnEndpoint
+from bot.devtools.emulator import content as cc
+from bot.devtools.emulator.longconn import LongConnEndpoint
 
 log = logging.getLogger(__name__)
 

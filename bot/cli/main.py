@@ -35,7 +35,7 @@ def _setup_logging(level: str) -> None:
 
 
 def _load_policy(settings: Settings):
-    from bot.policy import PolicyError, load_policy
+    from bot.domain.policy import PolicyError, load_policy
 
     try:
         return load_policy(settings.policy_path)
@@ -91,14 +91,14 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
     from aiohttp import web
 
     from bot.app import build_app
-    from bot.webhook import make_web_app
+    from bot.transport.webhook import make_web_app
     from storage.db import DatabaseBehind
 
     _load_policy(settings)  # clear errors before anything starts
     box = None
     try:
         if sandbox:
-            from bot.sandbox.server import Sandbox
+            from bot.devtools.sandbox.server import Sandbox
 
             box = Sandbox(settings)
             bot = await box.start()
@@ -112,7 +112,7 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
     bot.start_workers()
     transport = None
     if settings.transport == "longconn" and not sandbox:
-        from bot.longconn import LongConnTransport
+        from bot.transport.longconn import LongConnTransport
 
         transport = bot.transport = LongConnTransport(bot)
         transport.start()
@@ -168,7 +168,7 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
                 log.exception("maintenance pass failed")
 
     keeper = asyncio.create_task(maintenance())
-    from bot.scheduler import Scheduler
+    from bot.jobs.scheduler import Scheduler
 
     scheduler = Scheduler(bot)  # a tick a minute: periodic tasks, reminders, digests
     scheduler.start()
@@ -266,7 +266,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_org_sync(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
-    from bot.workcalendar import WorkCalendar
+    from bot.domain.workcalendar import WorkCalendar
     from storage import db
     from storage.org import TeamFileError, apply_team, load_team_file
     from storage.policy_sync import sync_policy
@@ -323,7 +323,7 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:
-    from bot.policy import PolicyError, load_policy
+    from bot.domain.policy import PolicyError, load_policy
 
     try:
         policy = load_policy(args.file)
@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(fn=cmd_policy_check)
 
-    from bot import cli_schedule
+    from bot.cli import schedule as cli_schedule
 
     cli_schedule.register(sub)
     return parser

@@ -28,11 +28,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.activities import LANG, action_for
-from bot.context import Services
-from bot.policy import Policy, ReminderStep
-from bot.roster import Roster
-from bot.workcalendar import WorkCalendar
+from bot.dispatch.context import Services
+from bot.domain.policy import Policy, ReminderStep
+from bot.domain.roster import Roster
+from bot.domain.workcalendar import WorkCalendar
+from bot.jobs.activities import LANG, action_for
 from cards.reminder import OVERDUE, TODAY, UPCOMING, ReminderLine, ReminderView, build_reminder_card
 from storage.activities import activity_titles
 from storage.models import Member

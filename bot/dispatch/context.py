@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
-from bot.events import MessageEvent
-from bot.policy import Policy
-from bot.workcalendar import WorkCalendar
+from bot.dispatch.events import MessageEvent
+from bot.domain.policy import Policy
+from bot.domain.workcalendar import WorkCalendar
 from storage.outbox import enqueue
 
 

@@ -22,8 +22,8 @@ from aiohttp import web
 from bot.app import BotApp, build_app
 from bot.clock import OffsetClock
 from bot.config import Settings
-from bot.crypto import encrypt, signature
-from bot.emulator import FeishuEmulator
+from bot.devtools.emulator import FeishuEmulator
+from bot.transport.crypto import encrypt, signature
 from storage.org import ChatEntry, MemberEntry, TeamFile, apply_team
 from storage.tasks import ensure_periodic_tasks
 
@@ -95,7 +95,7 @@ class Sandbox:
         """A demo activity five weeks out, so its task chain shows up on day one."""
         from sqlmodel import select
 
-        from bot.activities import ActivityInput, create_activity
+        from bot.jobs.activities import ActivityInput, create_activity
         from storage.models import Activity
 
         today = self.clock.now().astimezone(bot.settings.tz).date()
@@ -253,7 +253,7 @@ class Sandbox:
 
     async def tick(self) -> None:
         try:
-            from bot.scheduler import run_tick
+            from bot.jobs.scheduler import run_tick
         except ImportError:
             return
         await run_tick(self.bot, self.clock.now())
@@ -307,7 +307,7 @@ class Sandbox:
 
     def install(self, app: web.Application) -> None:
         """Add the page and its API to the bot's web application."""
-        static = resources.files("bot.sandbox") / "static"
+        static = resources.files("bot.devtools.sandbox") / "static"
 
         async def index(request: web.Request) -> web.Response:
             return web.Response(

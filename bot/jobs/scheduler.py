@@ -25,11 +25,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.calendar_check import notify_unconfirmed_years
-from bot.context import Services
-from bot.digests import DigestStats, send_digests
-from bot.reminders import ReminderStats, send_round
-from bot.roster import Roster
+from bot.dispatch.context import Services
+from bot.domain.roster import Roster
+from bot.jobs.calendar_notices import notify_unconfirmed_years
+from bot.jobs.digests import DigestStats, send_digests
+from bot.jobs.reminders import ReminderStats, send_round
 from storage.tasks import ensure_periodic_tasks
 
 log = logging.getLogger("dutybot.scheduler")

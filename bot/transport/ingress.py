@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.crypto import DecryptError, decrypt, signature_matches
+from bot.transport.crypto import DecryptError, decrypt, signature_matches
 
 MAX_BODY_BYTES = 1024 * 1024
 CALLBACK_TYPES = frozenset({"card.action.trigger", "url.preview.get"})

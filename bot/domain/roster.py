@@ -14,7 +14,7 @@ from datetime import date
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.policy import Policy
+from bot.domain.policy import Policy
 from storage.models import Leave, Member
 
 
