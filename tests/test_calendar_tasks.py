@@ -73,23 +73,29 @@ async def test_spring_festival_2026_make_up_saturdays_both_ways(harness):
 async def test_year_end_into_2027_without_and_with_an_override(harness, tmp_path):
     harness.clock.set(at(2026, 12, 1))
     plain = await new_activity(harness.bot, date(2026, 12, 30), date(2026, 12, 30))
-    # 2027 has no official data: New Year's Day (a Friday) counts as a working day
-    assert due_by_duty(plain.tasks)["planner.execution_report"] == "2027-01-04 18:00"
+    # 2027 has no official data, but New Year's Day (a Friday) is off by law:
+    # Dec 31, (Jan 1 off), Jan 4, Jan 5
+    assert due_by_duty(plain.tasks)["planner.execution_report"] == "2027-01-05 18:00"
     override = tmp_path / "calendar.toml"
-    override.write_text('holidays = ["2027-01-01"]\n', encoding="utf-8")
+    override.write_text('holidays = ["2027-01-04"]\n', encoding="utf-8")
     services = services_with(harness.bot, WorkCalendar.from_file(override))
     fixed = await new_activity(
         harness.bot, date(2026, 12, 30), date(2026, 12, 30), services=services, title="跨年"
     )
-    # Dec 31, (Jan 1 off), Jan 4, Jan 5
-    assert due_by_duty(fixed.tasks)["planner.execution_report"] == "2027-01-05 18:00"
+    # a company day off on top: Dec 31, (Jan 1, Jan 4 off), Jan 5, Jan 6
+    assert due_by_duty(fixed.tasks)["planner.execution_report"] == "2027-01-06 18:00"
 
 
-async def test_2027_spring_festival_needs_the_override_file(harness, tmp_path):
+async def test_2027_spring_festival_is_known_and_the_override_adds_the_make_up_days(
+    harness, tmp_path
+):
     harness.clock.set(at(2027, 1, 4))
-    guess = await new_activity(harness.bot, date(2027, 2, 5), date(2027, 2, 5))
+    guess = await new_activity(harness.bot, date(2027, 2, 4), date(2027, 2, 4))
     due = due_by_duty(guess.tasks)
-    assert due["planner.execution_report"] == "2027-02-10 18:00"  # weekends only
+    # 除夕 Fri 02-05 to 初三 Mon 02-08 are off by law: Tue 02-09, Wed 02-10, Thu 02-11
+    assert due["planner.execution_report"] == "2027-02-11 18:00"
+    guess = await new_activity(harness.bot, date(2027, 2, 5), date(2027, 2, 5), title="除夕")
+    due = due_by_duty(guess.tasks)
     assert due["planner.preparation"] == "2027-01-21 18:00"  # T-15, a Thursday
     override = tmp_path / "calendar.toml"
     override.write_text(
@@ -127,10 +133,10 @@ async def test_a_year_without_data_is_announced_to_the_admins_once(harness, capl
     assert keys == ["calendar:2027"]
 
 
-async def test_an_override_covering_the_year_means_no_notice(harness, tmp_path):
+async def test_only_an_override_that_confirms_the_year_means_no_notice(harness, tmp_path):
     harness.clock.set(at(2026, 12, 1))
     override = tmp_path / "calendar.toml"
-    override.write_text('holidays = ["2027-01-01"]\n', encoding="utf-8")
+    override.write_text('workdays = ["2027-02-20"]\nconfirmed_years = [2027]\n', encoding="utf-8")
     services = services_with(harness.bot, WorkCalendar.from_file(override))
     before = len(await outbox(harness.bot))
     await new_activity(harness.bot, date(2027, 3, 1), date(2027, 3, 2), services=services)

@@ -82,19 +82,32 @@ def test_weekly_friday_in_national_day_moves_to_previous_working_day():
 
 def test_weekly_at_the_turn_of_the_year_iso_week_53():
     occs = upcoming_occurrences(weekly(), local(2026, 12, 30), TZ, CAL, count=3)
-    # 2027 has no official data: 2027-01-01 (Fri) counts as a working day
-    assert keys_and_dues(occs) == [
-        ("2026-W53", "2027-01-01 18:00"),
-        ("2027-W01", "2027-01-08 18:00"),
-        ("2027-W02", "2027-01-15 18:00"),
-    ]
-    # with New Year's Day in the override file, the W53 report moves back a day
-    cal = WorkCalendar(holidays={date(2027, 1, 1)})
-    occs = upcoming_occurrences(weekly(), local(2026, 12, 30), TZ, cal)
+    # 2027 has no official data, but New Year's Day (Fri 2027-01-01) is off by law:
+    # the W53 report moves back to Thursday
     assert keys_and_dues(occs) == [
         ("2026-W53", "2026-12-31 18:00"),
         ("2027-W01", "2027-01-08 18:00"),
+        ("2027-W02", "2027-01-15 18:00"),
     ]
+    # a company that works on New Year's Day says so in the override file
+    cal = WorkCalendar(workdays={date(2027, 1, 1)})
+    occs = upcoming_occurrences(weekly(), local(2026, 12, 30), TZ, cal)
+    assert keys_and_dues(occs) == [
+        ("2026-W53", "2027-01-01 18:00"),
+        ("2027-W01", "2027-01-08 18:00"),
+    ]
+
+
+def test_a_week_without_a_working_day_by_friday_reports_on_its_last_working_day():
+    # 2026-W41 Mon 10-05 .. Sun 10-11 in a company that is off Mon-Fri but works Sat 10-10
+    off = {date(2026, 10, d) for d in range(5, 10)}
+    cal = WorkCalendar(holidays=off)
+    occs = upcoming_occurrences(weekly(), local(2026, 10, 5), TZ, cal)
+    assert keys_and_dues(occs)[0] == ("2026-W41", "2026-10-10 18:00")
+    # and a week with no working day at all has no weekly report
+    cal = WorkCalendar(holidays=off | {date(2026, 10, 10)})
+    occs = upcoming_occurrences(weekly(), local(2026, 10, 5), TZ, cal)
+    assert [o.period_key for o in occs] == ["2026-W42", "2026-W43"]
 
 
 def test_weekly_from_a_year_end_override_file(tmp_path):
@@ -118,10 +131,11 @@ def test_monthly_brand_report_before_the_5th_across_the_year_end():
     assert occs[1].label("en") == "December 2026"
     assert occs[1].period_start == date(2026, 12, 1)
     assert occs[1].period_end == date(2026, 12, 31)
-    # 2027-01-04 made a holiday by override: Jan 2/3 are a weekend -> Thu 2026-12-31
+    # 2027-01-04 made a holiday by override: Jan 1-4 are all off, and going back would
+    # make the December report due in December: it rolls forward (顺延) to Tue 01-05
     cal = WorkCalendar(holidays={date(2027, 1, 1), date(2027, 1, 4)})
     occs = upcoming_occurrences(rule, local(2026, 11, 26), TZ, cal)
-    assert keys_and_dues(occs)[1] == ("2026-12", "2026-12-31 18:00")
+    assert keys_and_dues(occs)[1] == ("2026-12", "2027-01-05 18:00")
 
 
 def test_monthly_report_for_last_month_still_due_this_month_is_first():
@@ -132,10 +146,11 @@ def test_monthly_report_for_last_month_still_due_this_month_is_first():
     assert [o.period_key for o in late] == ["2026-12", "2027-01"]
 
 
-def test_monthly_before_the_5th_in_national_day_moves_back_to_september_30():
+def test_the_september_report_is_never_due_in_september_when_national_day_takes_the_4th():
     rule = POLICY.duty("brand.monthly_report").due
     occs = upcoming_occurrences(rule, local(2026, 9, 10), TZ, CAL)
-    assert keys_and_dues(occs)[0] == ("2026-09", "2026-09-30 18:00")
+    # Oct 1-7 are off: not back to Sep 30 (inside the month it covers) but on to Oct 8
+    assert keys_and_dues(occs)[0] == ("2026-09", "2026-10-08 18:00")
 
 
 def test_monthly_before_each_month_plan():

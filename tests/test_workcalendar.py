@@ -51,17 +51,61 @@ def test_official_data_range(cal):
     assert not cal.has_official_data(2003)
 
 
-def test_year_without_data_uses_weekends_only(cal):
+def test_year_without_data_keeps_weekends_and_the_statutory_holidays(cal):
     # chinesecalendar 1.11 raises NotImplementedError for 2027; we must not
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(D("2027-01-01"))
-    assert cal.is_workday(D("2027-01-01"))  # Friday; New Year unknown without overrides
+    assert not cal.is_workday(D("2027-01-01"))  # Friday, but New Year's Day by law
     assert not cal.is_workday(D("2027-01-02"))  # Saturday
     assert not cal.is_workday(D("2027-01-03"))  # Sunday
     assert cal.is_workday(D("2027-01-04"))
     # far outside the range in both directions
-    assert cal.is_workday(D("1990-01-01"))  # Monday
+    assert cal.is_workday(D("1990-01-02"))  # Tuesday (01-01 is New Year by law)
     assert not cal.is_workday(D("2100-01-02"))  # Saturday
+
+
+def test_2027_statutory_holidays_are_computed_from_the_lunar_calendar(cal):
+    # 除夕 to 初三: lunar new year 2027 is Sat 02-06, so Fri 02-05 to Mon 02-08
+    for day in ("2027-02-05", "2027-02-08"):
+        assert not cal.is_workday(D(day)), day
+        assert cal.holiday_name(D(day)) == "春节"
+    assert cal.is_workday(D("2027-02-09"))  # 初四: only the 调休 announcement can move it
+    assert cal.holiday_name(D("2027-04-05")) == "清明节"  # the solar term, a Monday
+    assert not cal.is_workday(D("2027-04-05"))
+    assert [cal.is_workday(D(f"2027-05-0{d}")) for d in (3, 4)] == [True, True]
+    assert cal.holiday_name(D("2027-06-09")) == "端午节"  # lunar 5/5
+    assert cal.holiday_name(D("2027-09-15")) == "中秋节"  # lunar 8/15
+    assert not any(cal.is_workday(D(f"2027-10-0{d}")) for d in (1, 2, 3))
+    assert cal.is_workday(D("2027-10-04"))
+    assert cal.holiday_name(D("2026-10-01")) is None  # official years speak for themselves
+
+
+def test_the_computed_holidays_agree_with_the_official_years():
+    """Every day the 2025 rules compute for 2025 and 2026 is an official day off."""
+    from bot.domain.statutory import statutory_holidays
+
+    for year in (2025, 2026):
+        days = statutory_holidays(year)
+        assert len(days) == 13
+        assert [d for d in days if chinese_calendar.is_workday(d)] == []
+
+
+def test_a_year_is_confirmed_only_where_the_override_file_says_so(tmp_path):
+    one_date = tmp_path / "one.toml"
+    one_date.write_text('holidays = ["2027-10-04"]\n', encoding="utf-8")
+    assert not WorkCalendar.from_file(one_date).is_confirmed(2027)
+    confirmed = tmp_path / "confirmed.toml"
+    confirmed.write_text(
+        'holidays = ["2027-10-04"]\nworkdays = ["2027-02-20"]\nconfirmed_years = [2027]\n',
+        encoding="utf-8",
+    )
+    cal = WorkCalendar.from_file(confirmed)
+    assert cal.is_confirmed(2027) and cal.is_confirmed(2026) and not cal.is_confirmed(2028)
+    assert cal.is_workday(D("2027-02-20")) and not cal.is_workday(D("2027-10-04"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('confirmed_years = ["2027"]\n', encoding="utf-8")
+    with pytest.raises(CalendarError, match="confirmed_years"):
+        WorkCalendar.from_file(bad)
 
 
 def test_overrides_beat_official_data_and_fallback():
@@ -101,9 +145,10 @@ def test_add_workdays_across_national_day(cal):
 
 def test_add_workdays_across_year_end_into_a_year_without_data():
     cal = WorkCalendar()
+    assert cal.add_workdays(D("2026-12-31"), 1) == D("2027-01-04")  # New Year's Day is off
+    cal = WorkCalendar(workdays={D("2027-01-01")})  # unless the company works it
     assert cal.add_workdays(D("2026-12-31"), 1) == D("2027-01-01")
-    cal = WorkCalendar(holidays={D("2027-01-01")})
-    assert cal.add_workdays(D("2026-12-31"), 1) == D("2027-01-04")
+    cal = WorkCalendar()
     assert cal.add_workdays(D("2027-01-04"), -1) == D("2026-12-31")
 
 

@@ -25,7 +25,10 @@ weekdays     one day        ``"2026-11-26"`` (only the listed weekdays)
   quarter/year. ``before_start`` is the last day before the covered period starts.
 
 Then ``adjust`` moves a due date that is not a working day: ``previous_workday`` /
-``next_workday`` / ``none``; ``skip`` (weekdays only) drops the occurrence. The due
+``next_workday`` / ``none``; ``skip`` (weekdays only) drops the occurrence. Two guards keep
+a report after the work it reports on: a report due after its covered period is never
+moved back into that period (it rolls forward to the next working day instead, 顺延), and
+a weekly due date never leaves its week (the week's last working day, or no task). The due
 datetime is ``rule.time`` on that date in ``tz``, converted to UTC.
 """
 
@@ -212,6 +215,13 @@ def _raw_due_date(rule: DueRule, idx: int) -> date | None:
     return _rule_day(due_idx, rule.month or 1, rule)
 
 
+def _days_back(last: date, first: date):
+    d = last
+    while d >= first:
+        yield d
+        d -= timedelta(days=1)
+
+
 def _occurrence(rule: DueRule, idx: int, tz: tzinfo, cal: WorkCalendar) -> Occurrence | None:
     raw = _raw_due_date(rule, idx)
     if raw is None:
@@ -220,6 +230,16 @@ def _occurrence(rule: DueRule, idx: int, tz: tzinfo, cal: WorkCalendar) -> Occur
         return None
     due = _adjust(raw, rule.adjust, cal)
     start, end = _period_bounds(rule.kind, idx)
+    if rule.kind == "weekly" and not start <= due <= end:
+        # The week has no working day by its due weekday (National Day week): the report is
+        # due on the week's last working day, or there is none if the week has none.
+        due = next((d for d in _days_back(end, start) if cal.is_workday(d)), None)
+        if due is None:
+            return None
+    elif raw > end >= due:
+        # A report on a finished period ("before the 5th" of the next month) must not fall
+        # due inside the period it covers when the 1st-4th are days off: 顺延 instead.
+        due = cal.next_workday(raw)
     zh, en = _labels(rule.kind, idx)
     return Occurrence(
         period_key=_period_key(rule.kind, idx),

@@ -5,9 +5,11 @@ Resolution order for a date:
 1. the override file (``holidays`` / ``workdays`` lists), if it names the date;
 2. the official data shipped with ``chinesecalendar`` (statutory holidays off, make-up
    working days 调休 on), for the years it covers (1.11.0: 2004-2026);
-3. otherwise (a year the package has no data for): Monday-Friday on, weekends off.
-   New Year's Day, Spring Festival etc. of such a year are *not* known: put them in the
-   override file until a newer ``chinesecalendar`` is installed.
+3. otherwise (a year the package has no data for): the statutory holidays fixed by
+   《全国年节及纪念日放假办法》 (computed in ``bot.domain.statutory``) and weekends off,
+   Monday-Friday on. Only the State Council's 调休 arrangements (make-up working days,
+   bridging days) are unknown: they belong in the override file, which then says
+   ``confirmed_years = [2027]`` to mark the year as checked.
 
 Nothing here raises for a date outside the package's range. No I/O except
 ``WorkCalendar.from_file``.
@@ -18,6 +20,8 @@ Override file (TOML)::
     holidays = ["2027-01-01", "2027-02-08"]
     # dates on that would otherwise be off (make-up working days)
     workdays = ["2027-02-06"]
+    # years whose overrides are complete: admins stop being asked to confirm them
+    confirmed_years = [2027]
 
 Dates may be strings ``"YYYY-MM-DD"`` or TOML local dates (``2027-01-01``).
 """
@@ -30,6 +34,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import chinese_calendar
+
+from bot.domain.statutory import statutory_holidays
 
 __all__ = ["CalendarError", "WorkCalendar"]
 
@@ -57,7 +63,12 @@ def _as_date(d: date) -> date:
 class WorkCalendar:
     """Working-day arithmetic on the mainland-China calendar with overrides."""
 
-    def __init__(self, holidays: Iterable[date] = (), workdays: Iterable[date] = ()):
+    def __init__(
+        self,
+        holidays: Iterable[date] = (),
+        workdays: Iterable[date] = (),
+        confirmed_years: Iterable[int] = (),
+    ):
         hol = frozenset(_as_date(d) for d in holidays)
         work = frozenset(_as_date(d) for d in workdays)
         both = sorted(hol & work)
@@ -67,6 +78,7 @@ class WorkCalendar:
             )
         self._holidays = hol
         self._workdays = work
+        self._confirmed = frozenset(int(y) for y in confirmed_years)
         self._cache: dict[date, bool] = {}
         self._official_years: dict[int, bool] = {}
 
@@ -91,8 +103,10 @@ class WorkCalendar:
 
         errors: list[str] = []
         for key in data:
-            if key not in ("holidays", "workdays"):
-                errors.append(f"{p}: {key}: unknown key (expected holidays, workdays)")
+            if key not in ("holidays", "workdays", "confirmed_years"):
+                errors.append(
+                    f"{p}: {key}: unknown key (expected holidays, workdays, confirmed_years)"
+                )
         lists: dict[str, list[date]] = {"holidays": [], "workdays": []}
         for name in ("holidays", "workdays"):
             raw = data.get(name, [])
@@ -111,9 +125,17 @@ class WorkCalendar:
                 lists[name].append(d)
         for d in sorted(set(lists["holidays"]) & set(lists["workdays"])):
             errors.append(f"{p}: {d.isoformat()}: listed both in holidays and in workdays")
+        confirmed = data.get("confirmed_years", [])
+        if not isinstance(confirmed, list) or not all(
+            isinstance(y, int) and not isinstance(y, bool) and 1900 <= y <= 2100 for y in confirmed
+        ):
+            errors.append(f"{p}: confirmed_years: expected a list of years, e.g. [2027]")
+            confirmed = []
         if errors:
             raise CalendarError(errors)
-        return cls(holidays=lists["holidays"], workdays=lists["workdays"])
+        return cls(
+            holidays=lists["holidays"], workdays=lists["workdays"], confirmed_years=confirmed
+        )
 
     @property
     def holidays(self) -> frozenset[date]:
@@ -137,6 +159,18 @@ class WorkCalendar:
             self._official_years[year] = known
         return known
 
+    def is_confirmed(self, year: int) -> bool:
+        """True when ``year``'s calendar is known: official data, or an override file that
+        says so (``confirmed_years``). Holding one date of a year does not confirm it."""
+        return year in self._confirmed or self.has_official_data(year)
+
+    def holiday_name(self, d: date) -> str | None:
+        """The statutory holiday ``d`` falls on, for a year without official data."""
+        d = _as_date(d)
+        if self.has_official_data(d.year):
+            return None
+        return statutory_holidays(d.year).get(d)
+
     def is_workday(self, d: date) -> bool:
         d = _as_date(d)
         cached = self._cache.get(d)
@@ -152,7 +186,7 @@ class WorkCalendar:
             except (NotImplementedError, ValueError):
                 result = d.weekday() < 5
         else:
-            result = d.weekday() < 5
+            result = d.weekday() < 5 and d not in statutory_holidays(d.year)
         self._cache[d] = result
         return result
 

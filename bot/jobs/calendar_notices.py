@@ -26,25 +26,29 @@ log = logging.getLogger("dutybot.calendar")
 
 TEXT = {
     "zh": (
-        "{year} 年的法定节假日还没有官方数据（已安装的 chinesecalendar 只到 {last} 年），"
-        "目前按周一至周五上班、周末休息计算截止日期和提醒。\n"
-        "请在日历覆盖文件（DUTYBOT_CALENDAR）中写入 {year} 年的节假日和调休上班日，例如：\n"
-        'holidays = ["{year}-01-01", …]\nworkdays = ["{year}-02-06", …]\n'
+        "{year} 年的放假安排还没有官方数据（已安装的 chinesecalendar 只到 {last} 年）。"
+        "目前按《全国年节及纪念日放假办法》计算法定节假日（元旦、春节除夕至初三、清明、劳动节、"
+        "端午、中秋、国庆）并按周末休息，但国务院公布的调休上班日还不知道。\n"
+        "公布后请在日历覆盖文件（DUTYBOT_CALENDAR）中写入调休上班日和调整的休息日，并确认该年，例如：\n"
+        'holidays = ["{year}-10-04", …]\nworkdays = ["{year}-02-20", …]\n'
+        "confirmed_years = [{year}]\n"
         "或升级 chinesecalendar。"
     ),
     "en": (
-        "There is no official holiday data for {year} yet (the installed chinesecalendar "
-        "ends in {last}); deadlines and reminders use Monday–Friday as working days. Put "
-        "{year}'s holidays and make-up working days in the calendar override file "
-        "(DUTYBOT_CALENDAR), or upgrade chinesecalendar."
+        "There is no official holiday schedule for {year} yet (the installed chinesecalendar "
+        "ends in {last}). Deadlines and reminders use the statutory holidays (New Year, "
+        "Spring Festival eve to day 3, Qingming, Labour Day, Dragon Boat, Mid-Autumn, "
+        "National Day) and weekends, but not the make-up working days the State Council "
+        "will announce. Once announced, put them in the calendar override file "
+        "(DUTYBOT_CALENDAR) with `confirmed_years = [{year}]`, or upgrade chinesecalendar."
     ),
 }
 
 
 def years_needing_confirmation(calendar: WorkCalendar, years: Iterable[int]) -> list[int]:
-    """Years with no official data and no override entry: the fallback is a guess."""
-    covered = {d.year for d in calendar.holidays | calendar.workdays}
-    return sorted(y for y in set(years) if not calendar.has_official_data(y) and y not in covered)
+    """Years with no official data that no override file confirms: their statutory
+    holidays are computed, but the 调休 make-up working days are a guess."""
+    return sorted(y for y in set(years) if not calendar.is_confirmed(y))
 
 
 def last_official_year(calendar: WorkCalendar, around: int) -> int:
@@ -76,8 +80,8 @@ async def notify_unconfirmed_years(
             continue
         last = last_official_year(calendar, year)
         log.warning(
-            "no official holiday data for %d (chinesecalendar ends in %d): using weekends "
-            "plus the override file; the admins have been asked to confirm",
+            "no official holiday data for %d (chinesecalendar ends in %d): using statutory "
+            "holidays, weekends and the override file; the admins have been asked to confirm",
             year,
             last,
         )
