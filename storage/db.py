@@ -19,6 +19,27 @@ class DatabaseBehind(Exception):
     """The schema is older than this code; `dutybot db upgrade` fixes it."""
 
 
+# What the drivers raise when the database cannot be reached, opened or written: the
+# command line turns these into one line naming DATABASE_URL and the cause.
+def is_unavailable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # asyncpg and socket errors surface unwrapped while connecting
+    return isinstance(exc, OSError | TimeoutError) or type(exc).__module__.startswith("asyncpg")
+
+
+def unavailable_cause(exc: BaseException) -> str:
+    """The driver's own first line (no URL, so no password), e.g. 'unable to open database
+    file' or 'Connect call failed ('127.0.0.1', 5433)'."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return text[:300]
+
+
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):

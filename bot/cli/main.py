@@ -10,8 +10,9 @@ import os
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from bot.config import ConfigError, Settings, redact_url
+from bot.config import DEFAULT_DB_FILE, ConfigError, Settings, redact_url
 
 log = logging.getLogger("dutybot")
 
@@ -384,6 +385,18 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args) or 0
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from storage.db import is_unavailable, unavailable_cause
+
+        if not is_unavailable(exc):
+            raise
+        raw = os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{DEFAULT_DB_FILE}"
+        cause = unavailable_cause(exc)
+        password = urlsplit(raw).password
+        if password:
+            cause = cause.replace(password, "***")
+        print(f"Cannot use the database (DATABASE_URL={redact_url(raw)}): {cause}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `dutybot policy show | head`
         sys.stderr.close()
         return 0
