@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cards.schema import CARD_MAX_BYTES
+from cards.schema import CARD_MAX_BYTES, MAX_ELEMENTS, count_elements
 
 CARD_BUDGET_BYTES = 24 * 1024
 """What builders aim for: well under Feishu's 30 KB, leaving room for the styling
@@ -232,14 +232,18 @@ def fit_card(
     keep_tail: int = 0,
     overflow_text: str = ELLIPSIS,
 ) -> dict:
-    """Return `card` (mutated) shrunk to at most `max_bytes`.
+    """Return `card` (mutated) shrunk to at most `max_bytes` and Feishu's element limit.
 
     A last-resort guard for builders that already budget their content: drops body
     elements from the end (keeping the last `keep_tail`, e.g. a button row) and marks
     the cut with `overflow_text` (plain text); if the header alone is too big, shortens
     it; finally replaces the body with the overflow note.
     """
-    if card_size(card) <= max_bytes:
+
+    def fits() -> bool:
+        return card_size(card) <= max_bytes and count_elements(card["body"]) <= MAX_ELEMENTS
+
+    if fits():
         return card
     elements: list[dict] = card["body"]["elements"]
     tail = elements[len(elements) - keep_tail :] if keep_tail else []
@@ -248,7 +252,7 @@ def fit_card(
     while head:
         head.pop()
         card["body"]["elements"] = [*head, note, *tail]
-        if card_size(card) <= max_bytes:
+        if fits():
             return card
     card["body"]["elements"] = [note, *tail]
     if card_size(card) > max_bytes:

@@ -20,6 +20,8 @@ CARD_MAX_BYTES = 30 * 1024
 length of ``json.dumps(card, ensure_ascii=False)``."""
 
 MAX_ELEMENTS = 200
+"""Feishu counts every tagged node of the body, text objects (plain_text, lark_md) included
+(error 230099 / 11310 "element exceeds the limit")."""
 MAX_NESTING = 5
 """Container levels (form, column_set/column, collapsible_panel, interactive_container)."""
 MAX_HEADER_TAGS = 3
@@ -131,6 +133,17 @@ def validate_card(card: Any) -> list[str]:
     return v.errors
 
 
+def count_elements(node: Any) -> int:
+    """Tagged nodes in ``node`` (a card body, an element list or one element), counted as
+    Feishu counts them: every dict with a ``tag``, text objects included."""
+    if isinstance(node, dict):
+        own = 1 if isinstance(node.get("tag"), str) else 0
+        return own + sum(count_elements(v) for v in node.values() if isinstance(v, dict | list))
+    if isinstance(node, list):
+        return sum(count_elements(v) for v in node)
+    return 0
+
+
 def mentions_all(markdown: str) -> bool:
     """True if `markdown` contains an ``<at>`` tag addressed to everyone.
 
@@ -147,7 +160,6 @@ def mentions_all(markdown: str) -> bool:
 class _Validator:
     def __init__(self) -> None:
         self.errors: list[str] = []
-        self.count = 0
         self.names: dict[str, str] = {}
         self.element_ids: dict[str, str] = {}
 
@@ -227,8 +239,11 @@ class _Validator:
             self.err("body.elements", "must be a list")
             return
         self.elements("body.elements", elements, depth=0, in_form=False)
-        if self.count > MAX_ELEMENTS:
-            self.err("body", f"at most {MAX_ELEMENTS} elements, got {self.count}")
+        count = count_elements(elements)
+        if count > MAX_ELEMENTS:
+            self.err(
+                "body", f"at most {MAX_ELEMENTS} elements (text objects included), got {count}"
+            )
 
     def size(self, card: dict) -> None:
         try:
@@ -250,7 +265,6 @@ class _Validator:
             self.element(f"{path}[{i}]", element, depth=depth, in_form=in_form)
 
     def element(self, path: str, el: Any, *, depth: int, in_form: bool) -> None:
-        self.count += 1
         if not isinstance(el, dict):
             self.err(path, "element must be an object")
             return
@@ -357,7 +371,6 @@ class _Validator:
             return
         for i, col in enumerate(columns):
             cpath = f"{path}.columns[{i}]"
-            self.count += 1
             if not isinstance(col, dict) or col.get("tag") != "column":
                 self.err(cpath, "column_set.columns may only hold column elements")
                 continue

@@ -28,7 +28,7 @@ from cards.elements import (
 from cards.help import build_help_card
 from cards.i18n import format_day_time, norm_lang
 from cards.notice import build_not_on_team_card, build_notice_card
-from cards.schema import CARD_MAX_BYTES, mentions_all, validate_card
+from cards.schema import CARD_MAX_BYTES, count_elements, mentions_all, validate_card
 from cards.views import DueView, MemberView, TaskView
 from cards.whoami import build_whoami_card
 
@@ -276,6 +276,25 @@ def test_many_huge_tasks_fit_and_report_the_rest():
     shown = sum(1 for t in markdown_texts(c) if t.startswith("**"))
     assert 0 < shown <= MAX_TASKS
     assert f"{60 - shown} more not shown." in all_text(c)
+
+
+def test_the_element_limit_counts_text_objects_as_feishu_does():
+    buttons = [button(f"b{i}", {"a": "x", "i": i}) for i in range(120)]
+    c = card(title="t", summary="s", elements=buttons)
+    assert count_elements(c["body"]) == 240  # each button and its plain_text label
+    assert any("at most 200 elements" in e for e in validate_card(c))
+    fitted = fit_card(c, keep_tail=0)
+    assert count_elements(fitted["body"]) <= 200
+    assert validate_card(fitted) == []
+
+
+def test_a_long_due_list_stays_within_the_element_limit():
+    tasks = [task(i, at(27) + timedelta(minutes=i)) for i in range(500)]
+    for lang in ("zh", "en"):
+        c = build_due_card(due_view(tasks), lang)
+        assert count_elements(c["body"]) <= 200
+        assert validate_card(c) == []
+        assert "more not shown" in all_text(c) or "未显示" in all_text(c)
 
 
 # -- escaping ----------------------------------------------------------------------------
