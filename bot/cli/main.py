@@ -372,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = pol.add_parser("check", help="validate a policy file")
     check.add_argument("file")
     check.set_defaults(fn=cmd_policy_check)
+    from bot.cli import policy_draft as cli_policy_draft
+
+    cli_policy_draft.register(pol)
 
     from bot.cli import schedule as cli_schedule
 
