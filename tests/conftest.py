@@ -135,6 +135,8 @@ class Harness:
     async def post(self, payload: dict | bytes, **sign_kwargs):
         if isinstance(payload, dict):
             self.emulator.register_event(payload)  # Feishu knows the user's message (for replies)
+        # Feishu signs when it sends: the timestamp header is the sending time.
+        sign_kwargs.setdefault("timestamp", str(int(self.clock.now().timestamp())))
         req = fe.sign(payload, **sign_kwargs)
         return await self.client.post("/feishu/events", data=req.body, headers=req.headers)
 
