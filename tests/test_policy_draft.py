@@ -15,7 +15,6 @@ import pytest
 
 from bot.domain.policy import parse_policy
 from bot.domain.policy_draft import DraftError, draft_from_text, draft_policy
-from tests.conftest import dutybot
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "tests" / "data" / "policy_docs"
@@ -230,26 +229,29 @@ def test_a_document_without_roles_is_a_clear_error():
         draft_from_text("第一章 总则\n为规范管理，制定本制度。\n")
 
 
-def test_cli_writes_a_draft_that_policy_check_accepts(tmp_path):
+def test_cli_writes_a_draft_that_policy_check_accepts(tmp_path, run_cli):
     out = tmp_path / "sales.toml"
-    result = dutybot("policy", "draft", str(DOCS / "sales.zh.txt"), "-o", str(out), cwd=tmp_path)
+    result = run_cli("policy", "draft", str(DOCS / "sales.zh.txt"), "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert "4 roles" in result.stderr and "need review" in result.stderr
-    check = dutybot("policy", "check", str(out), cwd=tmp_path)
+    check = run_cli("policy", "check", str(out))
     assert check.returncode == 0 and "OK (4 roles" in check.stdout
-    again = dutybot("policy", "draft", str(DOCS / "sales.zh.txt"), "-o", str(out), cwd=tmp_path)
+    again = run_cli("policy", "draft", str(DOCS / "sales.zh.txt"), "-o", str(out))
     assert again.returncode == 2 and "--force" in again.stderr
 
     empty = tmp_path / "empty.txt"
     empty.write_text("本制度自发布之日起施行。\n", encoding="utf-8")
-    bad = dutybot("policy", "draft", str(empty), cwd=tmp_path)
+    bad = run_cli("policy", "draft", str(empty))
     assert bad.returncode == 2 and "no role found" in bad.stderr
     assert "Traceback" not in bad.stderr and bad.stdout == ""
     pdf = tmp_path / "policy.pdf"
     pdf.write_bytes(b"%PDF-1.4")
-    wrong = dutybot("policy", "draft", str(pdf), cwd=tmp_path)
+    wrong = run_cli("policy", "draft", str(pdf))
     assert wrong.returncode == 2 and ".txt, .md or .docx" in wrong.stderr
+    printed = run_cli("policy", "draft", str(DOCS / "support.en.md"))
+    assert printed.returncode == 0 and printed.stdout.startswith("# Policy DRAFT")
+    assert tomllib.loads(printed.stdout)["roles"][0]["name_en"] == "Support Director"
 
 
 def test_the_draft_is_deterministic():
