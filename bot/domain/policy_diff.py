@@ -79,7 +79,9 @@ def diff_policies(old, new, lang: str = "en") -> list[Change]:
             changes.append(Change("retimed" if retimed else "changed", key, duty.role, tuple(what)))
     for key, duty in old.duties.items():
         if key not in new.duties:
-            changes.append(Change("removed", key, duty.role, (f"was due: {duty.due.describe(lang)}",)))
+            changes.append(
+                Change("removed", key, duty.role, (f"was due: {duty.due.describe(lang)}",))
+            )
     return changes
 
 
