@@ -165,7 +165,7 @@ def test_support_document_in_english_markdown():
     assert roles["Support Agent"]["reports_to"] == lead
     weekly = _duty(data, lead, kind="weekly")
     assert weekly["due"] == {"kind": "weekly", "weekday": "fri", "time": "17:00"}
-    assert _fields(weekly) == ["backlog", "SLA breaches", "escalations"]
+    assert _fields(weekly) == ["Backlog", "SLA breaches", "Escalations"]
     assert _duty(data, lead, kind="monthly", before_day=25)
     quality = _duty(data, lead, kind="monthly", day=5)
     assert quality["due"]["covers"] == "previous" and _kpis(quality) == [(">=", 0.9, None)]

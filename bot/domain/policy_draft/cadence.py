@@ -45,6 +45,7 @@ class Timing:
     notes: list[str] = field(default_factory=list)
     # 2: an explicit cadence; 1: read from an adjective such as 年度/月度 next to a plan
     strength: int = 2
+    name: str = ""  # the deliverable the expression names ("月度执行计划"), if it does
 
     @property
     def kind(self) -> str:
@@ -155,7 +156,7 @@ def _zh_month_day(m):
     return rule, notes
 
 
-@_rule(r"每个?月(?:的)?(?:最后一个工作日|最后一天|底|末)|(?<!年)月底|(?<!年)月末|月度终了")
+@_rule(r"每个?月(?:的)?月?(?:最后一个工作日|最后一天|底|末)|(?<!年)月底|(?<!年)月末|月度终了")
 def _zh_month_end(m):
     return {"kind": "monthly", "day": -1}, []
 
@@ -280,17 +281,20 @@ def _zh_period_report(m):
 
 
 def _adjective_rules(m: re.Match, plan: bool):
-    kinds = [_PERIOD[g] for g in m.groups() if g]
+    words = [g for g in m.groups() if g]
+    noun = m.group(0)[(m.end(2) if m.group(2) else m.end(1)) - m.start(0) :]
     rules = []
-    for kind in kinds:
+    for word in words:
+        kind = _PERIOD[word]
         if plan:
-            rules.append({"kind": kind, "before_start": True})
+            rule = {"kind": kind, "before_start": True}
         elif kind == "monthly":
-            rules.append({"kind": "monthly", "day": -1})
+            rule = {"kind": "monthly", "day": -1}
         elif kind == "quarterly":
-            rules.append({"kind": "quarterly", "month": 3, "day": -1})
+            rule = {"kind": "quarterly", "month": 3, "day": -1}
         else:
-            rules.append({"kind": "yearly", "month": 12, "day": -1})
+            rule = {"kind": "yearly", "month": 12, "day": -1}
+        rules.append({**rule, "_name": word + noun})
     word = "plan: due before the period starts" if plan else "report: due at the period's end"
     return rules, [f"'{m.group(0)}' read as a {word}"]
 
@@ -600,7 +604,7 @@ def _en_same_day(m):
 
 
 def _hours(h: float) -> int | float:
-    return int(h) if float(h).is_integer() else round(h, 2)
+    return int(h) if float(h).is_integer() else round(h, 3)
 
 
 # ---------------------------------------------------------------------------------------
@@ -622,7 +626,9 @@ def find_timings(text: str) -> list[Timing]:
             taken.append((s, e))
             for rule in rules if isinstance(rules, list) else [rules]:
                 strength_here = 1 if handler in (_zh_period_plan, _zh_period_report) else strength
-                found.append(Timing(dict(rule), s, e, m.group(0), list(notes), strength_here))
+                rule = dict(rule)
+                name = rule.pop("_name", "")
+                found.append(Timing(rule, s, e, m.group(0), list(notes), strength_here, name))
     found.sort(key=lambda t: t.start)
     _merge_weak_days(found)
     found = _drop_vaguer(found)
@@ -642,7 +648,8 @@ def _drop_vaguer(found: list[Timing]) -> list[Timing]:
         best[t.kind] = max(best.get(t.kind, 0), t.strength)
     out: list[Timing] = []
     for t in found:
-        if t.notes and (t.kind in stated or t.strength < best[t.kind]):
+        several_ok = t.kind in ("sla", "activity")  # "24小时内回复…，立即转交…": two duties
+        if t.notes and not several_ok and (t.kind in stated or t.strength < best[t.kind]):
             continue
         if any(o.due == t.due for o in out):
             continue
