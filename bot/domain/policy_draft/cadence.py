@@ -156,7 +156,7 @@ def _zh_month_day(m):
     return rule, notes
 
 
-@_rule(r"每个?月(?:的)?月?(?:最后一个工作日|最后一天|底|末)|(?<!年)月底|(?<!年)月末|月度终了")
+@_rule(r"每个?月(?:的)?月?(?:最后[一1]个工作日|最后[一1]天|底|末)|(?<!年)月底|(?<!年)月末|月度终了")
 def _zh_month_end(m):
     return {"kind": "monthly", "day": -1}, []
 
@@ -198,7 +198,7 @@ def _zh_after_quarter(m):
     }, notes
 
 
-@_rule(r"每个?季度?(?:的)?(?:末|最后一个月底|最后一天|结束前)|季末|季度末|季度结束前")
+@_rule(r"每个?季度?(?:的)?(?:末|最后[一1]个月底|最后[一1]天|结束前)|季末|季度末|季度结束前")
 def _zh_quarter_end(m):
     return {"kind": "quarterly", "month": 3, "day": -1}, []
 

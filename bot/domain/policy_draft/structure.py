@@ -93,10 +93,10 @@ def role_name(text: str) -> tuple[str, str] | None:
     """(name as written, English name if given) when ``text`` names a role, else None."""
     t = text.strip().rstrip(":：").strip()
     t = _STRIP_HEAD.sub("", t)
+    t = _STRIP_TAIL.sub("", t).strip(" -—–:：")
     m = _BRACKETS.match(t)
     if m:
-        t = m.group(1).strip()
-    t = _STRIP_TAIL.sub("", t).strip(" -—–:：")
+        t = _STRIP_TAIL.sub("", m.group(1).strip()).strip(" -—–:：")
     alt = ""
     pm = _PAREN.search(t)
     if pm:
@@ -149,6 +149,7 @@ def overview_roles(text: str) -> list[str]:
         for token in re.split(r"[、，,]|\band\b|以及|及|和|与", tail):
             token = re.sub(r"^.*" + _OVERVIEW_VERB.pattern, "", token.strip(), flags=re.I)
             token = re.sub(r"^\s*(?:the|共|了|:|：)\s*", "", token.strip(), flags=re.I)
+            token = token.strip(" .。;；")
             found = role_name(token)
             if found and found[0] not in names:
                 names.append(found[0])
