@@ -212,9 +212,8 @@ def test_hr_document_in_word_with_automatic_numbering(tmp_path):
     assert roles["招聘专员"]["reports_to"] == hr
     appraisal = _duty(data, hr, kind="quarterly")
     assert (appraisal["due"]["month"], appraisal["due"]["day"]) == (3, -1)
-    training = _duty(data, hr, kind="yearly")  # "1月31日前": past the 28th the format allows
-    assert training["due"] == {"kind": "yearly", "month": 1, "day": -1}
-    assert training["inferred"] is True
+    training = _duty(data, hr, kind="yearly")  # "1月31日前": the 30th, counted from the end
+    assert training["due"] == {"kind": "yearly", "month": 1, "day": -2}
     posting = _duty(data, recruiter, kind="sla")
     assert posting["due"]["hours"] == 48 and posting["inferred"] is True
     onboarding = _duty(data, recruiter, kind="activity")

@@ -75,6 +75,8 @@ Y = {"kind": "yearly"}
         ("Review staffing quarterly.", {**Q, "month": 3, "day": -1}, True),
         # yearly
         ("每年12月20日前编制年度预算", {**Y, "month": 12, "before_day": 20}, False),
+        ("每年4月30日前完成年度审计", {**Y, "month": 4, "day": -2}, False),
+        ("每年12月31日前完成年终盘点", {**Y, "month": 12, "day": -2}, False),
         ("每年3月完成年度体检", {**Y, "month": 3, "day": -1}, True),
         ("年底完成年终总结", {**Y, "month": 12, "day": -1}, False),
         ("年初制定全年招聘计划", {**Y, "month": 1, "day": -1}, True),

@@ -46,6 +46,7 @@ class Timing:
     # 2: an explicit cadence; 1: read from an adjective such as 年度/月度 next to a plan
     strength: int = 2
     name: str = ""  # the deliverable the expression names ("月度执行计划"), if it does
+    priority: int = 0  # the rule's rank: lower = more specific
 
     @property
     def kind(self) -> str:
@@ -70,6 +71,24 @@ _EACH_EN = r"(?:each|every|per|a|the)"
 
 def _int(s: str | None) -> int | None:
     return int(s) if s else None
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _date_rule(month: int, day: int, before: bool, notes: list[str]) -> dict[str, Any]:
+    """A date in a given month; days past the 28th are counted from the month's end, so
+    "4月30日前" is exactly the 29th of April (day = -2)."""
+    last = _MONTH_DAYS[month - 1]
+    due = day - 1 if before else day
+    if 29 <= due <= last:
+        return {"day": due - last - 1}
+    if due > last:
+        notes.append(f"day {day} is past the month's end: read as its last day")
+        return {"day": -1}
+    if before and due == 28:
+        return {"day": 28}
+    return _day_rule(day, before, notes)
 
 
 def _day_rule(day: int, before: bool, notes: list[str]) -> dict[str, Any]:
@@ -230,11 +249,8 @@ def _zh_year_date(m):
     if not 1 <= month <= 12:
         return None
     notes: list[str] = []
-    return {
-        "kind": "yearly",
-        "month": month,
-        **_day_rule(int(m.group(2)), bool(m.group(3)), notes),
-    }, notes
+    rule = _date_rule(month, int(m.group(2)), bool(m.group(3)), notes)
+    return {"kind": "yearly", "month": month, **rule}, notes
 
 
 @_rule(r"每年(?:的)?(\d{1,2})\s*月(?:份)?(底|末|初)?")
@@ -533,11 +549,8 @@ def _en_year_date(m):
     else:
         before, month, day = m.group(4), _EN_MONTHS[m.group(5).lower()], int(m.group(6))
     notes: list[str] = []
-    return {
-        "kind": "yearly",
-        "month": month,
-        **_day_rule(day, before.lower() == "before", notes),
-    }, notes
+    rule = _date_rule(month, day, before.lower() == "before", notes)
+    return {"kind": "yearly", "month": month, **rule}, notes
 
 
 @_rule(r"\b(?:at the )?(?:end of (?:each|every|the) year|year[- ]end)\b", flags=_I)
@@ -614,7 +627,7 @@ def find_timings(text: str) -> list[Timing]:
     """Every due rule stated in ``text`` (already normalised), in text order."""
     taken: list[tuple[int, int]] = []
     found: list[Timing] = []
-    for pattern, handler, strength in _RULES:
+    for priority, (pattern, handler, strength) in enumerate(_RULES):
         for m in pattern.finditer(text):
             s, e = m.span()
             if any(s < b and a < e for a, b in taken):
@@ -628,7 +641,9 @@ def find_timings(text: str) -> list[Timing]:
                 strength_here = 1 if handler in (_zh_period_plan, _zh_period_report) else strength
                 rule = dict(rule)
                 name = rule.pop("_name", "")
-                found.append(Timing(rule, s, e, m.group(0), list(notes), strength_here, name))
+                found.append(
+                    Timing(rule, s, e, m.group(0), list(notes), strength_here, name, priority)
+                )
     found.sort(key=lambda t: t.start)
     _merge_weak_days(found)
     found = _drop_vaguer(found)
@@ -640,6 +655,9 @@ def find_timings(text: str) -> list[Timing]:
     return found
 
 
+_EVERY = re.compile(r"每|次月|下个?月|every|each|before|by|on the", re.I)
+
+
 def _drop_vaguer(found: list[Timing]) -> list[Timing]:
     """A guessed rule gives way to a stated one of the same kind; duplicates go."""
     stated = {t.kind for t in found if not t.notes}
@@ -647,6 +665,13 @@ def _drop_vaguer(found: list[Timing]) -> list[Timing]:
     for t in found:
         best[t.kind] = max(best.get(t.kind, 0), t.strength)
     out: list[Timing] = []
+    periodic = [t for t in found if t.kind not in ("sla", "activity")]
+    for t in periodic:
+        same = [o for o in periodic if o.kind == t.kind and o is not t]
+        if same and not _EVERY.match(t.text):
+            # "每年12月31日前完成年终盘点": the stated cadence wins over a word like 年终
+            if any(_EVERY.match(o.text) or o.priority < t.priority for o in same):
+                found = [o for o in found if o is not t]
     for t in found:
         several_ok = t.kind in ("sla", "activity")  # "24小时内回复…，立即转交…": two duties
         if t.notes and not several_ok and (t.kind in stated or t.strength < best[t.kind]):

@@ -73,6 +73,9 @@ _GLOSSARY_TEXT = """
 早会 Morning Meeting|班前会 Pre-shift Meeting|班组 Team|排班表 Roster|接待量 Volume Handled
 解决率 Resolution Rate|投诉量 Complaint Volume|留言 Voicemail|回拨 Call Back|受理 Intake|结果 Result
 改进 Improvement|类型 Type|录音 Recordings|改进建议 Improvement Suggestions|给出 Give|处理结果 Outcome
+审计 Audit|配合 Support|登记 Recording|凭证 Vouchers|会计凭证 Accounting Vouchers|结账 Closing
+核对 Check|现金 Cash|库存现金 Cash on Hand|资金 Funds|资产 Assets|收入 Income|余额 Balance
+相符率 Match Rate|账实相符率 Book-to-Actual Match Rate|财务报表 Financial Statements|账务 Accounts
 劳动合同 Employment Contract|续签 Renewal|到期 Expiry|员工满意度 Staff Satisfaction|人力 Human Resources
 """
 
