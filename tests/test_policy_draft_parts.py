@@ -95,6 +95,16 @@ Y = {"kind": "yearly"}
         ("Send the campaign brief 14 days before the campaign starts.", {"kind": "activity", "anchor": "start", "offset": -14}, False),
         ("Hold a retrospective within five working days after the event ends.", {"kind": "activity", "anchor": "end", "offset": 5, "unit": "working"}, False),
         ("新员工入职前3天准备工位", {"kind": "activity", "anchor": "start", "offset": -3}, True),
+        # other wordings
+        ("每月第一个工作日提交考勤表", {**M, "day": 1, "adjust": "next_workday"}, False),
+        ("每月10日发放工资（遇节假日顺延）", {**M, "day": 10, "adjust": "next_workday"}, False),
+        ("每月上旬完成", {**M, "day": 10}, True),
+        ("每两周召开一次项目会", {**W, "weekday": "fri"}, True),
+        ("Hold a sync every other week.", {**W, "weekday": "fri"}, True),
+        ("每半年组织一次体检", {**Y, "month": 6, "day": -1}, True),
+        ("Review access rights semi-annually.", {**Y, "month": 6, "day": -1}, True),
+        ("活动结束后一周内提交总结", {"kind": "activity", "anchor": "end", "offset": 7}, False),
+        ("活动前两周确定场地", {"kind": "activity", "anchor": "start", "offset": -14}, False),
         # SLA
         ("24小时内回复用户咨询", {"kind": "sla", "hours": 24}, False),
         ("电话留言须在两个小时内回拨", {"kind": "sla", "hours": 2}, False),

@@ -180,14 +180,50 @@ def _zh_month_end(m):
     return {"kind": "monthly", "day": -1}, []
 
 
-@_rule(r"每个?月(?:的)?(?:初|上旬|前几天)|(?<![年季])月初")
+@_rule(r"每个?月(?:的)?第[一1]个工作日")
+def _zh_month_first_workday(m):
+    return {"kind": "monthly", "day": 1, "adjust": "next_workday"}, []
+
+
+@_rule(r"每个?月(?:的)?上旬")
+def _zh_month_early(m):
+    return {"kind": "monthly", "day": 10}, [f"'{m.group(0)}' read as by the 10th"]
+
+
+@_rule(r"每个?月(?:的)?下旬")
+def _zh_month_late(m):
+    return {"kind": "monthly", "day": -1}, [f"'{m.group(0)}' read as by the month's last day"]
+
+
+@_rule(r"每个?月(?:的)?(?:初|前几天)|(?<![年季])月初")
 def _zh_month_start(m):
     return {"kind": "monthly", "day": 5}, [f"'{m.group(0)}' read as by the 5th"]
 
 
 @_rule(r"每个?月(?:的)?中旬|(?<!年)月中")
 def _zh_month_mid(m):
-    return {"kind": "monthly", "day": 15}, [f"'{m.group(0)}' read as by the 15th"]
+    return {"kind": "monthly", "day": 20}, [f"'{m.group(0)}' read as by the 20th"]
+
+
+@_rule(
+    r"每\s*[两2]\s*周|每隔[一1]周|隔周|双周|每半个?月|biweekly|bi-weekly|fortnightly|"
+    r"every (?:other|two|2) weeks?",
+    flags=re.I,
+)
+def _fortnightly(m):
+    return {"kind": "weekly", "weekday": DEFAULT_WEEKDAY}, [
+        f"'{m.group(0)}': drafted as weekly on Friday (the format has no fortnightly rule)"
+    ]
+
+
+@_rule(
+    r"每半年|半年度|每年两次|semi-?annually|twice a year|every (?:six|6) months|half-?yearly",
+    flags=re.I,
+)
+def _half_yearly(m):
+    return {"kind": "yearly", "month": 6, "day": -1}, [
+        f"'{m.group(0)}': drafted as yearly by 30 June; copy it for 31 December"
+    ]
 
 
 @_rule(r"每个?月|按月|每月度")
@@ -336,10 +372,11 @@ def _zh_yearly(m):
 
 
 @_rule(
-    rf"({_ZH_EVENT})(?:正式)?(?:开始|启动|开展|举办|召开|举行|执行)?(?:之前|前|以前)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)"
+    rf"({_ZH_EVENT})(?:正式)?(?:开始|启动|开展|举办|召开|举行|执行)?(?:之前|前|以前)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日|周|星期)"
 )
 def _zh_before_event(m):
-    return _event_rule(m.group(1), "start", -int(m.group(2)), m.group(3) == "工作日")
+    n = int(m.group(2)) * (7 if m.group(3) in ("周", "星期") else 1)
+    return _event_rule(m.group(1), "start", -n, m.group(3) == "工作日")
 
 
 @_rule(
@@ -350,12 +387,14 @@ def _zh_before_event2(m):
 
 
 @_rule(
-    rf"({_ZH_EVENT})(?:开始|启动|开展|举办|召开|举行)?(?:后|之后)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)|({_ZH_EVENT})(?:结束|完成|结项|落地|闭幕|收尾|结案)(?:后|之后)?(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)"
+    rf"({_ZH_EVENT})(?:开始|启动|开展|举办|召开|举行)?(?:后|之后)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)|({_ZH_EVENT})(?:结束|完成|结项|落地|闭幕|收尾|结案)(?:后|之后)?(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日|周|星期)"
 )
 def _zh_after_event(m):
     if m.group(1):
         return _event_rule(m.group(1), "start", int(m.group(2)), m.group(3) == "工作日")
-    return _event_rule(m.group(4), "end", int(m.group(5)), m.group(6) == "工作日")
+    weeks = m.group(6) in ("周", "星期")
+    n = int(m.group(5)) * (7 if weeks else 1)
+    return _event_rule(m.group(4), "end", n, m.group(6) == "工作日")
 
 
 @_rule(rf"({_ZH_EVENT})(?:开始|举办|召开)?(?:当天|当日)|({_ZH_EVENT})(?:结束|完成)(?:当天|当日)")
@@ -396,7 +435,7 @@ def _zh_minutes(m):
     return {"kind": "sla", "hours": _hours(int(m.group(1)) / 60)}, []
 
 
-@_rule(r"(\d{1,2})\s*(?:个)?(工作日|天|日)\s*(?:内|之内|以内)")
+@_rule(r"(\d{1,2})\s*(?:个)?(工作日|自然日|天|日)\s*(?:内|之内|以内)")
 def _zh_days_within(m):
     n = int(m.group(1))
     word = "working days" if m.group(2) == "工作日" else "days"
@@ -645,6 +684,12 @@ def find_timings(text: str) -> list[Timing]:
                     Timing(rule, s, e, m.group(0), list(notes), strength_here, name, priority)
                 )
     found.sort(key=lambda t: t.start)
+    if _POSTPONE.search(text):  # "遇节假日顺延": a day off moves the deadline later
+        for t in found:
+            if t.kind in ("weekly", "monthly", "quarterly", "yearly") or (
+                t.kind == "activity" and t.due.get("unit") != "working"
+            ):
+                t.due["adjust"] = "next_workday"
     _merge_weak_days(found)
     found = _drop_vaguer(found)
     for t in found:
@@ -655,6 +700,7 @@ def find_timings(text: str) -> list[Timing]:
     return found
 
 
+_POSTPONE = re.compile(r"顺延|推迟至下一个?工作日|next working day|next business day", re.I)
 _EVERY = re.compile(r"每|次月|下个?月|every|each|before|by|on the", re.I)
 
 

@@ -44,6 +44,12 @@ _TITLE_EN = (
 _ROLE_END_ZH = re.compile(rf"(?:{_TITLE_ZH})$")
 _ROLE_END_EN = re.compile(rf"\b(?:{_TITLE_EN})s?$", re.I)
 _NOT_ROLE = re.compile(r"(?:人员|成员|全员|员工|职责|制度|规定|办法|细则|说明书?|总则|附则)$")
+# "Reports to the Sales Manager", "协助销售经理": about a role, not a role
+_NOT_ROLE_START = re.compile(
+    r"^(?:reports?\b|reporting\b|under\b|works with\b|supports\b|assists\b|向|对|直接上级|"
+    r"上级|汇报|协助|负责|在|由|受|配合|支持)",
+    re.I,
+)
 _STRIP_HEAD = re.compile(
     r"^(?:岗位名称|岗位|职位名称|职位|角色|role|position|job title|title)\s*[:：]\s*", re.I
 )
@@ -109,7 +115,7 @@ def role_name(text: str) -> tuple[str, str] | None:
     )
     if len(parts) == 2 and not alt:
         t, alt = parts[0].strip(), parts[1].strip()
-    if not t or _SENTENCE_PUNCT.search(t) or _NOT_ROLE.search(t):
+    if not t or _SENTENCE_PUNCT.search(t) or _NOT_ROLE.search(t) or _NOT_ROLE_START.match(t):
         return None
     zh_like = bool(re.search(r"[\u4e00-\u9fff]", t))
     if zh_like:
