@@ -376,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli import schedule as cli_schedule
 
     cli_schedule.register(sub)
+    from bot.cli import ledger as cli_ledger
+
+    cli_ledger.register(sub)
     return parser
 
 
