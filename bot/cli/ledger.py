@@ -8,14 +8,15 @@ leaves half a ledger behind. Bad input is one line on stderr and exit code 2."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import io
 import os
 import sys
 import tempfile
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+
+from bot.cli import common
 
 FORMATS = (".csv", ".xlsx")
 
@@ -24,31 +25,19 @@ class LedgerInputError(ValueError):
     """Bad input: shown as one line, exit code 2."""
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _instant(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an ISO 8601 instant (e.g. 2026-12-04T17:30:00+08:00)"
-        ) from None
-
-
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: common.SubParsers) -> None:
     ledger = sub.add_parser("ledger", help="the duty ledger (who owed what, when, how it went)")
     lsub = ledger.add_subparsers(dest="ledger_command", required=True)
     export = lsub.add_parser(
         "export", help="write one row per task to FILE (.csv or .xlsx, by extension)"
     )
     export.add_argument("file", help="where to write: ledger.csv or ledger.xlsx")
-    export.add_argument("--from", dest="date_from", type=_date, help="first due date (YYYY-MM-DD)")
-    export.add_argument("--to", dest="date_to", type=_date, help="last due date (YYYY-MM-DD)")
+    export.add_argument(
+        "--from", dest="date_from", type=common.parse_date, help="first due date (YYYY-MM-DD)"
+    )
+    export.add_argument(
+        "--to", dest="date_to", type=common.parse_date, help="last due date (YYYY-MM-DD)"
+    )
     export.add_argument("--role", help="only this role's duties (key, Chinese or English name)")
     export.add_argument("--assignee", help="only this person's tasks (open_id)")
     export.add_argument(
@@ -56,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--as-of",
-        type=_instant,
+        type=common.parse_instant,
         help="judge undelivered tasks (missing / not yet due) at this ISO 8601 instant "
         "(default: now; without an offset it is the team's local time)",
     )
@@ -146,16 +135,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
-    from bot.cli.main import _load_policy, _settings, _with_db
-    from bot.clock import SystemClock
     from bot.domain.ledger import HEADERS, Person, build_rows
     from storage import db
     from storage.ledger import all_leave, all_members, ledger_reports, ledger_tasks
 
     try:
         suffix = _check(args)
-        settings = _settings()
-        policy = _load_policy(settings)
+        settings = common.settings()
+        policy = common.load_policy(settings)
         role = _role_key(policy, args.role) if args.role else None
     except LedgerInputError as exc:
         print(f"dutybot ledger export: {exc}", file=sys.stderr)
@@ -181,14 +168,14 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
             leave = await all_leave(session)
         return tasks, reports, members, leave
 
-    tasks, reports, members, leave = asyncio.run(_with_db(settings, run))
+    tasks, reports, members, leave = common.run_db(settings, run, what="export the ledger")
     people = {m.open_id: Person(m.name, m.active) for m in members}
 
     def on_leave(open_id: str, due: datetime) -> bool:
         day = due.astimezone(tz).date()
         return any(o == open_id and s <= day <= e for o, s, e in leave)
 
-    now = args.as_of or SystemClock().now()
+    now = args.as_of or common.now()
     if now.tzinfo is None:
         now = now.replace(tzinfo=tz)
     rows = build_rows(tasks, reports, people, policy, tz, now, on_leave, args.lang)
