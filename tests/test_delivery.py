@@ -147,8 +147,8 @@ async def test_permanent_errors_are_not_retried(harness):
     harness.emulator.fail_next(
         "im.message.create", status=400, code=230013, msg="user not in availability", times=1
     )
-    await harness.say("待办", sender="ou_manager")
-    assert not harness.emulator.messages_to("oc_p2p_ou_manager")
+    await harness.say("待办", sender="ou_planner")
+    assert not harness.emulator.messages_to("oc_p2p_ou_planner")
     async with harness.bot.sessions() as session:
         row = (await session.exec(select(OutboundMessage).where(OutboundMessage.id == 1))).one()
     assert row.status == "failed" and "230013" in (row.last_error or "")
