@@ -32,7 +32,7 @@ from cards.task_actions import ACTION_DONE, ACTION_REPORT
 from cards.task_card import ActivityView, TaskLine, build_plan_summary_card, build_task_card
 from storage import activities as store
 from storage.audit import audit
-from storage.members import list_team_chats
+from storage.members import list_team_chats, load_roster
 from storage.models import Activity, Member, Task, TaskStatus
 from storage.outbox import enqueue
 
@@ -165,7 +165,7 @@ async def create_activity(
     announce: bool = True,
 ) -> ActivityChange:
     """Create the activity, its tasks and their announcements. Does not commit."""
-    roster = await Roster.load(session, services.policy)
+    roster = await load_roster(session, services.policy)
     errors = validate(data, roster)
     if errors:
         raise ActivityError(errors)
@@ -249,7 +249,7 @@ async def move_activity(
         raise ActivityError(
             [f"the end ({end}) is before the start ({start}) / 结束日期早于开始日期"]
         )
-    roster = await Roster.load(session, services.policy)
+    roster = await load_roster(session, services.policy)
     old = (activity.start_date, activity.end_date)
     activity.start_date, activity.end_date, activity.updated_at = start, end, now
     session.add(activity)
@@ -297,7 +297,7 @@ async def cancel_activity(
         raise ActivityError([f"no activity {activity_id} / 没有编号为 {activity_id} 的活动"])
     if activity.status == "cancelled":
         return ActivityChange(activity)
-    roster = await Roster.load(session, services.policy)
+    roster = await load_roster(session, services.policy)
     open_before = [
         t
         for t in await store.activity_tasks(session, activity_id)

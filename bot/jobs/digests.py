@@ -36,7 +36,7 @@ from cards.digest import (
     percent,
 )
 from storage import digests as store
-from storage.members import list_team_chats
+from storage.members import list_team_chats, load_roster
 from storage.models import Report, Task, TaskStatus
 from storage.outbox import enqueue
 from storage.reminders import claim_marker, existing_markers
@@ -335,7 +335,7 @@ async def send_digests(
         if not todo:
             continue
         async with sessions() as session:
-            roster = await Roster.load(session, services.policy)
+            roster = await load_roster(session, services.policy)
             data = await build_digest(session, services, roster, now, period)
         body = None if data.view.is_empty else build_digest_card(data.view, LANG)
         for chat in todo:
@@ -381,7 +381,7 @@ async def weekly_progress_draft(
         day = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     else:
         day = now.astimezone(services.tz).date()
-    roster = await Roster.load(session, services.policy)
+    roster = await load_roster(session, services.policy)
     data = await build_digest(session, services, roster, now, week_period(day))
     draft: dict = {}
     rate = data.view.total.rate

@@ -35,6 +35,7 @@ from bot.domain.workcalendar import WorkCalendar
 from bot.jobs.activities import LANG, action_for
 from cards.reminder import OVERDUE, TODAY, UPCOMING, ReminderLine, ReminderView, build_reminder_card
 from storage.activities import activity_titles
+from storage.members import load_roster
 from storage.models import Member
 from storage.outbox import enqueue
 from storage.reminders import claim_markers, existing_markers, marker_key, tasks_due_between
@@ -188,7 +189,7 @@ async def send_round(
         stats.outside_hours = True
         return stats
     async with sessions() as session:
-        roster = await Roster.load(session, services.policy)
+        roster = await load_roster(session, services.policy)
         plans = await plan_round(session, services, roster, now)
     for open_id in sorted(plans):
         items = plans[open_id]
