@@ -10,8 +10,9 @@ from datetime import date
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import CardActionEvent, MessageEvent
 from bot.dispatch.router import Intent, Router, detect_lang
+from bot.domain.activities import ActivityError, ActivityInput
 from bot.domain.roster import Roster
-from bot.jobs.activities import ActivityError, ActivityInput, activity_view, create_activity
+from bot.services.activities import activity_view, create_activity
 from cards.activity_form import (
     CREATE_ACTION,
     PersonOption,

@@ -220,7 +220,8 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
 
 def cmd_activity_add(args: argparse.Namespace) -> int:
-    from bot.jobs.activities import ActivityError, ActivityInput, create_activity
+    from bot.domain.activities import ActivityError, ActivityInput
+    from bot.services.activities import create_activity
     from storage import db
     from storage.members import list_admins
 
@@ -315,7 +316,8 @@ def cmd_activity_list(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, what: str) -> int:
-    from bot.jobs.activities import ActivityError, cancel_activity, move_activity
+    from bot.domain.activities import ActivityError
+    from bot.services.activities import cancel_activity, move_activity
     from storage import db
 
     settings, services = _context()

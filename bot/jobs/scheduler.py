@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.dispatch.context import Services
-from bot.jobs.calendar_notices import notify_unconfirmed_years
 from bot.jobs.digests import DigestStats, send_digests
 from bot.jobs.reminders import ReminderStats, send_round
+from bot.services.calendar_notices import notify_unconfirmed_years
 from storage.members import load_roster
 from storage.tasks import ensure_periodic_tasks
 

@@ -352,6 +352,12 @@ class Duty:
     def has_report(self) -> bool:
         return self.report is not None
 
+    @property
+    def action(self) -> str:
+        """What finishing it takes: "report" (submit the form) or "done" (mark done); the
+        task cards' button names (``cards.task_actions``)."""
+        return "report" if self.report is not None else "done"
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable snapshot, in the shape of a ``[[duties]]`` table."""
         out: dict[str, Any] = {
