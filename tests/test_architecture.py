@@ -14,8 +14,6 @@ MAX_LINES = 700
 BEING_SPLIT = {
     "handlers/reports.py",
     "bot/devtools/emulator/server.py",
-    "bot/cli/main.py",
-    "bot/cli/schedule.py",
 }
 
 
