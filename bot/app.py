@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery.inbox import InboxWorker
 from bot.delivery.ingest import IngestBatcher
-from bot.delivery.workers import InboxWorker, OutboxWorker
+from bot.delivery.outbox import OutboxWorker
 from bot.dispatch.context import Ctx, Services
 from bot.dispatch.events import PayloadError, card_action_event, message_event, typed_event
 from bot.dispatch.router import Router
@@ -23,7 +24,7 @@ from bot.domain.policy import Policy, load_policy
 from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
-from handlers import activities, admin, card_actions, messages, reports, tasks
+from handlers import activities, admin, card_actions, digests, messages, reports, tasks
 from storage import db
 from storage.cards import button_value, remember_card
 from storage.inbox import event_row, purge_old
@@ -46,6 +47,7 @@ def build_router() -> Router:
         activities.router,
         tasks.router,
         admin.router,
+        digests.router,  # before messages: "本周汇总" is not "本周" (this week's tasks)
         messages.router,
         card_actions.router,
     )

@@ -112,6 +112,27 @@ def month_period(day: date) -> Period:
     )
 
 
+def period_label(period: Period, lang: str) -> str:
+    if lang != "en":
+        return period.label
+    if period.kind == "weekly":
+        return f"week {period.key[-2:].lstrip('0')} of {period.key[:4]} ({period.start:%m-%d} – {period.end:%m-%d})"
+    return f"{period.start:%B %Y}"
+
+
+def previous_period(period: Period) -> Period:
+    day = period.start - timedelta(days=1)
+    return week_period(day) if period.kind == "weekly" else month_period(day)
+
+
+TREND_PERIODS = {"weekly": 8, "monthly": 6}  # how many periods the completion chart shows
+
+
+def trend_label(period: Period) -> str:
+    """Language-neutral axis labels: the Monday ("11-30") or the month ("2026-11")."""
+    return f"{period.start:%m-%d}" if period.kind == "weekly" else period.key
+
+
 def monday_of(period_key: str | None) -> date | None:
     """The Monday of a weekly task's period key ("2026-W49"), or None for another key."""
     m = _WEEK_KEY.match(period_key or "")

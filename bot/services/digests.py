@@ -13,16 +13,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.dispatch.context import Services
 from bot.domain.digests import (
     COMPLETED,
+    TREND_PERIODS,
     Period,
     Tally,
     monday_of,
     outcome,
+    period_label,
+    previous_period,
     tally,
+    trend_label,
     week_period,
     weekly_draft,
 )
 from bot.domain.roster import Roster
-from cards.digest import DigestView, ItemLine, KpiMiss, Row, SupportItem
+from cards.digest import DigestView, ItemLine, KpiMiss, Row, SupportItem, TrendPoint
 from storage import digests as store
 from storage.members import load_roster
 from storage.models import Report, Task
@@ -55,7 +59,12 @@ def _bounds(period: Period, tz) -> tuple[datetime, datetime]:
 
 
 async def build_digest(
-    session: AsyncSession, services: Services, roster: Roster, now: datetime, period: Period
+    session: AsyncSession,
+    services: Services,
+    roster: Roster,
+    now: datetime,
+    period: Period,
+    lang: str = LANG,
 ) -> DigestData:
     policy, calendar, tz = services.policy, services.calendar, services.tz
     local_now = now.astimezone(tz)
@@ -64,11 +73,11 @@ async def build_digest(
 
     def duty_name(key: str) -> str:
         duty = policy.duties.get(key)
-        return duty.name(LANG) if duty else key
+        return duty.name(lang) if duty else key
 
     def role_name(key: str) -> str:
         role = policy.roles.get(key)
-        return role.name(LANG) if role else key
+        return role.name(lang) if role else key
 
     tasks = await store.tasks_due_between(session, lo, hi)
     reports = await store.reports_for_tasks(
@@ -160,9 +169,11 @@ async def build_digest(
         if text:
             support.append(SupportItem(roster.name(report.author_open_id), text))
 
+    trend = await _trend(session, roster, now, tz, period, total)
     view = DigestView(
         kind=period.kind,
-        label=period.label,
+        trend=trend,
+        label=period_label(period, lang),
         now=local_now,
         total=total,
         people=tuple(people),
@@ -175,6 +186,29 @@ async def build_digest(
         support=tuple(support),
     )
     return DigestData(view, risks)
+
+
+async def _trend(
+    session: AsyncSession, roster: Roster, now: datetime, tz, period: Period, current: Tally
+) -> tuple[TrendPoint, ...]:
+    """The team's completion rate for the periods before `period` (one query), then this one."""
+    periods = [period]
+    for _ in range(TREND_PERIODS[period.kind] - 1):
+        periods.insert(0, previous_period(periods[0]))
+    lo, _ = _bounds(periods[0], tz)
+    hi, _ = _bounds(period, tz)
+    tasks = await store.tasks_due_between(session, lo, hi)
+    reports = await store.reports_for_tasks(
+        session, [t.id for t in tasks if t.id is not None and t.status in COMPLETED]
+    )
+    outcomes: dict[str, list[str]] = defaultdict(list)
+    for task in tasks:
+        day = task.due_at.astimezone(tz).date()
+        key = next((p.key for p in periods if p.start <= day <= p.end), None)
+        if key is not None:
+            outcomes[key].append(_outcome(task, reports.get(task.id), roster, now, tz))
+    points = [TrendPoint(trend_label(p), tally(outcomes[p.key]).rate) for p in periods[:-1]]
+    return (*points, TrendPoint(trend_label(period), current.rate))
 
 
 async def weekly_progress_draft(
