@@ -323,3 +323,28 @@ def test_english_word_document_with_a_roles_table(tmp_path):
     assert forecast["due"]["day"] == 25 and _kpis(forecast) == [(">=", 0.3, None)]
     assert _duty(data, ae, kind="sla")["due"]["hours"] == 2
     assert "Build good customer relationships." in result.toml
+
+
+def test_markdown_table_of_roles_and_duties():
+    text = (
+        "# 行政部岗位职责\n\n"
+        "| 岗位 | 英文 | 职责 |\n|---|---|---|\n"
+        "| 行政主管 | Admin Supervisor | 1. 每月25日前编制下月办公用品采购计划<br>2. 每季度末组织消防检查 |\n"
+        "| 行政专员 | Admin Specialist | 1. 每个工作日9:00前检查会议室<br>2. 来访登记须在10分钟内完成 |\n"
+    )
+    data = _data(draft_from_text(text, "admin.md", markdown=True))
+    roles = _roles(data)
+    assert list(roles) == ["行政主管", "行政专员"]
+    assert roles["行政主管"]["name_en"] == "Admin Supervisor"
+    sup, spec = roles["行政主管"]["key"], roles["行政专员"]["key"]
+    assert roles["行政专员"]["reports_to"] == sup
+    assert _duty(data, sup, kind="monthly")["due"]["before_day"] == 25
+    assert _duty(data, sup, kind="quarterly")["due"]["day"] == -1
+    assert _duty(data, spec, kind="weekdays")["due"]["time"] == "09:00"
+    assert _duty(data, spec, kind="sla")["due"]["hours"] == pytest.approx(10 / 60, abs=0.001)
+
+
+def test_roles_without_any_timed_duty_are_a_clear_error():
+    with pytest.raises(DraftError, match="no duty that states a cadence") as exc:
+        draft_from_text("一、客服主管\n1、负责团队管理。\n二、客服专员\n1、热情服务客户。\n")
+    assert "客服主管" in str(exc.value)

@@ -68,6 +68,13 @@ def _draft(blocks, source_name: str) -> DraftResult:
             "title (e.g. '（一）销售经理', '## Support Agent', '岗位名称：客服主管')."
         )
     draft = build(shape)
+    if not draft.duties:  # a policy file needs at least one duty
+        names = "、".join(r.name_zh for r in draft.roles[:8])
+        raise DraftError(
+            f"{source_name}: found {len(draft.roles)} role(s) ({names}) but no duty that states "
+            f"a cadence or deadline ({len(draft.untimed)} duties without one). Add times such "
+            "as '每周五', '每月5日前', '活动前15天', 'within 24 hours' and draft again."
+        )
     text = render(draft, source_name)
     try:
         policy = parse_policy(tomllib.loads(text), source_name)

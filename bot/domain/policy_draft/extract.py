@@ -340,7 +340,7 @@ _PREVIOUS = {
 
 
 def _title(text: str) -> tuple[str, str]:
-    m = re.match(r"^([^:：，。,;；(（]{2,24}?)\s*[:：]\s*(.+)$", text)
+    m = re.match(r"^([^:：，。,;；(（]{2,24}?)\s*(?<!\d)[:：](?!\d)\s*(.+)$", text)
     if m:
         return m.group(1).strip(), m.group(2).strip()
     return "", text.strip()

@@ -25,6 +25,7 @@ class Block:
 
     text: str
     heading: int = 0
+    row: tuple[str, ...] = ()  # a table row: its cells (lines joined by "\n")
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -69,7 +70,13 @@ def parse_text(text: str, markdown: bool = False) -> list[Block]:
             level, line = len(m.group(1)), m.group(2)
         if markdown:
             line = _MD_EMPHASIS.sub(r"\2", line)
-            if line in ("---", "***", "___") or line.startswith("|---"):
+            if line in ("---", "***", "___") or re.fullmatch(r"[|:\-\s]+", line):
+                continue
+            if line.startswith("|") and line.endswith("|") and len(line) > 2:
+                cells = tuple(
+                    re.sub(r"<br\s*/?>", "\n", c, flags=re.I).strip() for c in line[1:-1].split("|")
+                )
+                blocks.append(Block(" | ".join(cells), 0, cells))
                 continue
             line = re.sub(r"^[-*+]\s+", "- ", line)
             line = line.lstrip("> ").strip()
@@ -90,40 +97,45 @@ def _read_docx(path: Path) -> list[Block]:
         raise DocumentError(f"{path}: not a Word .docx document ({e})") from None
     blocks: list[Block] = []
     counters: dict[tuple[str, int], int] = {}
-    for para in _paragraphs(document):
-        text = para.text.strip().replace("\u3000", " ")
-        if not text:
-            continue
-        style = (para.style.name if para.style is not None else "") or ""
-        level = _heading_level(style)
-        number = _auto_number(para, style, counters)
-        if number and not re.match(r"^\s*[\(（]?[0-9一二三四五六七八九十]+[\.、\)）:：]", text):
-            text = f"{number}{text}"
-        for line in text.split("\n"):  # soft line breaks inside one paragraph
-            if line.strip():
-                blocks.append(Block(line.strip(), level))
-                level = 0
-    return blocks
-
-
-def _paragraphs(document):
-    """Body paragraphs and the paragraphs of table cells, in document order."""
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    body = document.element.body
-    for child in body.iterchildren():
+    for child in document.element.body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            yield Paragraph(child, document)
+            blocks += _paragraph_blocks(Paragraph(child, document), counters)
         elif tag == "tbl":
             for row in Table(child, document).rows:
-                seen: set[int] = set()
+                cells: list[str] = []
+                seen: list[object] = []
                 for cell in row.cells:
-                    if id(cell._tc) in seen:  # merged cells repeat
+                    if any(cell._tc is t for t in seen):  # a merged cell repeats
                         continue
-                    seen.add(id(cell._tc))
-                    yield from cell.paragraphs
+                    seen.append(cell._tc)
+                    lines = [
+                        b.text for p in cell.paragraphs for b in _paragraph_blocks(p, counters)
+                    ]
+                    cells.append("\n".join(lines))
+                if any(cells):
+                    blocks.append(Block(" | ".join(cells), 0, tuple(cells)))
+    return blocks
+
+
+def _paragraph_blocks(para, counters: dict[tuple[str, int], int]) -> list[Block]:
+    text = para.text.strip().replace("\u3000", " ")
+    if not text:
+        return []
+    style = (para.style.name if para.style is not None else "") or ""
+    level = _heading_level(style)
+    number = _auto_number(para, style, counters)
+    if number and not re.match(r"^\s*[\(（]?[0-9一二三四五六七八九十]+[\.、\)）:：]", text):
+        text = f"{number}{text}"
+    out = []
+    for line in text.split("\n"):  # soft line breaks inside one paragraph
+        if line.strip():
+            out.append(Block(line.strip(), level))
+            level = 0
+    return out
 
 
 def _heading_level(style: str) -> int:

@@ -137,7 +137,7 @@ def role_name(text: str) -> tuple[str, str] | None:
 
 
 def _head_and_rest(text: str) -> tuple[str, str]:
-    m = re.match(r"^(.{2,40}?)\s*[:：]\s*(.+)$", text)
+    m = re.match(r"^(.{2,40}?)\s*(?<!\d)[:：](?!\d)\s*(.+)$", text)
     return (m.group(1), m.group(2)) if m else (text, "")
 
 
@@ -166,7 +166,35 @@ def overview_roles(text: str) -> list[str]:
     return best if len(best) >= 2 else []
 
 
+def expand_rows(blocks: list[Block]) -> list[Block]:
+    """Table rows as lines: a row naming a role becomes its heading ("岗位 | 职责" tables),
+    an English name in another cell joins it, every other cell line follows."""
+    out: list[Block] = []
+    for b in blocks:
+        if not b.row:
+            out.append(b)
+            continue
+        role: tuple[str, str] | None = None
+        rest: list[str] = []
+        for cell in b.row:
+            lines = [x.strip() for x in cell.split("\n") if x.strip()]
+            if not lines:
+                continue
+            found = role_name(lines[0])
+            if found and role is None:
+                role, lines = found, lines[1:]
+            elif found and role and not role[1] and found[0] != role[0]:
+                role, lines = (role[0], found[1] or found[0]), lines[1:]
+            rest += lines
+        if role is not None:
+            zh, en = role
+            out.append(Block(f"{zh}（{en}）" if en and en != zh else zh))
+        out += [Block(x) for x in rest]
+    return out
+
+
 def outline(blocks: list[Block]) -> Outline:
+    blocks = expand_rows(blocks)
     title = ""
     for b in blocks:
         depth, text = split_marker(b.text)
