@@ -233,3 +233,34 @@ def test_superior_from_the_text(intro, reports_to, label):
     manager = next(r for r in data.roles if r.name_zh == "销售经理")
     assert (manager.reports_to, manager.reports_to_label) == (reports_to, label)
     assert any("guessed" in n for n in manager.notes) is (intro == "全面负责区域销售。")
+
+
+def test_any_mix_of_document_lines_gives_a_valid_draft_or_a_clear_error():
+    """Documents we have not seen: shuffled lines of the test documents plus edge cases
+    (numbers out of range, empty lists, stray markers) never give an invalid draft or a
+    traceback; the draft is validated by the policy loader inside draft_from_text."""
+    import random
+    from pathlib import Path
+
+    from bot.domain.policy_draft import DraftError
+
+    docs = Path(__file__).parent / "data" / "policy_docs"
+    lines = [
+        line for f in sorted(docs.iterdir()) for line in f.read_text("utf-8").splitlines() if line
+    ]
+    odd = ["1.", "（一）", "- ", "## ", "岗位名称：", "每月32日前", "每年13月5日前", "活动前999天",
+           "0小时内", "≥", "(含、、)", "| 经理 | |", "within 0 hours", "每季度首月0日前",
+           "1000000小时内", "每年2月30日", "\u200b", "《", "）"]  # fmt: skip
+    rng = random.Random(7)
+    drafted = 0
+    for _ in range(60):
+        doc = "\n".join(
+            rng.choice(lines) + (rng.choice(odd) if rng.random() < 0.3 else "")
+            for _ in range(rng.randint(1, 25))
+        )
+        try:
+            draft_from_text(doc, "mix.md", markdown=rng.random() < 0.5)
+            drafted += 1
+        except DraftError as e:
+            assert "no role found" in str(e) or "no duty that states" in str(e), str(e)
+    assert drafted > 20

@@ -675,8 +675,11 @@ def find_timings(text: str) -> list[Timing]:
             if result is None:
                 continue
             rules, notes = result
+            rules = [r for r in (rules if isinstance(rules, list) else [rules]) if _in_range(r)]
+            if not rules:
+                continue
             taken.append((s, e))
-            for rule in rules if isinstance(rules, list) else [rules]:
+            for rule in rules:
                 strength_here = 1 if handler in (_zh_period_plan, _zh_period_report) else strength
                 rule = dict(rule)
                 name = rule.pop("_name", "")
@@ -698,6 +701,15 @@ def find_timings(text: str) -> list[Timing]:
             if hhmm and t.kind != "sla":
                 t.due["time"] = hhmm
     return found
+
+
+def _in_range(rule: dict[str, Any]) -> bool:
+    """What the policy format accepts: "0小时内" or "活动前999天" is not a rule."""
+    if rule["kind"] == "sla":
+        return 0 < rule["hours"] <= 24 * 366
+    if rule["kind"] == "activity":
+        return abs(rule["offset"]) <= 366
+    return True
 
 
 _POSTPONE = re.compile(r"顺延|推迟至下一个?工作日|next working day|next business day", re.I)

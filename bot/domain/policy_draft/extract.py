@@ -74,8 +74,12 @@ class Draft:
             out += [f"role {r.key}: {n}" for n in r.notes]
         for d in self.duties:
             out += [f"duty {d.key}: {n}" for n in d.notes]
-        out += [f"no time stated ({u.role}): {u.clause}" for u in self.untimed]
+        out += [f"no time stated ({u.role}): {_short(u.clause)}" for u in self.untimed]
         return out
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 _RANKS = [
@@ -211,6 +215,10 @@ def build(outline: Outline) -> Draft:
                     item_duties[-1].clause += " " + s
                     continue
                 if len(normalise(s)) >= 6:
+                    kpis = Contents()
+                    thresholds(normalise(s), kpis, en_doc)
+                    if kpis.kpis:  # worth keeping when a due rule is added by hand
+                        clause += "  [KPI: " + "; ".join(k.label_zh for k in kpis.kpis) + "]"
                     untimed.append(Untimed(role.key, clause))
             duties += item_duties
     if not en_doc:
