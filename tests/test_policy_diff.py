@@ -86,3 +86,19 @@ def test_diff_without_a_database_and_with_a_broken_file(run_cli, tmp_path):
     broken = run_cli("policy", "diff", str(SHIPPED), str(bad))
     assert broken.returncode == 2 and "bad.toml" in broken.stderr
     assert "Traceback" not in broken.stderr
+
+
+def test_diff_warns_about_a_removed_role_that_members_still_have(run_cli, tmp_path):
+    assert run_cli("org", "sync", str(TEAM_FILE)).returncode == 0
+    text = SHIPPED.read_text(encoding="utf-8")
+    text = re.sub(r'\[\[roles\]\]\nkey = "research".*?(?=\[\[roles\]\])', "", text, flags=re.S)
+    blocks = re.split(r"(?=^\[\[duties\]\]$)", text, flags=re.M)
+    kept = [b for b in blocks if 'role = "research"' not in b]
+    new = tmp_path / "no_research.toml"
+    new.write_text("".join(kept), encoding="utf-8")
+    assert run_cli("policy", "check", str(new)).returncode == 0
+
+    out = run_cli("policy", "diff", str(SHIPPED), str(new)).stdout
+    assert "- research: 市场调研专员 / Market Research Specialist" in out
+    assert "1 active member(s) have this role: give them another before applying" in out
+    assert "roles: 0 added, 1 removed, 0 changed; duties: 0 added, 2 removed" in out

@@ -122,6 +122,7 @@ def test_sales_document_in_chinese():
 
     plan = _duty(data, director, kind="yearly")
     assert (plan["due"]["month"], plan["due"]["before_day"]) == (12, 20)
+    assert plan["due"]["covers"] == "next"  # "编制下一年度销售计划"
     assert plan["approver_role"] == ""  # "报总经理审批": outside the department
     review = _duty(data, director, kind="quarterly")
     assert review["due"] == {

@@ -49,6 +49,12 @@ def cmd_policy_draft(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     where = f" -> {args.output}" if args.output else ""
     print(f"{args.document}{where}: {result.summary()}", file=sys.stderr)
+    if args.output:
+        print(
+            f"next: check the '# REVIEW:' lines in {args.output}, then "
+            f"`dutybot policy check {args.output}` and point DUTYBOT_POLICY at it",
+            file=sys.stderr,
+        )
     return 0
 
 

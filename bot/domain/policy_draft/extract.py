@@ -340,10 +340,15 @@ def _attach_kpis(sentence: str, duty: DraftDuty, en_doc: bool) -> bool:
 # "方案审批" approves someone else's report: done by clicking, not by reporting
 _APPROVING = re.compile(r"(?:审批|审核|批准|approval|approve|sign-off)$", re.I)
 
+_NEXT = {
+    "monthly": re.compile(r"下[一1]?个?月|next month|following month|coming month", re.I),
+    "quarterly": re.compile(r"下[一1]?个?季度|next quarter|following quarter|coming quarter", re.I),
+    "yearly": re.compile(r"下[一1]?个?年度?|明年|次年|next year|following year|coming year", re.I),
+}
 _PREVIOUS = {
     "monthly": re.compile(r"上个?月|上月度|last month|previous month|prior month", re.I),
-    "quarterly": re.compile(r"上一?个?季度|last quarter|previous quarter", re.I),
-    "yearly": re.compile(r"上一?年度?|去年|last year|previous year", re.I),
+    "quarterly": re.compile(r"上[一1]?个?季度|last quarter|previous quarter", re.I),
+    "yearly": re.compile(r"上[一1]?年度?|去年|last year|previous year", re.I),
 }
 
 
@@ -382,9 +387,14 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
         duty = DraftDuty(key, role.key, name, name_en, clause or sentence, dict(t.due), notes=notes)
         if t.kind == "sla":
             duty.due["trigger"] = naming.slug(name_en, 30)
-        prev = _PREVIOUS.get(t.kind)
-        if prev and prev.search(norm) and not duty.due.get("before_start"):
-            duty.due["covers"] = "previous"
+        # which period the task is about, from what follows the time: "编制下一年度销售计划"
+        after = norm[t.end :]
+        prev, nxt = _PREVIOUS.get(t.kind), _NEXT.get(t.kind)
+        if not duty.due.get("before_start") and "covers" not in duty.due:
+            if prev and prev.search(after):
+                duty.due["covers"] = "previous"
+            elif nxt and nxt.search(after):
+                duty.due["covers"] = "next"
         shared = len(timings) > 1 and not REPORT_WORDS.search(name)
         if not shared and not _APPROVING.search(name):
             _report(duty, norm, role, roles, en_doc)
