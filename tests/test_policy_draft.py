@@ -349,3 +349,28 @@ def test_roles_without_any_timed_duty_are_a_clear_error():
     with pytest.raises(DraftError, match="no duty that states a cadence") as exc:
         draft_from_text("一、客服主管\n1、负责团队管理。\n二、客服专员\n1、热情服务客户。\n")
     assert "客服主管" in str(exc.value)
+
+
+def test_english_job_descriptions_in_plain_text():
+    data = _data(draft_policy(DOCS / "success.en.txt"))
+    roles = {r["name_en"]: r for r in data["roles"]}
+    assert list(roles) == [
+        "Head of Customer Success",
+        "Customer Success Manager",
+        "Onboarding Specialist",
+    ]
+    head, csm, onb = (r["key"] for r in roles.values())
+    assert roles["Head of Customer Success"]["reports_to_label"] == "Chief Operating Officer"
+    assert roles["Customer Success Manager"]["reports_to"] == head  # "Reporting line: …"
+    assert roles["Onboarding Specialist"]["reports_to"] == csm
+    review = _duty(data, head, kind="quarterly")
+    assert review["due"] == {"kind": "quarterly", "month": 1, "day": 10, "covers": "previous"}
+    assert review["name_en"] == "Present the quarterly customer health review"
+    assert _duty(data, head, kind="yearly")["due"] == {"kind": "yearly", "month": 1, "day": 15}
+    report = _duty(data, csm, kind="monthly")  # "by the 3rd working day of each month"
+    assert report["due"] == {"kind": "monthly", "day": 3, "adjust": "next_workday"}
+    assert _fields(report) == ["Usage", "Open issues", "Renewal risk"]
+    assert _duty(data, csm, kind="weekly")["inferred"] is True  # every two weeks
+    kickoff = [d for d in data["duties"] if d["role"] == onb and d["due"]["kind"] == "sla"]
+    assert sorted(d["due"]["hours"] for d in kickoff) == [48, 720]
+    assert _duty(data, onb, kind="weekly")["due"]["weekday"] == "mon"

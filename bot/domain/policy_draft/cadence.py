@@ -180,9 +180,28 @@ def _zh_month_end(m):
     return {"kind": "monthly", "day": -1}, []
 
 
-@_rule(r"每个?月(?:的)?第[一1]个工作日")
-def _zh_month_first_workday(m):
-    return {"kind": "monthly", "day": 1, "adjust": "next_workday"}, []
+@_rule(r"每个?月(?:的)?(?:第|前)(\d{1,2})个工作日(?:内|之内)?")
+def _zh_month_nth_workday(m):
+    return _nth_workday(int(m.group(1)))
+
+
+@_rule(
+    r"\b(?:by|before|on|within)\s+the\s+(?:first|(\d{1,2})(?:st|nd|rd|th))\s+(?:working|business)\s+days?\s+of\s+(?:each|every|the)\s+month\b",
+    flags=re.I,
+)
+def _en_month_nth_workday(m):
+    return _nth_workday(int(m.group(1) or 1))
+
+
+def _nth_workday(n: int):
+    if n == 1:
+        return {"kind": "monthly", "day": 1, "adjust": "next_workday"}, []
+    if n > 20:
+        return None
+    nth = f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
+    return {"kind": "monthly", "day": n, "adjust": "next_workday"}, [
+        f"the {nth} working day read as the {nth}, moved to the next working day when off"
+    ]
 
 
 @_rule(r"每个?月(?:的)?上旬")
@@ -528,7 +547,7 @@ def _en_quarter_first_month(m):
 
 
 @_rule(
-    rf"\bwithin\s+(\d{{1,2}})\s+(working |business |calendar )?days\s+(?:after|of|from)\s+(?:the\s+end\s+of\s+)?{_EACH_EN}\s+quarter(?:'s end| ends?)?\b",
+    rf"\bwithin\s+(\d{{1,2}})\s+(working |business |calendar )?days\s+(?:after|of|from)\s+(?:the\s+end\s+of\s+)?(?:{_EACH_EN}\s+)?quarter(?:'s end| ends?)?\b",
     flags=_I,
 )
 def _en_after_quarter(m):
@@ -644,7 +663,10 @@ def _en_minutes(m):
     return {"kind": "sla", "hours": _hours(int(m.group(1)) / 60)}, []
 
 
-@_rule(r"\bwithin\s+(\d{1,2})\s+(working |business |calendar )?days?\b", flags=_I)
+@_rule(
+    r"\b(?:within|no later than|not later than)\s+(\d{1,2})\s+(working |business |calendar )?days?\b",
+    flags=_I,
+)
 def _en_days_within(m):
     n = int(m.group(1))
     return {"kind": "sla", "hours": n * 24}, [f"{n} days read as {n * 24} hours after the request"]

@@ -100,13 +100,18 @@ def _rank(name: str) -> int:
 # "向销售总监汇报", "负责承接市场总监战略部署", "直接上级：客服经理", "reports to the Sales Director"
 _SUPERIOR = [
     re.compile(
-        r"(?:直接上级|汇报对象|上级岗位|上级|汇报关系|汇报给)\s*(?:为|是|[:：])\s*([^\s，。；,;、]{2,16})"
+        r"(?:直接上级|汇报对象|上级岗位|上级领导|上级|汇报关系|汇报给)\s*(?:为|是|[:：])\s*([^\s，。；,;、]{2,16})"
     ),
     re.compile(r"[向对]\s*([^\s，。；,;向对]{2,16}?)\s*(?:直接)?(?:汇报|报告|述职|负责)(?!人)"),
     re.compile(r"承接\s*([^\s，。；,;]{2,16}?)\s*(?:的)?(?:战略|工作|部署|安排|任务|要求)"),
     re.compile(r"在\s*([^\s，。；,;]{2,16}?)\s*(?:的)?(?:领导|指导|带领|管理)下"),
     re.compile(r"(?:受|由)\s*([^\s，。；,;]{2,16}?)\s*(?:直接)?(?:领导|管理)"),
     re.compile(r"隶属于\s*([^\s，。；,;]{2,16})"),
+    re.compile(
+        r"\b(?:reporting line|line manager|direct manager|manager|supervisor)\s*:\s*(?:the\s+)?"
+        r"([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|$)",
+        re.I,
+    ),
     re.compile(
         r"\breport(?:s|ing)?\s+(?:directly\s+)?to\s*:?\s*(?:the\s+)?([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|\s+(?:and|on|for|who|with|about)\b|$)",
         re.I,
@@ -287,7 +292,7 @@ def _link_superiors(outline: Outline, roles: list[DraftRole]) -> None:
                     if boss:
                         role.reports_to = boss.key
                         break
-                    explicit = pattern is _SUPERIOR[0] or "report" in pattern.pattern
+                    explicit = pattern in _SUPERIOR[:2] or "report" in pattern.pattern
                     if (explicit or _OUTSIDE.search(cand)) and not role.reports_to_label:
                         role.reports_to_label = cand.strip("*_ ")
                 if role.reports_to:
@@ -440,10 +445,16 @@ _FILLER_EN = re.compile(
 def _clean_name(p: str, en_doc: bool) -> str:
     p = p.strip(" 　.。,，")
     if en_doc:
-        p = re.split(r"\s+(?:including|covering|with|listing|so that|in order to)\b", p)[0]
+        p = re.split(
+            r"\s+(?:including|covering|with|listing|so that|in order to|after|before|within|"
+            r"no later than|by|every|each)\b",
+            p,
+        )[0]
         p = _FILLER_EN.sub("", p).strip(" .,")
-        words = p.split()
-        p = " ".join(words[:8])
+        p = " ".join(p.split()[:8])
+        p = re.sub(
+            r"(?:\s+(?:to|the|a|an|of|for|on|at|in|and|annually|monthly|weekly|daily))+$", "", p
+        )
         return p[:1].upper() + p[1:]
     p = _NOISE_ZH.sub("", p)
     p = _FILLER_ZH.sub("", p.replace(" ", ""))

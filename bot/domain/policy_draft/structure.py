@@ -42,7 +42,9 @@ _TITLE_EN = (
     "secretary|receptionist|buyer|auditor|marketer|salesperson"
 )
 _ROLE_END_ZH = re.compile(rf"(?:{_TITLE_ZH})$")
-_ROLE_END_EN = re.compile(rf"\b(?:{_TITLE_EN})s?$", re.I)
+_ROLE_END_EN = re.compile(
+    rf"\b(?:{_TITLE_EN})s?$|^(?:head|director|vp|vice president|chief|manager|lead) of \w", re.I
+)
 _NOT_ROLE = re.compile(r"(?:人员|成员|全员|员工|职责|制度|规定|办法|细则|说明书?|总则|附则)$")
 # "Reports to the Sales Manager", "协助销售经理": about a role, not a role
 _NOT_ROLE_START = re.compile(
@@ -51,7 +53,9 @@ _NOT_ROLE_START = re.compile(
     re.I,
 )
 _STRIP_HEAD = re.compile(
-    r"^(?:岗位名称|岗位|职位名称|职位|角色|role|position|job title|title)\s*[:：]\s*", re.I
+    r"^(?:岗位名称|岗位说明书|岗位|职位名称|职位描述|职位|角色|role|position|job title|"
+    r"job description|jd|title)\s*[:：]\s*",
+    re.I,
 )
 _STRIP_TAIL = re.compile(
     r"\s*(?:的?(?:主要|核心|工作)?(?:岗位)?职责(?:与权限|说明|描述)?|岗位说明书?|岗位|岗|"
