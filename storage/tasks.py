@@ -9,6 +9,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.ladder import first_action_at
 from bot.domain.policy import Policy
 from bot.domain.schedule import upcoming_occurrences
 from bot.domain.workcalendar import WorkCalendar
@@ -37,6 +38,11 @@ async def ensure_periodic_tasks(
         duty.key: upcoming_occurrences(duty.due, now, tz, calendar)
         for duty in policy.periodic_duties()
     }
+    first_action: dict[datetime, datetime | None] = {}
+    for occs in occurrences.values():
+        for occ in occs:
+            if occ.due_at not in first_action:
+                first_action[occ.due_at] = first_action_at(policy, calendar, tz, occ.due_at)
     rows = []
     for member in members:
         for duty in policy.duties_for_role(member.role_key):
@@ -50,6 +56,7 @@ async def ensure_periodic_tasks(
                         "status": TaskStatus.OPEN,
                         "created_at": now,
                         "updated_at": now,
+                        "next_action_at": first_action[occ.due_at],
                     }
                 )
     created = 0

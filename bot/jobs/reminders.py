@@ -16,6 +16,10 @@ working day relative to a task's due date a step applies and who hears about it.
   only; the steps keep their days, so escalation to the manager and director goes on.
 * Leave: a task due while its assignee is on leave is excused (no reminders); a recipient
   on leave today is skipped (they hear the then-current step when back).
+
+A round reads only the tasks whose `next_action_at` has come (bot.domain.ladder), and
+stores each one's next value after its cards are queued: the next step's morning, the next
+working morning while someone is held back, or nothing once the ladder is done.
 """
 
 from __future__ import annotations
@@ -24,62 +28,47 @@ import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.dispatch.context import Services
+from bot.domain.ladder import (
+    GRACE_WORKDAYS,
+    current_step,
+    first_action_at,
+    in_working_hours,
+    next_action_after,
+    next_working_morning,
+    step_day,
+    window,
+)
 from bot.domain.policy import Policy, ReminderStep
 from bot.domain.roster import Roster
-from bot.domain.workcalendar import WorkCalendar
 from bot.jobs.activities import LANG, action_for
 from cards.reminder import OVERDUE, TODAY, UPCOMING, ReminderLine, ReminderView, build_reminder_card
 from storage.activities import activity_titles
 from storage.models import Member
 from storage.outbox import enqueue
-from storage.reminders import claim_markers, existing_markers, marker_key, tasks_due_between
+from storage.reminders import (
+    claim_markers,
+    existing_markers,
+    marker_key,
+    recheck_open_tasks,
+    set_next_actions,
+    tasks_due_now,
+)
+
+__all__ = [  # the ladder's pure rules, re-exported for the handlers that use them
+    "GRACE_WORKDAYS",
+    "current_step",
+    "in_working_hours",
+    "next_working_morning",
+    "step_day",
+    "window",
+]
 
 log = logging.getLogger("dutybot.reminders")
-
-GRACE_WORKDAYS = 5  # how long after the last step a missed step is still caught up
-
-
-def step_day(due: date, offset: int, calendar: WorkCalendar) -> date:
-    return due if offset == 0 else calendar.add_workdays(due, offset)
-
-
-def current_step(
-    steps: tuple[ReminderStep, ...], due: date, today: date, calendar: WorkCalendar
-) -> int | None:
-    """Index of the latest step whose day has come, or None."""
-    found = None
-    for i, step in enumerate(steps):
-        if step_day(due, step.offset, calendar) <= today:
-            found = i
-    return found
-
-
-def in_working_hours(policy: Policy, calendar: WorkCalendar, local_now: datetime) -> bool:
-    start, end = policy.working_hours
-    return calendar.is_workday(local_now.date()) and start <= local_now.time() < end
-
-
-def next_working_morning(policy: Policy, calendar: WorkCalendar, local_now: datetime) -> datetime:
-    """The start of working hours on the next working day after today (aware UTC)."""
-    day = calendar.add_workdays(local_now.date(), 1)
-    return datetime.combine(day, policy.working_hours[0], tzinfo=local_now.tzinfo).astimezone(UTC)
-
-
-def window(
-    steps: tuple[ReminderStep, ...], calendar: WorkCalendar, tz, today: date
-) -> tuple[datetime, datetime]:
-    """The due_at range a step can apply to today (a superset; filtered per task)."""
-    offsets = [s.offset for s in steps]
-    lo_day = calendar.add_workdays(today, -(max(max(offsets), 0) + GRACE_WORKDAYS))
-    hi_day = calendar.add_workdays(today, -min(min(offsets), 0)) + timedelta(days=1)
-    lo = datetime.combine(lo_day, time(0), tzinfo=tz).astimezone(UTC)
-    hi = datetime.combine(hi_day, time(0), tzinfo=tz).astimezone(UTC)
-    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -114,29 +103,43 @@ def recipients_for(step: ReminderStep, assignee: Member, roster: Roster) -> list
     return found
 
 
-async def plan_round(
-    session, services: Services, roster: Roster, now: datetime
-) -> dict[str, list[Planned]]:
-    """Everything that should go out now, by recipient, minus what was already sent."""
+@dataclass
+class RoundPlan:
+    by_recipient: dict[str, list[Planned]]
+    # (task id, next_action_at as read, its next value) for every task the round looked at
+    next_actions: list[tuple[int, datetime | None, datetime | None]]
+
+
+async def plan_round(session, services: Services, roster: Roster, now: datetime) -> RoundPlan:
+    """Everything that should go out now, by recipient, minus what was already sent; and
+    when each task looked at needs the next round."""
     policy, calendar, tz = services.policy, services.calendar, services.tz
     steps = policy.reminders
     if not steps:
-        return {}
-    today = now.astimezone(tz).date()
-    lo, hi = window(steps, calendar, tz, today)
-    tasks = await tasks_due_between(session, lo, hi)
+        return RoundPlan({}, [])
+    local_now = now.astimezone(tz)
+    today = local_now.date()
+    oldest = calendar.add_workdays(today, -(max(steps[-1].offset, 0) + GRACE_WORKDAYS))
+    tasks = await tasks_due_now(session, now)
     titles = await activity_titles(session, {t.activity_id for t in tasks if t.activity_id})
     plans: dict[str, list[Planned]] = defaultdict(list)
+    next_actions: list[tuple[int, datetime | None, datetime | None]] = []
     for task in tasks:
         assignee = roster.get(task.assignee_open_id)
-        if assignee is None or task.id is None:
-            continue
         due_local = task.due_at.astimezone(tz)
         due_date = due_local.date()
-        if roster.on_leave(assignee.open_id, due_date):
-            continue  # excused: flagged in digests, never chased
+        if assignee is None or due_date < oldest:  # gone, or past the ladder and its grace
+            next_actions.append((task.id, task.next_action_at, None))
+            continue
+        if roster.on_leave(assignee.open_id, due_date):  # excused: flagged in digests
+            tomorrow = next_working_morning(policy, calendar, local_now)  # leave may change
+            later = next_action_after(policy, calendar, due_date, local_now, retry_at=tomorrow)
+            next_actions.append((task.id, task.next_action_at, later))
+            continue
         index = current_step(steps, due_date, today, calendar)
         if index is None:
+            first = first_action_at(policy, calendar, tz, task.due_at)
+            next_actions.append((task.id, task.next_action_at, first))
             continue
         step = steps[index]
         if now > task.due_at:
@@ -147,9 +150,16 @@ async def plan_round(
             stage, late = UPCOMING, 0
         duty = policy.duties.get(task.duty_key)
         snoozed = task.snoozed_until is not None and task.snoozed_until > now
+        retry: datetime | None = None  # when someone held back may hear the then-current step
         for person in recipients_for(step, assignee, roster):
             mine = person.open_id == assignee.open_id
             if (mine and snoozed) or roster.on_leave(person.open_id, today):
+                back = (
+                    task.snoozed_until
+                    if mine and snoozed
+                    else next_working_morning(policy, calendar, local_now)
+                )
+                retry = back if retry is None else min(retry, back)
                 continue
             line = ReminderLine(
                 task_id=task.id,
@@ -164,13 +174,41 @@ async def plan_round(
             )
             key = marker_key(task.id, due_date.isoformat(), step.key, person.open_id)
             plans[person.open_id].append(Planned(key, line, mine))
+        later = next_action_after(policy, calendar, due_date, local_now, retry_at=retry)
+        next_actions.append((task.id, task.next_action_at, later))
     sent = await existing_markers(session, [p.marker for ps in plans.values() for p in ps])
     result = {}
     for open_id, items in plans.items():
         left = [p for p in items if p.marker not in sent]
         if left:
             result[open_id] = left
-    return result
+    return RoundPlan(result, next_actions)
+
+
+def ladder_marker(policy: Policy, roster: Roster) -> str:
+    """A key for everything besides a task that decides who hears which step when: the
+    ladder, working hours, the reporting lines and the team. When it changes, the tasks
+    in the window are looked at again (a new manager hears the current step, as before)."""
+    parts = [repr(policy.reminders), repr(policy.working_hours)]
+    parts += sorted(f"{r.key}>{r.reports_to}" for r in policy.roles.values())
+    parts += sorted(
+        f"{m.open_id}|{m.role_key}|{m.manager_open_id}" for m in roster.members.values()
+    )
+    return "ladder:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+
+async def recheck_if_changed(session, services: Services, roster: Roster, now: datetime) -> None:
+    """Once per ladder and team: make the tasks in the reminder window due for a look."""
+    key = ladder_marker(services.policy, roster)
+    if await existing_markers(session, [key]):
+        return
+    steps = services.policy.reminders
+    if steps:
+        today = now.astimezone(services.tz).date()
+        lo, _ = window(steps, services.calendar, services.tz, today)
+        await recheck_open_tasks(session, lo)
+    await claim_markers(session, [key], now)
+    await session.commit()
 
 
 def card_uuid(markers: list[str]) -> str:
@@ -189,7 +227,9 @@ async def send_round(
         return stats
     async with sessions() as session:
         roster = await Roster.load(session, services.policy)
-        plans = await plan_round(session, services, roster, now)
+        await recheck_if_changed(session, services, roster, now)
+        planned = await plan_round(session, services, roster, now)
+    plans = planned.by_recipient
     for open_id in sorted(plans):
         items = plans[open_id]
         markers = [p.marker for p in items]
@@ -217,6 +257,11 @@ async def send_round(
         stats.cards += 1
         stats.items += len(items)
         stats.recipients.append(open_id)
+    # Only now that every card is queued: a crash before this looks at the tasks again.
+    if planned.next_actions:
+        async with sessions() as session:
+            await set_next_actions(session, planned.next_actions)
+            await session.commit()
     if stats.cards:
         log.info("reminders: %d card(s), %d item(s)", stats.cards, stats.items)
     return stats
