@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.delivery.ingest import IngestBatcher
 from bot.delivery.workers import InboxWorker, OutboxWorker
 from bot.dispatch.context import Ctx, Services
-from bot.dispatch.events import PayloadError, card_action_event, message_event
+from bot.dispatch.events import PayloadError, card_action_event, message_event, typed_event
 from bot.dispatch.router import Router
 from bot.domain.policy import Policy, load_policy
 from bot.domain.workcalendar import WorkCalendar
@@ -67,12 +67,14 @@ class BotApp:
         self.services = Services(self.settings, self.policy, self.calendar)
         self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
+        self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)
         self.outbox = (
             OutboxWorker(self.sessions, self.gateway, self.clock) if self.gateway else None
         )
         self.inbox = InboxWorker(self.sessions, self.dispatch, self.clock, after=self.wake_outbox)
         self._background: set[asyncio.Task] = set()
         self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
+        self.stats["malformed"] = 0
 
     # -- life cycle -------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -167,12 +169,18 @@ class BotApp:
         """Route one stored event to its handler (called by the inbox worker)."""
         payload = json.loads(row.payload)
         ctx = Ctx(session, self.clock.now(), self.services, source=row.dedupe_key)
-        if row.event_type == "im.message.receive_v1":
-            try:
+        # Signed but malformed events are refused here, at the boundary: handlers only ever
+        # see typed events, and a refusal is logged once, never retried.
+        try:
+            if row.event_type == "im.message.receive_v1":
                 event = message_event(payload, self.services.bot_open_id)
-            except PayloadError as exc:
-                log.warning("event %s: %s; ignored", row.event_id, exc)
-                return
+            else:
+                event = typed_event(row.event_type, payload)
+        except PayloadError as exc:
+            self.stats["malformed"] += 1
+            log.warning("event %s (%s) refused: %s", row.event_id, row.event_type, exc)
+            return
+        if row.event_type == "im.message.receive_v1":
             if event.is_group and not event.mentions_bot:
                 return  # only answer in groups when @-mentioned
             intent = self.router.match(event.text)
@@ -181,8 +189,8 @@ class BotApp:
                 await handler(ctx, event, intent)
             return
         handler = self.router.events.get(row.event_type)
-        if handler is not None:
-            await handler(ctx, payload)
+        if handler is not None and event is not None:
+            await handler(ctx, event)
             return
         log.info("no handler for %s (%s)", row.event_type, row.event_id)
 

@@ -11,7 +11,7 @@ import re
 from sqlmodel import col, update
 
 from bot.dispatch.context import Ctx
-from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.dispatch.events import BotAddedEvent, CardActionEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
 from bot.domain.policy import Role
 from cards.admin import build_intro_card, build_team_change_card, build_team_chat_card
@@ -202,17 +202,17 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
 
 
 @router.event("im.chat.member.bot.added_v1")
-async def on_bot_added(ctx: Ctx, payload: dict) -> None:
+async def on_bot_added(ctx: Ctx, event: BotAddedEvent) -> None:
     """Introduce ourselves; offer the person who added us, if an admin, to make it a team chat."""
-    event = payload.get("event") or {}
-    chat_id = event.get("chat_id")
-    if not isinstance(chat_id, str) or not chat_id:
+    chat_id = event.chat_id
+    if not chat_id:
         return
-    operator = (event.get("operator_id") or {}).get("open_id")
-    adder = await get_member(ctx.session, operator) if isinstance(operator, str) else None
+    adder = (
+        await get_member(ctx.session, event.operator_open_id) if event.operator_open_id else None
+    )
     chat = await ctx.session.get(Chat, chat_id)
     if chat is None:
-        name = event.get("name") if isinstance(event.get("name"), str) else chat_id
+        name = event.chat_name or chat_id
         ctx.session.add(
             Chat(
                 chat_id=chat_id,

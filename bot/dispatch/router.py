@@ -87,7 +87,7 @@ class Router:
         return register
 
     def event(self, event_type: str) -> Callable[[MessageHandler], MessageHandler]:
-        """Register a handler for another Feishu event type, called as (ctx, payload)."""
+        """Register a handler for another Feishu event type, called as (ctx, typed_event)."""
 
         def register(fn: MessageHandler) -> MessageHandler:
             self.events.setdefault(event_type, fn)
