@@ -132,3 +132,19 @@ async def test_a_new_manager_hears_the_current_step(harness):
         await s.commit()
     assert list(await round_at(bot, at(2026, 12, 7, 11))) == ["ou_crm"]
     assert await round_at(bot, at(2026, 12, 7, 12)) == {}
+
+
+async def test_the_minute_tick_skips_periodic_inserts_until_the_team_changes(harness):
+    bot = harness.bot
+    when = utc(at(2026, 12, 1, 20))
+    await run_tick(bot, when)
+    assert (await run_tick(bot, when)).periodic_created == 0  # nothing new: nothing written
+    async with bot.sessions() as s:
+        s.add(
+            Member(
+                open_id="ou_new", name="新人", role_key="manager", created_at=when, updated_at=when
+            )
+        )
+        await s.commit()
+    assert (await run_tick(bot, when)).periodic_created > 0
+    assert [t for t in await tasks_of(bot) if t.assignee_open_id == "ou_new"]

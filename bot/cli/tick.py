@@ -62,8 +62,13 @@ def cmd_tick(args: argparse.Namespace) -> int:
             report = await run_tick(bot, now)
             sent = 0
             if bot.outbox is not None:
-                await bot.connect_feishu()
-                sent = await bot.outbox.drain(max_rounds=1000)
+                from storage.outbox import depth
+
+                async with bot.sessions() as session:
+                    waiting, _ = await depth(session)
+                if waiting:  # nothing to send: lark-oapi is never imported (seconds, ~170 MB)
+                    await bot.connect_feishu()
+                    sent = await bot.outbox.drain(max_rounds=1000)
             return report.render(settings.tz), sent, bool(report.errors)
         finally:
             await bot.stop()
