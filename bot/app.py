@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery.inbox import InboxWorker
 from bot.delivery.ingest import IngestBatcher
-from bot.delivery.workers import InboxWorker, OutboxWorker
+from bot.delivery.outbox import OutboxWorker
 from bot.dispatch.context import Ctx, Services
 from bot.dispatch.events import PayloadError, card_action_event, message_event, typed_event
 from bot.dispatch.router import Router

@@ -95,12 +95,14 @@ class FeishuGateway:
         clock: Clock,
         limits: SendLimits | None = None,
         timeout: float = 10.0,
+        attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.domain = domain
         self._app_id, self._app_secret, self._timeout = app_id, app_secret, timeout
         self.tokens = TenantTokenProvider(domain, app_id, app_secret, clock, timeout)
         self.limits = limits or SendLimits()
         self._client = None
+        self.attempts = attempts  # inline tries per call; the outbox retries beyond that
         self.stats = {"sent": 0, "retries": 0, "rate_limited": 0, "errors": 0}
 
     @property
@@ -134,7 +136,7 @@ class FeishuGateway:
         """Run one SDK call with our token, limits and retry rules; return the response."""
         refreshed = False
         last: FeishuError | None = None
-        for attempt in range(MAX_ATTEMPTS):
+        for attempt in range(self.attempts):
             if attempt:
                 self.stats["retries"] += 1
             await self.limits.acquire(receiver)
@@ -145,12 +147,12 @@ class FeishuGateway:
             except (TimeoutError, ValueError, OSError) as exc:
                 # Non-JSON bodies (gateway HTML) raise JSONDecodeError; network errors OSError.
                 last = FeishuError(-1, f"{what}: {type(exc).__name__}: {exc}", retryable=True)
-                await asyncio.sleep(_jitter(attempt))
+                await self._pause(attempt, _jitter(attempt))
                 continue
             except Exception as exc:  # httpx errors are not OSError subclasses
                 if type(exc).__module__.startswith("httpx"):
                     last = FeishuError(-1, f"{what}: {type(exc).__name__}", retryable=True)
-                    await asyncio.sleep(_jitter(attempt))
+                    await self._pause(attempt, _jitter(attempt))
                     continue
                 raise
             raw = resp.raw
@@ -172,17 +174,22 @@ class FeishuGateway:
                 )
                 if wait > MAX_INLINE_WAIT:
                     break
-                await asyncio.sleep(wait)
+                await self._pause(attempt, wait)
                 continue
             if code == FREQUENCY_LIMITED or status >= 500:
                 self.stats["rate_limited"] += code == FREQUENCY_LIMITED
                 last = FeishuError(code, msg, status=status, retryable=True, log_id=log_id)
-                await asyncio.sleep(1.0 if code == FREQUENCY_LIMITED else _jitter(attempt))
+                await self._pause(attempt, 1.0 if code == FREQUENCY_LIMITED else _jitter(attempt))
                 continue
             self.stats["errors"] += 1
             raise FeishuError(code, msg, status=status, log_id=log_id)
         self.stats["errors"] += 1
         raise last or FeishuError(-1, f"{what}: gave up", retryable=True)
+
+    async def _pause(self, attempt: int, seconds: float) -> None:
+        """Wait before the next inline try; after the last one the outbox schedules the retry."""
+        if attempt + 1 < self.attempts:
+            await asyncio.sleep(seconds)
 
     async def send(
         self, receive_id_type: str, receive_id: str, msg_type: str, content: str, uuid: str
@@ -270,3 +277,8 @@ class FeishuGateway:
         data = await self._raw("GET", "/open-apis/bot/v3/info")
         bot = data.get("bot") or {}
         return BotInfo(open_id=str(bot.get("open_id", "")), app_name=str(bot.get("app_name", "")))
+
+    async def call(self, fn, *, what: str, receiver: str | None = None):
+        """Run another SDK call (`fn(option)`, e.g. the directory's) with our token, limits
+        and retry rules; returns the SDK response."""
+        return await self._call(fn, receiver=receiver, what=what)

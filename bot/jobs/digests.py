@@ -350,6 +350,7 @@ async def send_digests(
                         uuid="dg" + hashlib.sha256(key.encode()).hexdigest()[:40],
                         now=now,
                         kind="send",
+                        purpose="digest",
                         body=body,
                         receive_id_type="chat_id",
                         receive_id=chat.chat_id,
