@@ -125,6 +125,7 @@ class BotApp:
             await self.outbox.stop()
         if self.gateway is not None:
             await self.gateway.close()
+        await self.ingest.close()
         await self.engine.dispose()
 
     def wake_outbox(self) -> None:
