@@ -24,7 +24,7 @@ from bot.domain.policy import Policy, load_policy
 from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
-from handlers import activities, admin, card_actions, messages, reports, tasks
+from handlers import activities, admin, card_actions, digests, menu, messages, reports, tasks
 from storage import db
 from storage.cards import button_value, remember_card
 from storage.inbox import event_row, purge_old
@@ -47,8 +47,10 @@ def build_router() -> Router:
         activities.router,
         tasks.router,
         admin.router,
+        digests.router,  # before messages: "本周汇总" is not "本周" (this week's tasks)
         messages.router,
         card_actions.router,
+        menu.router,  # the bot menu: no keywords, one event type
     )
 
 

@@ -67,8 +67,11 @@ class Ctx:
         uuid: str | None = None,
     ) -> str:
         """Answer a chat message: a reply in a group (so the asker sees it is theirs), a plain
-        message in a private chat. Returns the outbox uuid (to patch the card later)."""
+        message in a private chat; a request with no chat (a bot-menu click) goes to the
+        asker's private chat by open_id. Returns the outbox uuid (to patch the card later)."""
         uuid = uuid or self.next_uuid()
+        if not event.chat_id:
+            return await self.send("open_id", event.sender_open_id, body, msg_type, uuid=uuid)
         if event.is_group:
             await enqueue(
                 self.session,
