@@ -12,7 +12,9 @@ own code (`bot.jobs.scheduler.run_tick`, no Feishu: messages stay in the outbox)
   markers, into the outbox): planning, not sending;
 - idle: ticks at 09:31, 09:32, 09:33 with nothing due (median);
 - cli: `python -m bot tick` as cron runs it, with Feishu credentials set and nothing to
-  send: wall time, CPU time, and whether lark-oapi was imported.
+  send: wall time, CPU time, and whether lark-oapi was imported;
+- run: the resident memory of an idle `dutybot run` (Feishu credentials set, so lark-oapi
+  is loaded) on the same database.
 
 The last line is ``RESULT tick_idle_s=… tick_round_plan_s=… members=… cli_tick_s=… …``.
 The machine is shared: CPU seconds are the steadier figure.
@@ -164,6 +166,59 @@ def cli_tick(path: Path) -> dict:
     }
 
 
+def run_rss(path: Path) -> float:
+    """Resident memory of an idle `dutybot run` (webhook, workers, scheduler) once it
+    answers /healthz and has ticked: MB, read from /proc."""
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FEISHU_", "DUTYBOT_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=f"sqlite+aiosqlite:///{path}",
+        FEISHU_APP_ID="cli_bench",
+        FEISHU_APP_SECRET="bench",
+        FEISHU_VERIFICATION_TOKEN="bench",
+        FEISHU_DOMAIN="https://127.0.0.1:9",  # unreachable: the bot logs it and runs on
+        DUTYBOT_PORT=str(port),
+        DUTYBOT_LOG_LEVEL="WARNING",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise SystemExit("dutybot run exited") from None
+                time.sleep(0.5)
+        time.sleep(10)  # settle: first tick, workers idle
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss_kb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1])
+        return rss_kb / 1024
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=10_000)
@@ -179,6 +234,7 @@ async def main() -> None:
     load(path, people)
     result = await in_process(path, n)
     result.update(cli_tick(path))
+    result["run_rss_mb"] = run_rss(path)
     print(f"members: {n:,}; periodic tasks prepared in {result['prepare_s']:.1f} s")
     print(
         f"round (Mon 09:30): {result['cards']:,} cards, {result['round_items']:,} items "
@@ -190,10 +246,11 @@ async def main() -> None:
         f"{result['cli_tick_cpu_s']:.2f} s CPU, peak RSS {result['cli_rss_mb']:.0f} MB, "
         f"lark-oapi imported: {'yes' if result['lark'] else 'no'}"
     )
+    print(f"`dutybot run`, idle: RSS {result['run_rss_mb']:.0f} MB")
     print(
         f"RESULT tick_idle_s={result['idle_s']:.3f} tick_round_plan_s={result['round_s']:.2f} "
         f"members={n} cli_tick_s={result['cli_tick_s']:.2f} "
-        f"cli_tick_cpu_s={result['cli_tick_cpu_s']:.2f} cli_lark_imported={int(result['lark'])}"
+        f"cli_tick_cpu_s={result['cli_tick_cpu_s']:.2f} cli_lark_imported={int(result['lark'])} run_rss_mb={result['run_rss_mb']:.0f}"
     )
 
 

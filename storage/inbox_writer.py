@@ -54,6 +54,7 @@ class SqliteInboxWriter:
         self.path, self.timeout = path, timeout
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="inbox-writer")
         self._conn: sqlite3.Connection | None = None
+        self._closed = False
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -92,5 +93,9 @@ class SqliteInboxWriter:
             self._conn = None
 
     async def close(self) -> None:
+        """Close the connection and end the thread (idempotent: stop may run twice)."""
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
