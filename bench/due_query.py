@@ -17,7 +17,7 @@ Data: members spread over the seven roles; tasks due at 18:00 on days spread eve
 the last 540 days and the next 60 (about one task per member per week). Past tasks are
 mostly done (1 % still open, 10 % of the last ten days'), future ones mostly open; "now" is
 Monday 2026-12-07 10:00 Asia/Shanghai. ``next_action_at`` is what the bot leaves behind
-after the 09:30 round (``bot.domain.ladder``), closed tasks carry the "look again" value
+after the 09:30 round (``bot.domain.reminders``), closed tasks carry the "look again" value
 every write leaves, and one open task in 500 was edited since the round (due now).
 
 The last line is ``RESULT due_now_p99_ms=… whats_due_p99_ms=… backend=sqlite`` (PostgreSQL
@@ -43,13 +43,14 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.domain.ladder import (  # noqa: E402
+from bot.domain.reminders import (  # noqa: E402
     GRACE_WORKDAYS,
     current_step,
     first_action_at,
     next_action_after,
 )
 from bot.domain.policy import load_policy  # noqa: E402
+from bot.domain.reminders import window  # noqa: E402
 from bot.domain.workcalendar import WorkCalendar  # noqa: E402
 from storage import db  # noqa: E402
 from storage.models import RECHECK  # noqa: E402

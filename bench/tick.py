@@ -107,7 +107,7 @@ async def in_process(path: Path, n: int) -> dict:
         t0 = time.perf_counter()
         await bot.prepare()  # the periodic tasks of everyone
         out["prepare_s"] = time.perf_counter() - t0
-        from bot.domain.ladder import first_action_at
+        from bot.domain.reminders import first_action_at
 
         first = first_action_at(bot.policy, bot.calendar, TZ, at(8, 18))
         add_round_tasks(path, members(n), first)

@@ -11,8 +11,8 @@ import logging
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import CardActionEvent
 from bot.dispatch.router import Router
-from bot.jobs.digests import weekly_progress_draft
-from bot.jobs.reminders import next_working_morning
+from bot.domain.reminders import next_working_morning
+from bot.services.digests import weekly_progress_draft
 from cards.task_actions import TASK_DONE, TASK_SNOOZE
 from handlers.card_actions import toast
 from storage.audit import audit

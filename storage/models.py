@@ -123,7 +123,7 @@ class Task(SQLModel, table=True):
     done_at: datetime | None = _ts(nullable=True)
     note: str | None = Field(default=None, sa_type=Text)  # e.g. the approver's rejection comment
     snoozed_until: datetime | None = _ts(nullable=True)  # reminders wait; escalation does not
-    # When the reminder ladder next needs this task (see bot.domain.ladder); NULL: never.
+    # When the reminder ladder next needs this task (see bot.domain.reminders); NULL: never.
     next_action_at: datetime | None = Field(
         default=RECHECK,
         sa_type=UTCDateTime,

@@ -28,6 +28,14 @@ def register(sub: common.SubParsers) -> None:
         help="after start-up, wait until this wall-clock time before the pass "
         "(lines up replicas, e.g. in tests)",
     )
+    tick.add_argument(
+        "--deliver-for",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="after the pass, keep delivering (retries, messages left by a killed run) "
+        "until nothing waits or this many seconds have passed (default 30; 0: one pass)",
+    )
     tick.set_defaults(fn=cmd_tick)
 
 
@@ -42,10 +50,11 @@ def cmd_tick(args: argparse.Namespace) -> int:
         from sqlalchemy.exc import DBAPIError
 
         from bot.app import build_app
-        from bot.clock import FixedClock
+        from bot.clock import RunningClock
         from bot.jobs.scheduler import run_tick
 
-        bot = build_app(settings, clock=FixedClock(now))
+        # Runs from `now` at real speed: retries the pass schedules come due while it runs.
+        bot = build_app(settings, clock=RunningClock(now))
         try:
             for attempt in range(3):  # replicas starting together may race on the policy rows
                 try:
@@ -68,7 +77,7 @@ def cmd_tick(args: argparse.Namespace) -> int:
                     waiting, _ = await depth(session)
                 if waiting:  # nothing to send: lark-oapi is never imported (seconds, ~170 MB)
                     await bot.connect_feishu()
-                    sent = await bot.outbox.drain(max_rounds=1000)
+                    sent = await bot.outbox.deliver_for(max(0.0, args.deliver_for))
             return report.render(settings.tz), sent, bool(report.errors)
         finally:
             await bot.stop()

@@ -7,55 +7,45 @@ role the member's role reports to."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from typing import Generic, Protocol, TypeVar
 
 from bot.domain.policy import Policy
-from storage.models import Leave, Member
 
-# What the scheduler reads of a member (no timestamps: they cost a conversion per row).
-ROSTER_COLUMNS = (
-    Member.open_id,
-    Member.name,
-    Member.role_key,
-    Member.manager_open_id,
-    Member.is_admin,
-    Member.active,
-)
+
+class Person(Protocol):
+    """What the roster needs of a member (``storage.models.Member`` is one)."""
+
+    open_id: str
+    name: str
+    role_key: str
+    manager_open_id: str | None
+    is_admin: bool
+
+
+P = TypeVar("P", bound=Person)
 
 
 @dataclass
-class Roster:
+class Roster(Generic[P]):
+    """Built by ``storage.members.load_roster``; pure from then on."""
+
     policy: Policy
-    members: dict[str, Member]  # active members by open_id
+    members: dict[str, P]  # active members by open_id
     leaves: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
+    _by_role: dict[str, list[P]] = field(default_factory=dict, repr=False)
 
-    _by_role: dict[str, list[Member]] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    async def load(cls, session: AsyncSession, policy: Policy) -> Roster:
-        # Plain rows with Member's attributes, not ORM objects: a tick loads the whole team
-        # every minute, and rows are an order of magnitude cheaper to build.
-        rows = (await session.exec(select(*ROSTER_COLUMNS).where(Member.active))).all()
-        leaves: dict[str, list[tuple[date, date]]] = defaultdict(list)
-        for leave in (await session.exec(select(Leave))).all():
-            leaves[leave.open_id].append((leave.start_date, leave.end_date))
-        return cls(policy, {m.open_id: m for m in rows}, dict(leaves))
-
-    def get(self, open_id: str | None) -> Member | None:
+    def get(self, open_id: str | None) -> P | None:
         return self.members.get(open_id) if open_id else None
 
-    def with_role(self, role_key: str) -> list[Member]:
-        if not self._by_role:  # indexed once: reminders ask this for every task
+    def with_role(self, role_key: str) -> list[P]:
+        if not self._by_role:  # indexed once: a round asks this for every task
             for m in sorted(self.members.values(), key=lambda m: m.open_id):
                 self._by_role.setdefault(m.role_key, []).append(m)
         return list(self._by_role.get(role_key, ()))
 
-    def manager_of(self, member: Member) -> Member | None:
+    def manager_of(self, member: P) -> P | None:
         """Who this member reports to (the team file's override, else by role)."""
         if member.manager_open_id and member.manager_open_id in self.members:
             return self.members[member.manager_open_id]
@@ -65,7 +55,7 @@ class Roster:
             return found[0] if found else None
         return None
 
-    def admins(self) -> list[Member]:
+    def admins(self) -> list[P]:
         return sorted((m for m in self.members.values() if m.is_admin), key=lambda m: m.open_id)
 
     def on_leave(self, open_id: str, day: date) -> bool:

@@ -46,8 +46,11 @@ class Directory:
         members_page: int = MEMBERS_PAGE,
     ) -> None:
         self.gateway = gateway
-        self.client = gateway.client
         self.users_page, self.members_page = users_page, members_page
+
+    @property
+    def client(self):
+        return self.gateway.client
 
     async def department(self, department_id: str) -> Department:
         from lark_oapi.api.contact.v3 import GetDepartmentRequest

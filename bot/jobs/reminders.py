@@ -1,14 +1,9 @@
 """Reminders and escalation: the policy's ladder applied to open tasks, one card per person
-per round.
+per round. The ladder's arithmetic (step days, the current step, recipients, working
+hours) is ``bot.domain.reminders``; this module reads the tasks and queues the cards.
 
-The ladder (`policy.reminders`, default −1 / 0 / +1 / +3 working days) says on which
-working day relative to a task's due date a step applies and who hears about it. Rules:
-
-* A step's day is ``add_workdays(due date, offset)`` (offset 0: the due date itself).
-* Only the *current* step of a task is sent: the latest one whose day has come. A task
-  created the day it is due gets "due today", not a late "heads up"; after an outage the
-  catch-up is one message, not the whole ladder.
-* Nothing is sent outside working hours (`policy.working_hours`) or on a day off: what
+* A task created the day it is due gets "due today", not a late "heads up".
+* Outside working hours (`policy.working_hours`) or on a day off nothing is sent: what
   falls there waits for the next working morning.
 * Each (task, due date, step, recipient) is sent once (a `Marker`, written with the outbox
   row). A new due date (an activity moved, a rejected report) starts a new ladder.
@@ -17,9 +12,9 @@ working day relative to a task's due date a step applies and who hears about it.
 * Leave: a task due while its assignee is on leave is excused (no reminders); a recipient
   on leave today is skipped (they hear the then-current step when back).
 
-A round reads only the tasks whose `next_action_at` has come (bot.domain.ladder), and
-stores each one's next value after its cards are queued: the next step's morning, the next
-working morning while someone is held back, or nothing once the ladder is done.
+A round reads only the tasks whose `next_action_at` has come, and stores each one's next
+value after its cards are queued: the next step's morning, the next working morning (or
+the snooze's end) while someone is held back, or nothing once the ladder is done.
 """
 
 from __future__ import annotations
@@ -33,42 +28,36 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.dispatch.context import Services
-from bot.domain.ladder import (
+from bot.domain.policy import Policy
+from bot.domain.reminders import (
     GRACE_WORKDAYS,
     current_step,
     first_action_at,
     in_working_hours,
     next_action_after,
     next_working_morning,
-    step_day,
+    recipients_for,
+    stage,
     window,
 )
-from bot.domain.policy import Policy, ReminderStep
 from bot.domain.roster import Roster
-from bot.jobs.activities import LANG, action_for
-from cards.reminder import OVERDUE, TODAY, UPCOMING, ReminderLine, ReminderView, build_reminder_card
+from cards.reminder import ReminderLine, ReminderView, build_reminder_card
 from storage.activities import activity_titles
-from storage.models import Member
+from storage.members import load_roster
 from storage.outbox import enqueue
 from storage.reminders import (
     claim_markers,
     existing_markers,
     marker_key,
+    recheck_lost,
     recheck_open_tasks,
     set_next_actions,
     tasks_due_now,
 )
 
-__all__ = [  # the ladder's pure rules, re-exported for the handlers that use them
-    "GRACE_WORKDAYS",
-    "current_step",
-    "in_working_hours",
-    "next_working_morning",
-    "step_day",
-    "window",
-]
-
 log = logging.getLogger("dutybot.reminders")
+
+LANG = "zh"  # proactive messages: the team's language
 
 
 @dataclass(frozen=True)
@@ -85,22 +74,6 @@ class ReminderStats:
     items: int = 0
     lost_races: int = 0
     recipients: list[str] = field(default_factory=list)
-
-
-def recipients_for(step: ReminderStep, assignee: Member, roster: Roster) -> list[Member]:
-    found: list[Member] = []
-    for who in step.who:
-        if who == "assignee":
-            people = [assignee]
-        elif who == "manager-of-assignee":
-            manager = roster.manager_of(assignee)
-            people = [manager] if manager else []
-        else:
-            people = roster.with_role(who)
-        for person in people:
-            if all(p.open_id != person.open_id for p in found):
-                found.append(person)
-    return found
 
 
 @dataclass
@@ -142,12 +115,7 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
             next_actions.append((task.id, task.next_action_at, first))
             continue
         step = steps[index]
-        if now > task.due_at:
-            stage, late = OVERDUE, max(0, calendar.workdays_between(due_date, today))
-        elif today == due_date:
-            stage, late = TODAY, 0
-        else:
-            stage, late = UPCOMING, 0
+        stage_now, late = stage(now, task.due_at, today, due_date, calendar)
         duty = policy.duties.get(task.duty_key)
         snoozed = task.snoozed_until is not None and task.snoozed_until > now
         retry: datetime | None = None  # when someone held back may hear the then-current step
@@ -165,10 +133,10 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
                 task_id=task.id,
                 duty_name=duty.name(LANG) if duty else task.duty_key,
                 due_at=due_local,
-                stage=stage,
+                stage=stage_now,
                 late_workdays=late,
                 status=task.status,
-                action=action_for(duty),
+                action=duty.action if duty else "",
                 assignee_name=assignee.name,
                 activity_title=titles.get(task.activity_id) if task.activity_id else None,
             )
@@ -176,7 +144,7 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
             plans[person.open_id].append(Planned(key, line, mine))
         later = next_action_after(policy, calendar, due_date, local_now, retry_at=retry)
         next_actions.append((task.id, task.next_action_at, later))
-    sent = await existing_markers(session, [p.marker for ps in plans.values() for p in ps])
+    sent = await existing_markers(session, [p.marker for ps in plans.values() for p in ps], now)
     result = {}
     for open_id, items in plans.items():
         left = [p for p in items if p.marker not in sent]
@@ -198,21 +166,25 @@ def ladder_marker(policy: Policy, roster: Roster) -> str:
 
 
 async def recheck_if_changed(session, services: Services, roster: Roster, now: datetime) -> None:
-    """Once per ladder and team: make the tasks in the reminder window due for a look."""
+    """Once per ladder and team: make the tasks in the reminder window due for a look; and
+    every round: tasks whose card was lost are looked at again (the step is planned anew)."""
+    await recheck_lost(session, now)
     key = ladder_marker(services.policy, roster)
-    if await existing_markers(session, [key]):
-        return
-    steps = services.policy.reminders
-    if steps:
-        today = now.astimezone(services.tz).date()
-        lo, _ = window(steps, services.calendar, services.tz, today)
-        await recheck_open_tasks(session, lo)
-    await claim_markers(session, [key], now)
+    if not await existing_markers(session, [key]):
+        steps = services.policy.reminders
+        if steps:
+            today = now.astimezone(services.tz).date()
+            lo, _ = window(steps, services.calendar, services.tz, today)
+            await recheck_open_tasks(session, lo)
+        await claim_markers(session, [key], now)
     await session.commit()
 
 
-def card_uuid(markers: list[str]) -> str:
-    return "rm" + hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:40]
+def card_uuid(markers: list[str], now: datetime) -> str:
+    """Unique per planning: a step planned again after its card was lost needs a new uuid
+    (Feishu and the outbox would take the old one for the lost message)."""
+    text = "\n".join([*sorted(markers), now.isoformat()])
+    return "rm" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 async def send_round(
@@ -226,7 +198,7 @@ async def send_round(
         stats.outside_hours = True
         return stats
     async with sessions() as session:
-        roster = await Roster.load(session, services.policy)
+        roster = await load_roster(session, services.policy)
         await recheck_if_changed(session, services, roster, now)
         planned = await plan_round(session, services, roster, now)
     plans = planned.by_recipient
@@ -239,14 +211,15 @@ async def send_round(
             mine=tuple(p.line for p in items if p.mine),
             others=tuple(p.line for p in items if not p.mine),
         )
+        uuid = card_uuid(markers, now)
         async with sessions() as session:
-            if not await claim_markers(session, markers, now):
+            if not await claim_markers(session, markers, now, outbox_uuid=uuid):
                 await session.rollback()
                 stats.lost_races += 1
                 continue
             await enqueue(
                 session,
-                uuid=card_uuid(markers),
+                uuid=uuid,
                 now=now,
                 kind="send",
                 # The assignee's own nudge, or a manager/director hearing of someone else's.
