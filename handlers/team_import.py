@@ -8,7 +8,14 @@ from __future__ import annotations
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import CardActionEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
-from bot.domain.directory import ImportPlan, Person, Placed, describe_unplaced, plan_import
+from bot.domain.directory import (
+    DirectoryError,
+    ImportPlan,
+    Person,
+    Placed,
+    describe_unplaced,
+    plan_import,
+)
 from cards.team_import import ASSIGN_ACTION, ImportView, Joined, NeedsRole, build_import_card
 from cards.team_import import field_name as select_name
 from handlers.card_actions import toast
@@ -85,11 +92,9 @@ async def on_import(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     if directory is None:
         await ctx.answer(event, TEXT["offline"][lang], msg_type="text")
         return
-    from bot.feishu.gateway import FeishuError
-
     try:
         people, _ = await directory.gather(chat_id=event.chat_id)
-    except FeishuError as exc:
+    except DirectoryError as exc:
         error = f"{exc.code}: {exc.msg[:80]}"
         await ctx.answer(event, TEXT["failed"][lang].format(error=error), msg_type="text")
         return
