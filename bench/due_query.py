@@ -43,14 +43,13 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.domain.policy import load_policy  # noqa: E402
 from bot.domain.reminders import (  # noqa: E402
     GRACE_WORKDAYS,
     current_step,
     first_action_at,
-    next_action_after,
+    next_action_after,  # noqa: E402
 )
-from bot.domain.policy import load_policy  # noqa: E402
-from bot.domain.reminders import window  # noqa: E402
 from bot.domain.workcalendar import WorkCalendar  # noqa: E402
 from storage import db  # noqa: E402
 from storage.models import RECHECK  # noqa: E402

@@ -12,7 +12,6 @@ from bot.domain.policy import Policy
 from bot.domain.roster import Roster
 from storage.models import Chat, Duty, Leave, Member
 
-
 # What the scheduler reads of a member: plain rows with Member's attributes, not ORM
 # objects (a tick reads the whole team every minute; rows are an order of magnitude cheaper,
 # and no timestamps: they cost a conversion per row).

@@ -119,9 +119,7 @@ async def recheck_lost(session: AsyncSession, now: datetime) -> int:
     """Tasks whose reminder card will never be delivered are looked at again (their
     markers released), so the next round plans the step anew, as before `next_action_at`.
     Does not commit; returns how many markers were released."""
-    lost = select(OutboundMessage.uuid).where(
-        OutboundMessage.status != "sent", _undelivered(now)
-    )
+    lost = select(OutboundMessage.uuid).where(OutboundMessage.status != "sent", _undelivered(now))
     keys = list(
         (
             await session.exec(

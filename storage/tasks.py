@@ -10,8 +10,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.domain.reminders import first_action_at
 from bot.domain.policy import Policy
+from bot.domain.reminders import first_action_at
 from bot.domain.schedule import upcoming_occurrences
 from bot.domain.workcalendar import WorkCalendar
 from storage.models import Marker, Member, Task, TaskStatus

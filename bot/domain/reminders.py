@@ -120,9 +120,7 @@ def next_action_after(
     step, or `retry_at` if sooner (someone of the current step was held back: the snooze's
     end, or the next working morning for leave). None when the ladder has nothing more."""
     today = local_now.date()
-    later = [
-        d for d in (step_day(due, s.offset, calendar) for s in policy.reminders) if d > today
-    ]
+    later = [d for d in (step_day(due, s.offset, calendar) for s in policy.reminders) if d > today]
     found = morning(policy, min(later), local_now.tzinfo) if later else None
     if retry_at is not None:
         found = retry_at if found is None else min(found, retry_at)
