@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery.ingest import IngestBatcher
 from bot.delivery.workers import InboxWorker, OutboxWorker
-from bot.dispatch.context import Ctx, Services
-from bot.dispatch.events import PayloadError, card_action_event, message_event
+from bot.dispatch.context import Services
+from bot.dispatch.dispatcher import Dispatcher
+from bot.dispatch.events import PayloadError, card_action_event
 from bot.dispatch.router import Router
 from bot.domain.policy import Policy, load_policy
 from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
-from handlers import activities, admin, card_actions, messages, reports, tasks
+from cards.answers import answer_card, toast
+from handlers import activities, admin, messages, reports, tasks
 from storage import db
-from storage.cards import button_value, remember_card
 from storage.inbox import event_row, purge_old
-from storage.models import InboundEvent
 from storage.outbox import enqueue
 from storage.policy_sync import sync_policy
 from storage.tasks import ensure_periodic_tasks
@@ -47,7 +43,6 @@ def build_router() -> Router:
         tasks.router,
         admin.router,
         messages.router,
-        card_actions.router,
     )
 
 
@@ -70,7 +65,10 @@ class BotApp:
         self.outbox = (
             OutboxWorker(self.sessions, self.gateway, self.clock) if self.gateway else None
         )
-        self.inbox = InboxWorker(self.sessions, self.dispatch, self.clock, after=self.wake_outbox)
+        self.dispatcher = Dispatcher(self.router, self.services, self.sessions, self.clock.now)
+        self.inbox = InboxWorker(
+            self.sessions, self.dispatcher.handle_stored, self.clock, after=self.wake_outbox
+        )
         self._background: set[asyncio.Task] = set()
         self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
 
@@ -134,8 +132,10 @@ class BotApp:
         task.add_done_callback(self._background.discard)
 
     # -- ingress ----------------------------------------------------------------------
-    async def accept(self, env: Envelope) -> bool:
-        """Store a verified event once (stale ones as dropped); True when it is new."""
+    async def accept(self, env: Envelope, *, handled_inline: bool = False) -> bool:
+        """Store a verified event once (stale ones as dropped, inline-answered clicks as
+        done, so the inbox worker never sees them); True when it is new and current."""
+        status = "dropped" if env.stale else "done" if handled_inline else "pending"
         new = await self.ingest.submit(
             event_row(
                 dedupe_key=env.dedupe_key,
@@ -144,7 +144,7 @@ class BotApp:
                 payload=env.text,
                 event_created_at=env.created_at,
                 now=self.clock.now(),
-                status="dropped" if env.stale else "pending",
+                status=status,
             )
         )
         self.stats["received"] += 1
@@ -159,93 +159,38 @@ class BotApp:
                 env.event_id,
                 env.created_at.isoformat(),
             )
-        else:
+        elif not handled_inline:
             self.inbox.wake()
         return new and not env.stale
 
-    async def dispatch(self, session: AsyncSession, row: InboundEvent) -> None:
-        """Route one stored event to its handler (called by the inbox worker)."""
-        payload = json.loads(row.payload)
-        ctx = Ctx(session, self.clock.now(), self.services, source=row.dedupe_key)
-        if row.event_type == "im.message.receive_v1":
-            try:
-                event = message_event(payload, self.services.bot_open_id)
-            except PayloadError as exc:
-                log.warning("event %s: %s; ignored", row.event_id, exc)
-                return
-            if event.is_group and not event.mentions_bot:
-                return  # only answer in groups when @-mentioned
-            intent = self.router.match(event.text)
-            handler = self.router.message_handler(intent.name)
-            if handler:
-                await handler(ctx, event, intent)
-            return
-        handler = self.router.events.get(row.event_type)
-        if handler is not None:
-            await handler(ctx, payload)
-            return
-        log.info("no handler for %s (%s)", row.event_type, row.event_id)
-
     async def callback(self, env: Envelope) -> dict:
-        """Answer a card callback within the 3 s budget (de-duplicated by event_id)."""
+        """Answer a card callback within the 3 s budget. The click is stored (de-duplicated
+        by event_id) as already handled: this inline answer is its only handling."""
         self.stats["callbacks"] += 1
-        if not await self.accept(env):
+        if not await self.accept(env, handled_inline=True):
             return {}
         try:
             event = card_action_event(env.payload)
         except PayloadError:
-            return card_actions.toast(
-                "error", "无法识别这次点击。", "This click could not be read."
-            )
-        if "a" not in event.value and event.action_name:
-            # Form submit buttons may come back without their value: find the button by
-            # name in the card we showed in that message.
-            async with self.sessions() as session:
-                value = await button_value(session, event.open_message_id, event.action_name)
-            if value is not None:
-                event = dataclasses.replace(event, value=value)
-        handler = self.router.action_handler(event.value)
-        if handler is None:
-            return card_actions.toast(
-                "warning",
-                "这张卡片已过期，请重新对我说「待办」。",
-                "This card is out of date; ask me again.",
-            )
-        work = asyncio.ensure_future(self._run_action(handler, event, env))
+            return toast("error", "无法识别这次点击。", "This click could not be read.")
+        found = await self.dispatcher.resolve_click(event)
+        if isinstance(found, dict):
+            return found
+        event, handler, action = found
+        work = asyncio.ensure_future(
+            self.dispatcher.handle_click(event, handler, action, env.dedupe_key)
+        )
+        work.add_done_callback(lambda _: self.wake_outbox())
         try:
             return await asyncio.wait_for(asyncio.shield(work), CALLBACK_BUDGET)
         except TimeoutError:
             # Too slow to answer inline: finish in the background and update the card with
             # the delayed-update token, after this answer (Feishu requires that order).
             self._track(self._finish_late(work, event))
-            return card_actions.toast("info", "正在处理…", "Working on it…")
-
-    async def _run_action(self, handler, event, env: Envelope) -> dict:
-        async with self.sessions() as session:
-            ctx = Ctx(session, self.clock.now(), self.services, source=env.dedupe_key)
-            try:
-                answer = await handler(ctx, event)
-                card = (answer.get("card") or {}).get("data") if isinstance(answer, dict) else None
-                if card and event.open_message_id:
-                    await remember_card(
-                        session,
-                        event.open_message_id,
-                        json.dumps(card, ensure_ascii=False),
-                        ctx.now,
-                    )
-            except Exception:
-                await session.rollback()
-                log.exception("card action %s failed", event.value.get("a"))
-                return card_actions.toast(
-                    "error", "出错了，请稍后再试。", "Something went wrong; please try again."
-                )
-            await session.commit()
-        self.wake_outbox()
-        return answer
+            return toast("info", "正在处理…", "Working on it…")
 
     async def _finish_late(self, work: asyncio.Future, event) -> None:
-        answer = await work
-        card = (answer.get("card") or {}).get("data")
+        card = answer_card(await work)
         if card and event.token:
             async with self.sessions() as session:
                 await enqueue(

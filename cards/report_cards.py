@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cards.actions import Approve, FullText, OpenReport, Reject, ViewReport
 from cards.elements import (
     CARD_BUDGET_BYTES,
     action_row,
@@ -30,11 +31,6 @@ from cards.elements import (
 )
 from cards.i18n import format_day_time, norm_lang
 
-APPROVE = "report.approve"
-REJECT = "report.reject"
-OPEN = "report.open"
-FULL = "report.full"
-VIEW = "report.view"
 APPROVE_NAME = "report_approve"
 REJECT_NAME = "report_reject"
 COMMENT_NAME = "comment"
@@ -227,7 +223,7 @@ def _field_elements(
         if len(text) > cap:
             out.append(text_div(truncate(text, cap)))
             if full_buttons:
-                value = {"a": FULL, "v": 1, "r": view.report_id, "f": row.key, "l": lang}
+                value = FullText(view.report_id, row.key, lang).pack()
                 label = plain_str(row.label, 20) or row.key
                 out.append(
                     button(L["full"].format(label=label, n=f"{len(text):,}"), value, style="text")
@@ -262,12 +258,19 @@ def _outcome(view: ReportView, lang: str, *, audience: str) -> list[dict]:
 
 def _decision_form(view: ReportView, lang: str) -> dict:
     L = LABELS[lang]
-    base = {"v": 1, "r": view.report_id, "ver": view.version, "l": lang}
     approve = button(
-        L["approve"], {"a": APPROVE, **base}, style="primary_filled", name=APPROVE_NAME
+        L["approve"],
+        Approve(view.report_id, view.version, lang).pack(),
+        style="primary_filled",
+        name=APPROVE_NAME,
     )
     approve["form_action_type"] = "submit"
-    reject = button(L["reject"], {"a": REJECT, **base}, style="danger", name=REJECT_NAME)
+    reject = button(
+        L["reject"],
+        Reject(view.report_id, view.version, lang).pack(),
+        style="danger",
+        name=REJECT_NAME,
+    )
     reject["form_action_type"] = "submit"
     comment = {
         "tag": "input",
@@ -288,9 +291,7 @@ def _author_buttons(view: ReportView, lang: str) -> list[dict]:
     L = LABELS[lang]
     if view.status not in ("submitted", "rejected"):
         return []
-    value = {"a": OPEN, "v": 1, "t": view.task_id, "l": lang}
-    if view.author_card_uuid:
-        value["c"] = view.author_card_uuid
+    value = OpenReport(view.task_id, lang, view.author_card_uuid or "").pack()
     text = L["edit"] if view.status == "submitted" else L["resubmit"]
     style = "default" if view.status == "submitted" else "primary_filled"
     return [button(text, value, style=style)]
@@ -395,7 +396,7 @@ def build_decision_notice(view: ReportView, lang: str) -> dict:
         lines.append(N["redo"].format(due=_when(view.due_at, view, lang)))
     elements = [text_div("\n".join(lines))]
     if rejected:
-        value = {"a": OPEN, "v": 1, "t": view.task_id, "l": lang}
+        value = OpenReport(view.task_id, lang).pack()
         elements.append(button(N["resubmit"], value, style="primary_filled"))
     title = N["rejected_title" if rejected else "approved_title"]
     return card(
@@ -520,7 +521,7 @@ def build_pending_card(items: list[ReportItem], now: datetime, lang: str) -> dic
         if it.note:
             second.append(md_text(it.note, 60))
         text = markdown(f"{first}\n{S.join(second)}")
-        btn = button(L["view"], {"a": VIEW, "v": 1, "r": it.report_id, "l": lang})
+        btn = button(L["view"], ViewReport(it.report_id, lang).pack())
         rows.append((text, btn))
     title = L["pending_title"].format(n=len(items))
     return _list_card(title, "orange", markdown(L["oldest"], text_size="notation"), rows, L["more"])
@@ -555,7 +556,7 @@ def build_my_reports_card(items: list[ReportItem], now: datetime, lang: str) -> 
         if it.comment and status != "approved":
             lines.append(f"<font color='grey'>{md_text(it.comment, COMMENT_LINE_CHARS)}</font>")
         text = markdown("\n".join(lines))
-        btn = button(L["view"], {"a": VIEW, "v": 1, "r": it.report_id, "l": lang})
+        btn = button(L["view"], ViewReport(it.report_id, lang).pack())
         rows.append((text, btn))
     return _list_card(L["mine_title"], "blue", None, rows, L["more"])
 
@@ -621,23 +622,16 @@ def build_task_picker(
         line += S + P["due"].format(when=format_day_time(it.due_at, lang, ref=now))
         if it.status in ("submitted", "rejected"):
             line += f"{S}<font color='grey'>{P[it.status]}</font>"
-        value = {"a": OPEN, "v": 1, "t": it.task_id, "l": lang}
-        if card_uuid:
-            value["c"] = card_uuid
+        value = OpenReport(it.task_id, lang, card_uuid or "").pack()
         text = {"submitted": P["edit"], "rejected": P["redo"]}.get(it.status, P["open"])
         rows.append((markdown(line), button(text, value, style="primary")))
     return _list_card(P["title"], "blue", text_div(intro), rows, P["more"])
 
 
 __all__ = [
-    "APPROVE",
     "APPROVE_NAME",
     "COMMENT_NAME",
-    "FULL",
-    "OPEN",
-    "REJECT",
     "REJECT_NAME",
-    "VIEW",
     "FieldRow",
     "KpiRow",
     "PickItem",

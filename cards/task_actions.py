@@ -1,20 +1,15 @@
 """The per-task buttons every task-bearing card shares (what's due, task cards, reminders).
 
-Callback values (the contract with the handlers; authority is always the clicking user):
-
-- ``{"a": "report.open", "v": 1, "t": <task_id>}``: open the report form (duties with a report);
-- ``{"a": "task.done", "v": 1, "t": <task_id>}``: mark done (duties without a report);
-- ``{"a": "task.snooze", "v": 1, "t": <task_id>}``: no reminders until the next working morning.
+Their values are typed actions (cards/actions.py): `OpenReport` (duties with a report),
+`MarkDone` (duties without one) and `Snooze` (no reminders until the next working morning).
+Authority is always the clicking user.
 """
 
 from __future__ import annotations
 
+from cards.actions import MarkDone, OpenReport, Snooze
 from cards.elements import button
 from cards.i18n import norm_lang
-
-REPORT_OPEN = "report.open"
-TASK_DONE = "task.done"
-TASK_SNOOZE = "task.snooze"
 
 # What the assignee can do about a task: "report" (submit a report), "done" (mark done), "".
 ACTION_REPORT = "report"
@@ -37,10 +32,6 @@ LABELS = {
 }
 
 
-def action_value(name: str, task_id: int) -> dict:
-    return {"a": name, "v": 1, "t": task_id}
-
-
 def primary_button(task_id: int, action: str, status: str, lang: str) -> dict | None:
     """The button that does the task: submit (or resubmit) its report, or mark it done.
     None when there is nothing for the assignee to do (submitted, closed, no action)."""
@@ -49,16 +40,14 @@ def primary_button(task_id: int, action: str, status: str, lang: str) -> dict | 
     L = LABELS[norm_lang(lang)]
     if action == ACTION_REPORT:
         text = L["resubmit"] if status == "rejected" else L["report"]
-        return button(text, action_value(REPORT_OPEN, task_id), style="primary")
+        return button(text, OpenReport(task_id).pack(), style="primary")
     if action == ACTION_DONE:
-        return button(L["done"], action_value(TASK_DONE, task_id), style="primary")
+        return button(L["done"], MarkDone(task_id).pack(), style="primary")
     return None
 
 
 def snooze_button(task_id: int, lang: str) -> dict:
-    return button(
-        LABELS[norm_lang(lang)]["snooze"], action_value(TASK_SNOOZE, task_id), style="default"
-    )
+    return button(LABELS[norm_lang(lang)]["snooze"], Snooze(task_id).pack(), style="default")
 
 
 def with_buttons(content: dict, buttons: list[dict]) -> dict:

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import col, update
-
 from bot.dispatch.context import Ctx
-from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.dispatch.events import BotAddedEvent, CardActionEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
 from bot.domain.policy import Role
+from cards.actions import MakeTeamChat
 from cards.admin import build_intro_card, build_team_change_card, build_team_chat_card
-from handlers.card_actions import toast
+from cards.answers import toast, with_card
 from storage.audit import audit
-from storage.members import get_member, save_member
-from storage.models import Chat, Member, Task, TaskStatus
-from storage.tasks import ensure_periodic_tasks
+from storage.members import add_chat, get_chat, get_member, save_member
+from storage.models import Member
+from storage.tasks import cancel_open_duties, ensure_periodic_tasks
 
 router = Router(name="admin")
 
@@ -62,7 +61,7 @@ def _role_in(text: str, roles: dict[str, Role]) -> Role | None:
 
 
 async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
-    actor = await get_member(ctx.session, event.sender_open_id)
+    actor = ctx.member
     if actor is None or not actor.is_admin:
         audit(
             ctx.session,
@@ -72,7 +71,7 @@ async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
             subject=event.message_id,
             text=event.text[:200],
         )
-        await ctx.answer(event, TEXT["not_admin"][lang], msg_type="text")
+        await ctx.answer(TEXT["not_admin"][lang], msg_type="text")
         return None
     return actor
 
@@ -86,7 +85,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     people, role = _people(event), _role_in(event.text, ctx.policy.roles)
     if len(people) != 1 or role is None:
         roles = ", ".join(r.key for r in ctx.policy.roles.values())
-        await ctx.answer(event, TEXT["assign_usage"][lang].format(roles=roles), msg_type="text")
+        await ctx.answer(TEXT["assign_usage"][lang].format(roles=roles), msg_type="text")
         return
     open_id, name = people[0]
     member, previous = await save_member(
@@ -96,15 +95,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     if previous and previous != role.key:
         # Periodic work of the old role stops; activity tasks and finished work stay.
         old_duties = [d.key for d in ctx.policy.duties_for_role(previous) if d.due.is_periodic]
-        await ctx.session.exec(
-            update(Task)
-            .where(
-                Task.assignee_open_id == open_id,
-                col(Task.duty_key).in_(old_duties),
-                col(Task.status).in_(TaskStatus.OPEN_STATES),
-            )
-            .values(status=TaskStatus.CANCELLED, updated_at=ctx.now)
-        )
+        await cancel_open_duties(ctx.session, open_id, old_duties, ctx.now)
     created = await ensure_periodic_tasks(
         ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now, [open_id]
     )
@@ -129,7 +120,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
             "en": f"{member.name}: {previous} → {role.key}",
         }[lang]
     tasks = {"zh": f"新建周期任务 {created} 项", "en": f"{created} periodic tasks created"}[lang]
-    await ctx.answer(event, build_team_change_card([line, tasks], actor.name, lang))
+    await ctx.answer(build_team_change_card([line, tasks], actor.name, lang))
 
 
 @router.message("team.approver", keywords=("设置审批人", "审批人设为", "set approver"))
@@ -140,7 +131,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         return
     people = _people(event)
     if len(people) != 2:
-        await ctx.answer(event, TEXT["approver_usage"][lang], msg_type="text")
+        await ctx.answer(TEXT["approver_usage"][lang], msg_type="text")
         return
     member = await get_member(ctx.session, people[0][0])
     approver = await get_member(ctx.session, people[1][0])
@@ -149,7 +140,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
     )
     if missing or member.open_id == approver.open_id:
         await ctx.answer(
-            event, TEXT["not_member"][lang].format(name=missing or people[0][1]), msg_type="text"
+            TEXT["not_member"][lang].format(name=missing or people[0][1]), msg_type="text"
         )
         return
     member.manager_open_id, member.updated_at = approver.open_id, ctx.now
@@ -167,7 +158,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         "zh": f"{member.name} 的报告由 {approver.name} 审批",
         "en": f"{approver.name} now approves {member.name}'s reports",
     }[lang]
-    await ctx.answer(event, build_team_change_card([line], actor.name, lang))
+    await ctx.answer(build_team_change_card([line], actor.name, lang))
 
 
 @router.message("team.remove", keywords=("移除成员", "移除", "remove member", "remove"))
@@ -178,11 +169,11 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         return
     people = _people(event)
     if len(people) != 1:
-        await ctx.answer(event, TEXT["remove_usage"][lang], msg_type="text")
+        await ctx.answer(TEXT["remove_usage"][lang], msg_type="text")
         return
     member = await get_member(ctx.session, people[0][0])
     if member is None:
-        await ctx.answer(event, TEXT["not_member"][lang].format(name=people[0][1]), msg_type="text")
+        await ctx.answer(TEXT["not_member"][lang].format(name=people[0][1]), msg_type="text")
         return
     member.active, member.updated_at = False, ctx.now
     ctx.session.add(member)
@@ -198,50 +189,38 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         "zh": f"已将 {member.name} 移出团队（任务记录保留）",
         "en": f"Removed {member.name} from the team (their task history is kept)",
     }[lang]
-    await ctx.answer(event, build_team_change_card([line], actor.name, lang))
+    await ctx.answer(build_team_change_card([line], actor.name, lang))
 
 
 @router.event("im.chat.member.bot.added_v1")
-async def on_bot_added(ctx: Ctx, payload: dict) -> None:
+async def on_bot_added(ctx: Ctx, event: BotAddedEvent) -> None:
     """Introduce ourselves; offer the person who added us, if an admin, to make it a team chat."""
-    event = payload.get("event") or {}
-    chat_id = event.get("chat_id")
-    if not isinstance(chat_id, str) or not chat_id:
-        return
-    operator = (event.get("operator_id") or {}).get("open_id")
-    adder = await get_member(ctx.session, operator) if isinstance(operator, str) else None
-    chat = await ctx.session.get(Chat, chat_id)
+    adder = ctx.member
+    chat = await get_chat(ctx.session, event.chat_id)
     if chat is None:
-        name = event.get("name") if isinstance(event.get("name"), str) else chat_id
-        ctx.session.add(
-            Chat(
-                chat_id=chat_id,
-                name=name[:200],
-                is_team=False,
-                created_at=ctx.now,
-                updated_at=ctx.now,
-            )
-        )
+        await add_chat(ctx.session, event.chat_id, event.chat_name, ctx.now)
     offer = bool(adder and adder.is_admin and not (chat and chat.is_team))
-    await ctx.send("chat_id", chat_id, build_intro_card("zh", chat_id=chat_id, offer_team=offer))
+    await ctx.send(
+        "chat_id", event.chat_id, build_intro_card("zh", chat_id=event.chat_id, offer_team=offer)
+    )
 
 
-@router.action("chat.make_team")
-async def on_make_team(ctx: Ctx, event: CardActionEvent) -> dict:
-    actor = await get_member(ctx.session, event.operator_open_id)
+@router.action(MakeTeamChat)
+async def on_make_team(ctx: Ctx, click: CardActionEvent, action: MakeTeamChat) -> dict:
+    actor = ctx.member
     if actor is None or not actor.is_admin:
         audit(
             ctx.session,
             at=ctx.now,
             action="team.refused",
-            actor=event.operator_open_id,
-            subject=event.open_message_id,
+            actor=ctx.asker,
+            subject=click.open_message_id,
         )
         return toast(
             "error", "只有管理员可以设置团队群。", "Only admins can make this a team chat."
         )
-    chat_id = event.open_chat_id or str(event.value.get("c") or "")
-    chat = await ctx.session.get(Chat, chat_id)
+    chat_id = click.open_chat_id or action.chat_id
+    chat = await get_chat(ctx.session, chat_id)
     if chat is None:
         return toast("error", "找不到这个群。", "This chat is unknown.")
     chat.is_team, chat.active, chat.updated_at = True, True, ctx.now
@@ -252,9 +231,6 @@ async def on_make_team(ctx: Ctx, event: CardActionEvent) -> dict:
         action="chat.made_team",
         actor=actor.open_id,
         subject=chat_id,
-        card=event.open_message_id,
+        card=click.open_message_id,
     )
-    return {
-        **toast("success", "已设为团队群", "Team chat set"),
-        "card": {"type": "raw", "data": build_team_chat_card("zh")},
-    }
+    return with_card(toast("success", "已设为团队群", "Team chat set"), build_team_chat_card("zh"))

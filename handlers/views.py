@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from bot.dispatch.context import Ctx
+from cards.notice import build_not_on_team_card
 from cards.views import MemberView, TaskView
 from storage.activities import activity_titles
-from storage.members import get_duties, get_member
+from storage.members import first_member_with_role, get_duties, get_member, list_admins
 from storage.models import Member, Task
 
 
@@ -31,8 +32,6 @@ async def member_view(ctx: Ctx, member: Member, lang: str) -> MemberView:
 async def resolve_manager(ctx: Ctx, member: Member) -> Member | None:
     """Who approves this member's reports: the team file's `manager`, else the first active
     member holding the role this member's role reports to."""
-    from storage.members import first_member_with_role
-
     if member.manager_open_id:
         manager = await get_member(ctx.session, member.manager_open_id)
         if manager:
@@ -65,3 +64,12 @@ async def task_views(ctx: Ctx, tasks: list[Task], lang: str) -> tuple[TaskView, 
             )
         )
     return tuple(views)
+
+
+async def require_member(ctx: Ctx) -> Member | None:
+    """The asker if they are on the team; otherwise answer politely with who the admins
+    are (and the asker's open_id, for the admin who adds them)."""
+    if ctx.member is None:
+        admins = [await member_view(ctx, a, ctx.lang) for a in await list_admins(ctx.session)]
+        await ctx.answer(build_not_on_team_card(None, admins, ctx.lang))
+    return ctx.member

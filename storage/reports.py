@@ -261,3 +261,24 @@ async def tasks_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Task]:
         return {}
     rows = (await session.exec(select(Task).where(col(Task.id).in_(ids)))).all()
     return {t.id: t for t in rows}
+
+
+async def version_submitted_at(
+    session: AsyncSession, report_id: int, version: int
+) -> datetime | None:
+    """When `version` of a report was submitted."""
+    stmt = select(ReportVersion.submitted_at).where(
+        ReportVersion.report_id == report_id, ReportVersion.version == version
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def set_approver(session: AsyncSession, report: Report, open_id: str | None) -> None:
+    """Record who approves a report now (the team changed since it was submitted)."""
+    await session.exec(
+        update(Report)
+        .where(Report.id == report.id)
+        .values(approver_open_id=open_id)
+        .execution_options(synchronize_session=False)
+    )
+    report.approver_open_id = open_id

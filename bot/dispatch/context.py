@@ -1,4 +1,9 @@
-"""What a handler gets: one session, the current instant, and the bot's services."""
+"""What a handler gets: one session, the current instant, the bot's services, the event,
+and the asker (member and language) resolved once by the dispatcher.
+
+`Ctx.answer`, `Ctx.send` and `Ctx.patch` are the only way handlers queue messages: each
+goes through the outbox with a uuid derived from the inbound event, so a retried event
+never sends twice."""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
-from bot.dispatch.events import MessageEvent
+from bot.dispatch.events import CardActionEvent, MessageEvent
 from bot.domain.policy import Policy
 from bot.domain.workcalendar import WorkCalendar
+from cards.i18n import t
+from storage.models import Member
 from storage.outbox import enqueue
 
 
@@ -38,6 +45,9 @@ class Ctx:
     now: datetime
     services: Services
     source: str  # the inbound event's dedupe key: makes outbound uuids deterministic
+    event: MessageEvent | CardActionEvent | None = None
+    member: Member | None = None  # the asker when they are an active member of the team
+    lang: str = "zh"  # the asker's language: of their message, or of the card they clicked
     _sent: int = field(default=0, repr=False)
 
     @property
@@ -52,6 +62,18 @@ class Ctx:
     def local_now(self) -> datetime:
         return self.now.astimezone(self.tz)
 
+    @property
+    def asker(self) -> str:
+        """The open_id of whoever wrote the message or clicked the card."""
+        if isinstance(self.event, MessageEvent):
+            return self.event.sender_open_id
+        if isinstance(self.event, CardActionEvent):
+            return self.event.operator_open_id
+        return ""
+
+    def t(self, zh: str, en: str) -> str:
+        return t(self.lang, zh, en)
+
     def next_uuid(self) -> str:
         """The same inbound event always yields the same uuids, in order (retries never double)."""
         self._sent += 1
@@ -59,15 +81,13 @@ class Ctx:
         return f"r{digest}"
 
     async def answer(
-        self,
-        event: MessageEvent,
-        body: dict | str,
-        msg_type: str = "interactive",
-        *,
-        uuid: str | None = None,
+        self, body: dict | str, msg_type: str = "interactive", *, uuid: str | None = None
     ) -> str:
-        """Answer a chat message: a reply in a group (so the asker sees it is theirs), a plain
-        message in a private chat. Returns the outbox uuid (to patch the card later)."""
+        """Answer the chat message being handled: a reply in a group (so the asker sees it
+        is theirs), a plain message in a private chat. Returns the outbox uuid."""
+        event = self.event
+        if not isinstance(event, MessageEvent):
+            raise TypeError("ctx.answer answers a chat message; a click returns its answer")
         uuid = uuid or self.next_uuid()
         if event.is_group:
             await enqueue(
@@ -81,16 +101,7 @@ class Ctx:
                 target_message_id=event.message_id,
             )
         else:
-            await enqueue(
-                self.session,
-                uuid=uuid,
-                now=self.now,
-                kind="send",
-                body=body,
-                msg_type=msg_type,
-                receive_id_type="chat_id",
-                receive_id=event.chat_id,
-            )
+            await self.send("chat_id", event.chat_id, body, msg_type, uuid=uuid)
         return uuid
 
     async def send(
@@ -116,8 +127,11 @@ class Ctx:
         )
         return uuid
 
-    async def patch(self, target_uuid: str, body: dict) -> None:
-        """Replace, in place, a card we sent earlier (identified by its outbox uuid)."""
+    async def patch(self, target_uuid: str | None, body: dict) -> None:
+        """Replace, in place, a card we sent earlier (identified by its outbox uuid); no-op
+        when there is none."""
+        if not target_uuid:
+            return
         await enqueue(
             self.session,
             uuid=self.next_uuid(),

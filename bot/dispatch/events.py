@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,26 @@ class CardActionEvent:
     open_message_id: str = ""
     open_chat_id: str = ""
     token: str = ""  # the delayed-update credential (30 min, 2 uses)
+
+
+@dataclass(frozen=True)
+class BotAddedEvent:
+    """`im.chat.member.bot.added_v1`: someone added the bot to a group."""
+
+    event_id: str
+    chat_id: str
+    chat_name: str
+    open_id: str  # who added the bot ("" when Feishu does not say)
+
+
+@dataclass(frozen=True)
+class ChatEnteredEvent:
+    """`im.chat.access_event.bot_p2p_chat_entered_v1`: a person opened their private chat
+    with the bot."""
+
+    event_id: str
+    chat_id: str
+    open_id: str
 
 
 class PayloadError(ValueError):
@@ -145,3 +166,35 @@ def card_action_event(payload: dict) -> CardActionEvent:
         open_chat_id=str(context.get("open_chat_id") or ""),
         token=str(event.get("token") or ""),
     )
+
+
+def bot_added_event(payload: dict, bot_open_id: str | None = None) -> BotAddedEvent:
+    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    operator = event.get("operator_id") if isinstance(event.get("operator_id"), dict) else {}
+    chat_id = _str(event, "chat_id")
+    if not chat_id:
+        raise PayloadError("empty chat_id")
+    name = event.get("name")
+    return BotAddedEvent(
+        event_id=_str(payload, "header", "event_id"),
+        chat_id=chat_id,
+        chat_name=name[:200] if isinstance(name, str) and name else chat_id,
+        open_id=str(operator.get("open_id") or ""),
+    )
+
+
+def chat_entered_event(payload: dict, bot_open_id: str | None = None) -> ChatEnteredEvent:
+    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    return ChatEnteredEvent(
+        event_id=_str(payload, "header", "event_id"),
+        chat_id=_str(event, "chat_id"),
+        open_id=_str(event, "operator_id", "open_id"),
+    )
+
+
+# Stored event types and how to read them; a handler is registered per type in the router.
+PARSERS: dict[str, Callable[[dict, str | None], Any]] = {
+    "im.message.receive_v1": message_event,
+    "im.chat.member.bot.added_v1": bot_added_event,
+    "im.chat.access_event.bot_p2p_chat_entered_v1": chat_entered_event,
+}
