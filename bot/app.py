@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -48,12 +53,21 @@ def build_router() -> Router:
 
 @dataclass
 class BotApp:
+    """The running bot. `async with app:` prepares the database and the policy, connects to
+    Feishu, runs `on_ready` hooks (e.g. the sandbox's demo team), then starts what was asked
+    for: the inbox and outbox workers, the scheduler (with housekeeping), a transport.
+    Leaving stops them in reverse order and closes the database."""
+
     settings: Settings
     clock: Clock
     policy: Policy
     calendar: WorkCalendar
     router: Router = field(default_factory=build_router)
     gateway: object | None = None  # FeishuGateway when credentials are configured
+    workers: bool = False  # run the inbox/outbox workers (off: tests and `tick` drain them)
+    scheduler: bool = False  # run the minute scheduler and the ten-minute housekeeping
+    transport: Any = None  # a transport with start()/stop() (the long connection), if any
+    on_ready: list[Callable[[BotApp], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.engine = db.make_engine(self.settings.database_url)
@@ -70,12 +84,48 @@ class BotApp:
             self.sessions, self.dispatcher.handle_stored, self.clock, after=self.wake_outbox
         )
         self._background: set[asyncio.Task] = set()
+        self._scheduler = None
+        self._maintenance: asyncio.Task | None = None
         self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
 
     # -- life cycle -------------------------------------------------------------------
+    async def __aenter__(self) -> BotApp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        await self.prepare()
+        await self.connect_feishu()
+        for hook in self.on_ready:
+            await hook(self)
+        if self.workers:
+            self.start_workers()
+        if self.scheduler:
+            from bot.jobs.scheduler import Scheduler
+
+            self._scheduler = Scheduler(self)
+            self._scheduler.start()
+            self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        if self.transport is not None:
+            self.transport.start()
+
     async def prepare(self) -> None:
-        """Schema, policy and the periodic tasks of the current and next period."""
+        """Schema, policy and the periodic tasks of the current and next period. Replicas
+        starting together may race on the policy rows: a lost race is retried."""
         await db.ensure_schema(self.engine, auto_upgrade=self.settings.is_sqlite)
+        for attempt in range(3):
+            try:
+                await self._prepare_once()
+                return
+            except DBAPIError:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+
+    async def _prepare_once(self) -> None:
         async with self.sessions() as session:
             now = self.clock.now()
             changes = await sync_policy(session, self.policy, now)
@@ -111,8 +161,31 @@ class BotApp:
         if self.outbox:
             self.outbox.start()
 
+    async def _maintain(self) -> None:
+        """Every minute: reconnect to Feishu if the first try failed; every 10 minutes:
+        forget old de-duplication records."""
+        minute = 0
+        while True:
+            await asyncio.sleep(60)
+            minute += 1
+            try:
+                if self.gateway and self.services.bot_open_id is None:
+                    await self.connect_feishu()
+                if minute % 10 == 0:
+                    await self.housekeeping()
+            except Exception:
+                log.exception("maintenance pass failed")
+
     async def stop(self) -> None:
         """Stop taking work, let in-flight passes finish, close the database."""
+        if self.transport is not None:
+            await self.transport.stop()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+        if self._scheduler is not None:
+            await self._scheduler.stop()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
         await self.inbox.stop()
@@ -234,9 +307,15 @@ class BotApp:
 
 
 def build_app(
-    settings: Settings, clock: Clock | None = None, gateway: object | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    gateway: object | None = None,
+    *,
+    workers: bool = False,
+    scheduler: bool = False,
 ) -> BotApp:
-    """Build the bot from settings. A gateway is created when credentials are configured."""
+    """Build the bot from settings (nothing runs until `async with` / `start()`). A gateway
+    is created when credentials are configured."""
     clock = clock or SystemClock()
     for secret in (settings.app_secret, settings.encrypt_key, settings.verification_token):
         add_secret(secret)  # never logged, at any level
@@ -246,4 +325,12 @@ def build_app(
         from bot.feishu.gateway import FeishuGateway
 
         gateway = FeishuGateway(settings.domain, settings.app_id, settings.app_secret, clock)
-    return BotApp(settings=settings, clock=clock, policy=policy, calendar=calendar, gateway=gateway)
+    return BotApp(
+        settings=settings,
+        clock=clock,
+        policy=policy,
+        calendar=calendar,
+        gateway=gateway,
+        workers=workers,
+        scheduler=scheduler,
+    )

@@ -52,8 +52,7 @@ async def test_redelivery_after_restart_is_recognised(harness, db_url, emulator,
     await harness.bot.stop()
     clock.advance(timedelta(hours=6))  # Feishu's last retry comes ~6 h later
     bot = build_app(make_settings(db_url, emulator.base_url), clock=clock)
-    await bot.prepare()
-    await bot.connect_feishu()
+    await bot.start()
     from aiohttp.test_utils import TestClient, TestServer
 
     client = TestClient(TestServer(make_web_app(bot)))

@@ -172,34 +172,18 @@ def cmd_tick(args: argparse.Namespace) -> int:
         now = now.replace(tzinfo=settings.tz)
 
     async def run() -> tuple[str, int, bool]:
-        from sqlalchemy.exc import DBAPIError
-
         from bot.app import build_app
         from bot.clock import FixedClock
         from bot.jobs.scheduler import run_tick
 
-        bot = build_app(settings, clock=FixedClock(now))
-        try:
-            for attempt in range(3):  # replicas starting together may race on the policy rows
-                try:
-                    await bot.prepare()
-                    break
-                except DBAPIError:
-                    if attempt == 2:
-                        raise
-                    await asyncio.sleep(0.2 * (attempt + 1))
+        async with build_app(settings, clock=FixedClock(now)) as bot:
             if args.start_at:
                 import time
 
                 await asyncio.sleep(max(0.0, args.start_at - time.time()))
             report = await run_tick(bot, now)
-            sent = 0
-            if bot.outbox is not None:
-                await bot.connect_feishu()
-                sent = await bot.outbox.drain(max_rounds=1000)
+            sent = await bot.outbox.drain(max_rounds=1000) if bot.outbox is not None else 0
             return report.render(settings.tz), sent, bool(report.errors)
-        finally:
-            await bot.stop()
 
     from storage.db import DatabaseBehind
 
