@@ -76,17 +76,21 @@ class BotApp:
         self.services = Services(self.settings, self.policy, self.calendar)
         self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
+        self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)
+        self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
+        self.stats["malformed"] = 0
         self.outbox = (
             OutboxWorker(self.sessions, self.gateway, self.clock) if self.gateway else None
         )
-        self.dispatcher = Dispatcher(self.router, self.services, self.sessions, self.clock.now)
+        self.dispatcher = Dispatcher(
+            self.router, self.services, self.sessions, self.clock.now, self.stats
+        )
         self.inbox = InboxWorker(
             self.sessions, self.dispatcher.handle_stored, self.clock, after=self.wake_outbox
         )
         self._background: set[asyncio.Task] = set()
         self._scheduler = None
         self._maintenance: asyncio.Task | None = None
-        self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
 
     # -- life cycle -------------------------------------------------------------------
     async def __aenter__(self) -> BotApp:

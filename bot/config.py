@@ -53,6 +53,8 @@ class Settings:
     calendar_path: str | None = None
     event_max_age_hours: float = 12.0
     dedupe_keep_hours: float = 24.0
+    signature_tolerance_hours: float = 8.0  # how old a signed request's timestamp may be
+    body_timeout_seconds: float = 10.0  # a request body slower than this gets 408
     log_level: str = "INFO"
     weekly_digest: str = "fri 17:00"  # "<weekday> HH:MM" local, or "off"
     monthly_digest: str = "10:00"  # HH:MM on the first working day of a month, or "off"
@@ -188,6 +190,8 @@ class Settings:
             calendar_path=calendar_path,
             event_max_age_hours=number("DUTYBOT_EVENT_MAX_AGE_HOURS", 12.0),
             dedupe_keep_hours=number("DUTYBOT_DEDUPE_KEEP_HOURS", 24.0),
+            signature_tolerance_hours=number("DUTYBOT_SIGNATURE_TOLERANCE_HOURS", 8.0),
+            body_timeout_seconds=number("DUTYBOT_BODY_TIMEOUT_SECONDS", 10.0),
             log_level=log_level,
             weekly_digest=weekly_digest,
             monthly_digest=monthly_digest,
@@ -195,6 +199,11 @@ class Settings:
         if settings.dedupe_keep_hours < 8:
             problems.append(
                 "DUTYBOT_DEDUPE_KEEP_HOURS must be at least 8: Feishu retries for about 7.1 hours"
+            )
+        if settings.signature_tolerance_hours < 7.5:
+            problems.append(
+                "DUTYBOT_SIGNATURE_TOLERANCE_HOURS must be at least 7.5: Feishu re-sends an "
+                "unanswered event for about 7.1 hours"
             )
         if problems:
             raise ConfigError(problems)

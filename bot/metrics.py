@@ -44,6 +44,10 @@ class BotMetrics:
                 bot.stats["rejected"],
             ),
             "events_stale": ("Events dropped as too old", bot.stats["stale"]),
+            "events_malformed": (
+                "Signed events without Feishu's documented shape (logged, not handled)",
+                bot.stats["malformed"],
+            ),
             "callbacks": ("Card callbacks answered", bot.stats["callbacks"]),
             "handler_errors": ("Handler failures (retried)", bot.inbox.stats["errors"]),
             "events_processed": ("Events handled", bot.inbox.stats["processed"]),

@@ -198,7 +198,7 @@ async def on_bot_added(ctx: Ctx, event: BotAddedEvent) -> None:
     adder = ctx.member
     chat = await get_chat(ctx.session, event.chat_id)
     if chat is None:
-        await add_chat(ctx.session, event.chat_id, event.chat_name, ctx.now)
+        await add_chat(ctx.session, event.chat_id, event.chat_name or event.chat_id, ctx.now)
     offer = bool(adder and adder.is_admin and not (chat and chat.is_team))
     await ctx.send(
         "chat_id", event.chat_id, build_intro_card("zh", chat_id=event.chat_id, offer_team=offer)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -134,6 +135,8 @@ class Harness:
     async def post(self, payload: dict | bytes, **sign_kwargs):
         if isinstance(payload, dict):
             self.emulator.register_event(payload)  # Feishu knows the user's message (for replies)
+        # Feishu signs when it sends: the timestamp header is the sending time.
+        sign_kwargs.setdefault("timestamp", str(int(self.clock.now().timestamp())))
         req = fe.sign(payload, **sign_kwargs)
         return await self.client.post("/feishu/events", data=req.body, headers=req.headers)
 
@@ -203,22 +206,52 @@ async def pg_url():
     await conn.close()
 
 
-def dutybot(*args: str, cwd: Path, env: dict | None = None):
-    """Run the `dutybot` command in a subprocess with a clean environment."""
-    import subprocess
-    import sys
+@dataclass
+class CliResult:
+    """What a user sees from one `dutybot` command (the shape of subprocess.CompletedProcess)."""
 
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FEISHU_", "DUTYBOT_", "DATABASE_URL"))
-    }
-    base["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli_in(cwd: Path, *args: str, env: dict | None = None) -> CliResult:
+    """Run `dutybot ARGS` in this process, in `cwd`, with `env` added to a clean environment
+    (no FEISHU_/DUTYBOT_/DATABASE_URL from outside); the process's environment, working
+    directory and logging are restored afterwards (.env files load into os.environ)."""
+    import contextlib
+    import io
+    import logging
+
+    from bot.cli import main
+
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    root = logging.getLogger()
+    saved_log = (list(root.handlers), root.level)
+    for key in list(os.environ):
+        if key.startswith(("FEISHU_", "DUTYBOT_")) or key == "DATABASE_URL":
+            del os.environ[key]
+    os.environ.update(env or {})
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        root.handlers[:] = saved_log[0]
+        root.setLevel(saved_log[1])
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """`run_cli(*args, env=None)`: the `dutybot` command in-process, in tmp_path (so its
+    default SQLite database is tmp_path / "dutybot.db")."""
+
+    def run(*args: str, env: dict | None = None) -> CliResult:
+        return run_cli_in(tmp_path, *args, env=env)
+
+    return run

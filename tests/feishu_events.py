@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,6 +125,18 @@ def card_action(
     )
 
 
+def _sent_at(payload: dict | bytes) -> str:
+    """Seconds since the epoch of the event's own create_time (header, else message)."""
+    if isinstance(payload, dict):
+        header = payload.get("header") if isinstance(payload.get("header"), dict) else {}
+        event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+        for created in (header.get("create_time"), message.get("create_time")):
+            if isinstance(created, str) and created.isdigit():
+                return str(int(created) // 1000)
+    return str(int(time.time()))
+
+
 @dataclass
 class SignedRequest:
     body: bytes
@@ -134,11 +147,14 @@ def sign(
     payload: dict | bytes,
     *,
     encrypt_key: str = ENCRYPT_KEY,
-    timestamp: str = "1700000000",
+    timestamp: str | None = None,
     nonce: str | None = None,
     encrypted: bool = True,
 ) -> SignedRequest:
-    """The body and headers Feishu would send for this payload."""
+    """The body and headers Feishu would send for this payload. The timestamp defaults to
+    the event's own create_time (Feishu signs when it sends)."""
+    if timestamp is None:
+        timestamp = _sent_at(payload)
     raw = (
         payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
     )

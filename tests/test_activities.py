@@ -5,10 +5,7 @@ buttons, leave in chat, and the CLI (`activity add/list/move/cancel`, `tasks lis
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -240,26 +237,9 @@ async def test_team_file_leave_is_stored(harness, tmp_path):
     )
 
 
-def dutybot(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FEISHU_", "DUTYBOT_", "DATABASE_URL"))
-    }
-    env["PYTHONPATH"] = str(ROOT)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_activity_commands(tmp_path):
-    assert dutybot("org", "sync", str(TEAM_FILE), cwd=tmp_path).returncode == 0
-    add = dutybot(
+def test_activity_commands(run_cli, tmp_path):
+    assert run_cli("org", "sync", str(TEAM_FILE)).returncode == 0
+    add = run_cli(
         "activity",
         "add",
         "--title",
@@ -276,44 +256,41 @@ def test_activity_commands(tmp_path):
         "hybrid",
         "--expected",
         "300",
-        cwd=tmp_path,
     )
     assert add.returncode == 0, add.stderr
     assert "activity 1 created: 城市路演" in add.stdout
     assert "9 task(s):" in add.stdout
     assert "planner.activity_plan" in add.stdout and "2027-04-09T18:00:00+08:00" in add.stdout
     assert "5 message(s) queued" in add.stdout  # 4 assignees + the team chat
-    listed = dutybot("tasks", "list", "--assignee", "ou_digital", "--json", cwd=tmp_path)
+    listed = run_cli("tasks", "list", "--assignee", "ou_digital", "--json")
     rows = [r for r in json.loads(listed.stdout) if r["activity_id"] == 1]
     assert [r["duty_key"] for r in rows] == ["digital.promotion_plan", "digital.traffic_report"]
     row = rows[0]
     assert row["activity"] == "城市路演" and row["status"] == "open"
     assert row["due"] == "2027-04-23T18:00:00+08:00"  # T-15 = Sun 04-25 -> Fri 04-23
     assert row["assignee"] == "ou_digital" and row["assignee_name"] == "赵数字"
-    everyone = json.loads(dutybot("tasks", "list", "--json", cwd=tmp_path).stdout)
+    everyone = json.loads(run_cli("tasks", "list", "--json").stdout)
     assert len(everyone) > len(rows) and all(
         r["status"] in ("open", "submitted", "rejected") for r in everyone
     )
     db = sqlite3.connect(tmp_path / "dutybot.db")
     db.execute("UPDATE tasks SET status='done' WHERE duty_key='digital.promotion_plan'")
     db.commit()
-    moved = dutybot(
-        "activity", "move", "1", "--start", "2027-06-07", "--end", "2027-06-07", cwd=tmp_path
-    )
+    moved = run_cli("activity", "move", "1", "--start", "2027-06-07", "--end", "2027-06-07")
     assert moved.returncode == 0, moved.stderr
     assert "re-planned" in moved.stdout and "digital.promotion_plan" not in moved.stdout
     (done_due,) = db.execute(
         "SELECT due_at FROM tasks WHERE duty_key='digital.promotion_plan'"
     ).fetchone()
     assert done_due.startswith("2027-04-23")  # done work keeps its date (stored in UTC)
-    listing = dutybot("activity", "list", cwd=tmp_path)
+    listing = run_cli("activity", "list")
     assert "2027-06-07" in listing.stdout and "城市路演" in listing.stdout
-    cancelled = dutybot("activity", "cancel", "1", cwd=tmp_path)
+    cancelled = run_cli("activity", "cancel", "1")
     assert "8 open task(s) cancelled" in cancelled.stdout
     statuses = dict(db.execute("SELECT duty_key, status FROM tasks WHERE activity_id=1").fetchall())
     assert statuses.pop("digital.promotion_plan") == "done"
     assert set(statuses.values()) == {"cancelled"}
-    bad = dutybot(
+    bad = run_cli(
         "activity",
         "add",
         "--title",
@@ -324,7 +301,6 @@ def test_activity_commands(tmp_path):
         "2027-05-01",
         "--owner",
         "ou_ghost",
-        cwd=tmp_path,
     )
     assert bad.returncode == 2 and "before the start" in bad.stderr and "ou_ghost" in bad.stderr
     assert "Traceback" not in bad.stderr

@@ -155,7 +155,7 @@ def test_malformed_bodies_get_4xx(body):
 def test_bad_padding_inside_valid_base64_is_400():
     junk = base64.b64encode(b"0" * 16 + b"1" * 32).decode()
     body = json.dumps({"encrypt": junk}).encode()
-    ts, nonce = "1", "n"
+    ts, nonce = str(int(NOW.timestamp())), "n"
     headers = {
         "X-Lark-Request-Timestamp": ts,
         "X-Lark-Request-Nonce": nonce,
@@ -182,9 +182,13 @@ def test_message_without_message_id_is_400():
 
 def test_old_events_are_marked_stale():
     payload = fe.message("hi", "ou_a", NOW - timedelta(hours=13))
-    result = parse(fe.sign(payload))
+    result = parse(fe.sign(payload, timestamp=str(int(NOW.timestamp()))))  # sent just now
     assert isinstance(result, Envelope) and result.stale
-    fresh = parse(fe.sign(fe.message("hi", "ou_a", NOW - timedelta(hours=11))))
+    fresh = parse(
+        fe.sign(
+            fe.message("hi", "ou_a", NOW - timedelta(hours=11)), timestamp=str(int(NOW.timestamp()))
+        )
+    )
     assert not fresh.stale
 
 

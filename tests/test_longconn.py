@@ -4,23 +4,33 @@ routing and handlers as the webhook."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
+from sqlmodel import select
 
 from bot.app import build_app
 from bot.transport.longconn import LongConnTransport
+from storage.models import InboundEvent, OutboundMessage
 from tests import feishu_events as fe
 from tests.conftest import make_settings, sync_team
+from tests.waiting import wait_until
 
 
 async def wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.05)
+    await wait_until(predicate, timeout)
+
+
+async def _all_done(bot):
+    inbound, outbound = await statuses(bot)
+    busy = {"pending", "processing"}
+    return bool(inbound) and not busy & {*inbound, *outbound}
+
+
+async def statuses(bot) -> tuple[list[str], list[str]]:
+    """The inbox's and the outbox's row statuses."""
+    async with bot.sessions() as s:
+        inbound = (await s.exec(select(InboundEvent.status))).all()
+        outbound = (await s.exec(select(OutboundMessage.status))).all()
+    return list(inbound), list(outbound)
 
 
 @pytest.fixture
@@ -48,7 +58,9 @@ async def test_message_over_long_connection_is_answered_once(longconn, emulator,
     for _ in range(3):  # re-pushes of the same event
         assert await emulator.apush_longconn(payload) is None
     messages = await emulator.await_messages(1, timeout=10)
-    await asyncio.sleep(0.3)
+    # one event stored, handled once, one answer sent: nothing more is on its way
+    await wait_until(lambda: _all_done(bot), 10)
+    assert await statuses(bot) == (["done"], ["sent"])
     assert len(emulator.messages) == 1
     assert "项目进度周报" in str(messages[0].card)
     assert transport.health()["state"] == "connected"

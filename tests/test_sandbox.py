@@ -4,7 +4,6 @@ the in-process emulator. Skipped, with the reason, where Chromium or Playwright 
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 
@@ -14,6 +13,7 @@ from aiohttp import web
 from bot.devtools.sandbox.server import Sandbox
 from bot.transport.webhook import make_web_app
 from tests.conftest import make_settings
+from tests.waiting import wait_until
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -57,10 +57,7 @@ async def test_sandbox_api_round_trip(sandbox):
             and m["card"]["header"]["title"]["content"].startswith("待办")
         ]
 
-    for _ in range(100):  # the page polls the same way
-        if due_cards():
-            break
-        await asyncio.sleep(0.1)
+    await wait_until(due_cards, 10)  # the page polls the same way
     log = box.messages("oc_p2p_ou_li")
     assert [m["text"] for m in log if m["from"] == "user"] == ["待办"]
     assert len(due_cards()) == 1  # admins may also get a calendar notice; one answer only

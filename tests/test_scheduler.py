@@ -17,7 +17,7 @@ from bot.jobs.scheduler import Scheduler, run_tick
 from storage.models import Marker, OutboundMessage, TaskStatus
 from storage.queue import claim
 from tests import feishu_events as fe
-from tests.conftest import TEAM_FILE, dutybot
+from tests.conftest import TEAM_FILE
 from tests.sched_helpers import (
     add_leave,
     add_task,
@@ -32,6 +32,7 @@ from tests.sched_helpers import (
     text_of,
     title,
 )
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PREP = "planner.preparation"  # a "mark done" duty of the planner
@@ -266,10 +267,7 @@ async def test_in_process_scheduler_ticks_with_the_injected_clock_and_stops(harn
     harness.clock.set(at(2026, 12, 7, 10))
     scheduler = Scheduler(bot, interval=0.05)
     scheduler.start()
-    for _ in range(100):
-        if scheduler.last is not None:
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: scheduler.last is not None, what="a scheduler tick")
     await scheduler.stop()
     assert scheduler.last is not None and scheduler.last.at == harness.clock.now()
     assert scheduler.last.errors == []
@@ -280,14 +278,14 @@ async def test_in_process_scheduler_ticks_with_the_injected_clock_and_stops(harn
     assert any(m.receive_id == "ou_manager" for m in harness.emulator.messages)
 
 
-def test_tick_command_runs_one_pass_and_sends_through_the_gateway(tmp_path, emulator):
-    assert dutybot("org", "sync", str(TEAM_FILE), cwd=tmp_path).returncode == 0
-    offline = dutybot("tick", "--now", "2026-12-04T17:30:00+08:00", cwd=tmp_path)
+def test_tick_command_runs_one_pass_and_sends_through_the_gateway(run_cli, emulator):
+    assert run_cli("org", "sync", str(TEAM_FILE)).returncode == 0
+    offline = run_cli("tick", "--now", "2026-12-04T17:30:00+08:00")
     assert offline.returncode == 0, offline.stderr
     assert "tick at 2026-12-04T17:30:00+08:00" in offline.stdout
     assert "digests: 1 sent" in offline.stdout  # the weekly one
     assert "messages wait in the outbox" in offline.stdout
-    again = dutybot("tick", "--now", "2026-12-04T17:31:00+08:00", cwd=tmp_path)
+    again = run_cli("tick", "--now", "2026-12-04T17:31:00+08:00")
     assert "reminders: 0 card(s)" in again.stdout and "digests: 0 sent" in again.stdout
     env = {
         "FEISHU_APP_ID": fe.APP_ID,
@@ -296,7 +294,7 @@ def test_tick_command_runs_one_pass_and_sends_through_the_gateway(tmp_path, emul
         "FEISHU_ENCRYPT_KEY": fe.ENCRYPT_KEY,
         "FEISHU_DOMAIN": emulator.base_url,
     }
-    online = dutybot("tick", "--now", "2026-12-07T09:45:00+08:00", cwd=tmp_path, env=env)
+    online = run_cli("tick", "--now", "2026-12-07T09:45:00+08:00", env=env)
     assert online.returncode == 0, online.stderr
     # Monday: the new round, plus everything the offline ticks had queued
     assert "reminders:" in online.stdout and "message(s) handled" in online.stdout
@@ -304,5 +302,5 @@ def test_tick_command_runs_one_pass_and_sends_through_the_gateway(tmp_path, emul
     assert len({m.uuid for m in emulator.messages}) == len(emulator.messages)
     digests = [m for m in emulator.messages if m.receive_id == "oc_team"]
     assert len(digests) == 1
-    bad = dutybot("tick", "--now", "yesterday", cwd=tmp_path)
+    bad = run_cli("tick", "--now", "yesterday")
     assert bad.returncode == 2 and "ISO 8601" in bad.stderr

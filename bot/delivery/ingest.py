@@ -1,17 +1,37 @@
 """Group commit for the webhook: concurrent requests share one INSERT and one COMMIT.
 
 Each request still waits until its event is durable before Feishu gets the 200, but under
-load a single transaction carries many events, so the database does not cap ingestion."""
+load a single transaction carries many events, so the database does not cap ingestion.
+A batch the database refuses is stored again one event per transaction, so one event that
+cannot be stored fails only its own request."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.db import is_unavailable
 from storage.inbox import record_events
 
+log = logging.getLogger("dutybot.ingest")
+
 MAX_BATCH = 500
+
+
+class UnstorableEvent(ValueError):
+    """The database refuses this event's values (not a database outage): answer 400."""
+
+
+def _is_data_error(exc: BaseException) -> bool:
+    """The row itself is refused (a value the driver cannot encode, a byte the database
+    rejects), as opposed to the database being unreachable or busy, where a later retry
+    can succeed. Anything else (a bug) is not blamed on the event."""
+    if is_unavailable(exc):
+        return False
+    return isinstance(exc, DBAPIError | StatementError | UnicodeError | ValueError)
 
 
 class IngestBatcher:
@@ -21,30 +41,56 @@ class IngestBatcher:
         self._flusher: asyncio.Task | None = None
 
     async def submit(self, row: dict) -> bool:
-        """Store one inbox row; True when it is new (not a duplicate)."""
+        """Store one inbox row; True when it is new (not a duplicate). Raises
+        UnstorableEvent when the database refuses this row's values."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((row, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         return await future
 
+    async def _store(self, batch: list[tuple[dict, asyncio.Future[bool]]]) -> None:
+        async with self.engine.begin() as conn:
+            new = await record_events(conn, [row for row, _ in batch])
+        first = set()
+        for row, future in batch:
+            key = row["dedupe_key"]
+            if not future.done():
+                future.set_result(key in new and key not in first)
+            first.add(key)
+
+    async def _store_one_by_one(self, batch: list[tuple[dict, asyncio.Future[bool]]]) -> None:
+        for item in batch:
+            row, future = item
+            try:
+                await self._store([item])
+            except Exception as exc:  # noqa: BLE001 - handed to the request that sent it
+                if future.done():
+                    continue
+                if _is_data_error(exc):
+                    log.error(
+                        "event %r cannot be stored (%s); refused with 400",
+                        row.get("event_id"),
+                        type(exc).__name__,
+                    )
+                    future.set_exception(UnstorableEvent(str(row.get("event_id"))))
+                else:
+                    future.set_exception(exc)
+
     async def _flush(self) -> None:
         try:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 try:
-                    async with self.engine.begin() as conn:
-                        new = await record_events(conn, [row for row, _ in batch])
-                except Exception as exc:  # the requests answer 503; Feishu redelivers
+                    await self._store(batch)
+                except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+                    if _is_data_error(exc):
+                        await self._store_one_by_one(batch)
+                        continue
+                    # The database is down or busy: every request answers 503 and Feishu
+                    # delivers again later (no point in trying each row against it).
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(exc)
-                    continue
-                first = set()
-                for row, future in batch:
-                    key = row["dedupe_key"]
-                    if not future.done():
-                        future.set_result(key in new and key not in first)
-                    first.add(key)
         finally:
             self._flusher = None

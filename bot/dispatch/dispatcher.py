@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.dispatch.context import Ctx, Services
-from bot.dispatch.events import PARSERS, CardActionEvent, MessageEvent, PayloadError
+from bot.dispatch.events import (
+    CardActionEvent,
+    MessageEvent,
+    PayloadError,
+    message_event,
+    typed_event,
+)
 from bot.dispatch.router import Router
 from cards.actions import BadAction
 from cards.answers import answer_card, toast
@@ -45,8 +51,10 @@ class Dispatcher:
         services: Services,
         sessions: async_sessionmaker,
         now: Callable[[], datetime],
+        stats: dict[str, int] | None = None,
     ) -> None:
         self.router, self.services, self.sessions, self.now = router, services, sessions, now
+        self.stats = stats if stats is not None else {}
 
     async def _ctx(
         self, session: AsyncSession, source: str, event, asker: str, lang: str | None
@@ -65,14 +73,20 @@ class Dispatcher:
 
     async def handle_stored(self, session: AsyncSession, row: InboundEvent) -> None:
         """Route one stored event to its handler (called by the inbox worker)."""
-        parse = PARSERS.get(row.event_type)
-        if parse is None:
-            log.info("event type %s (%s) is not one we handle; ignored", row.event_type, row.id)
-            return
+        # Signed but malformed events are refused here, at the boundary: handlers only ever
+        # see typed events, and a refusal is logged once, never retried.
         try:
-            event = parse(json.loads(row.payload), self.services.bot_open_id)
-        except (PayloadError, ValueError) as exc:
-            log.warning("event %s (%s): %s; ignored", row.event_id, row.event_type, exc)
+            payload = json.loads(row.payload)
+            if row.event_type == "im.message.receive_v1":
+                event = message_event(payload, self.services.bot_open_id)
+            else:
+                event = typed_event(row.event_type, payload)
+        except (PayloadError, ValueError, RecursionError) as exc:
+            self.stats["malformed"] = self.stats.get("malformed", 0) + 1
+            log.warning("event %s (%s) refused: %s", row.event_id, row.event_type, exc)
+            return
+        if event is None:
+            log.info("event type %s (%s) is not one we handle", row.event_type, row.event_id)
             return
         if isinstance(event, MessageEvent):
             if event.is_group and not event.mentions_bot:
@@ -88,7 +102,8 @@ class Dispatcher:
         if handler is None:
             log.info("no handler registered for %s (%s)", row.event_type, row.event_id)
             return
-        ctx = await self._ctx(session, row.dedupe_key, event, getattr(event, "open_id", ""), None)
+        asker = getattr(event, "operator_open_id", "")
+        ctx = await self._ctx(session, row.dedupe_key, event, asker, None)
         await handler(ctx, event)
 
     async def resolve_click(self, event: CardActionEvent):

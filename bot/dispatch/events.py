@@ -46,28 +46,25 @@ class CardActionEvent:
     token: str = ""  # the delayed-update credential (30 min, 2 uses)
 
 
-@dataclass(frozen=True)
-class BotAddedEvent:
-    """`im.chat.member.bot.added_v1`: someone added the bot to a group."""
-
-    event_id: str
-    chat_id: str
-    chat_name: str
-    open_id: str  # who added the bot ("" when Feishu does not say)
-
-
-@dataclass(frozen=True)
-class ChatEnteredEvent:
-    """`im.chat.access_event.bot_p2p_chat_entered_v1`: a person opened their private chat
-    with the bot."""
-
-    event_id: str
-    chat_id: str
-    open_id: str
-
-
 class PayloadError(ValueError):
     """A verified payload that does not have the shape Feishu documents."""
+
+
+MAX_MENTIONS = 100  # Feishu caps @-mentions per message far lower; more is not a real message
+MAX_VALUE_DEPTH = 4  # card values and form values are flat objects with short lists
+MAX_VALUE_ITEMS = 200
+MENTION_KEY = re.compile(r"@_user_\d+")
+
+
+def _bounded(obj: Any, depth: int = 0) -> bool:
+    """JSON data no deeper than MAX_VALUE_DEPTH and no wider than MAX_VALUE_ITEMS, so
+    nothing downstream (str(), repr(), comparisons) can recurse or loop on it."""
+    if isinstance(obj, dict | list):
+        if depth >= MAX_VALUE_DEPTH or len(obj) > MAX_VALUE_ITEMS:
+            return False
+        items = obj.values() if isinstance(obj, dict) else obj
+        return all(_bounded(item, depth + 1) for item in items)
+    return obj is None or isinstance(obj, str | int | float | bool)
 
 
 def _post_text(content: dict) -> str:
@@ -79,10 +76,12 @@ def _post_text(content: dict) -> str:
     for paragraph in body if isinstance(body, list) else []:
         parts = []
         for node in paragraph if isinstance(paragraph, list) else []:
-            if isinstance(node, dict) and node.get("tag") in ("text", "a", "md"):
-                parts.append(str(node.get("text", "")))
-            elif isinstance(node, dict) and node.get("tag") == "at":
-                parts.append(str(node.get("user_id", "")))
+            if not isinstance(node, dict):
+                continue
+            if node.get("tag") in ("text", "a", "md") and isinstance(node.get("text"), str):
+                parts.append(node["text"])
+            elif node.get("tag") == "at" and isinstance(node.get("user_id"), str):
+                parts.append(node["user_id"])
         lines.append("".join(parts))
     title = content.get("title")
     return "\n".join(([title] if isinstance(title, str) and title else []) + lines)
@@ -96,6 +95,16 @@ def _str(obj: Any, *keys: str) -> str:
     return obj
 
 
+def _opt_str(obj: dict, key: str) -> str:
+    """An optional string field: absent or null is "", any other type is an error."""
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise PayloadError(f"{key} is not a string")
+    return value
+
+
 def message_event(payload: dict, bot_open_id: str | None) -> MessageEvent:
     """Build a MessageEvent from an `im.message.receive_v1` payload."""
     event = payload.get("event") or {}
@@ -103,42 +112,64 @@ def message_event(payload: dict, bot_open_id: str | None) -> MessageEvent:
     if not isinstance(message, dict):
         raise PayloadError("missing event.message")
     message_type = _str(message, "message_type")
+    raw_content = message.get("content")
+    if raw_content is not None and not isinstance(raw_content, str):
+        raise PayloadError("event.message.content is not a string")
     try:
-        content = json.loads(message.get("content") or "{}")
-    except (TypeError, ValueError):
-        content = {}
+        content = json.loads(raw_content or "{}")
+    except (ValueError, RecursionError) as exc:
+        raise PayloadError("event.message.content is not JSON") from exc
     content = content if isinstance(content, dict) else {}
     if message_type == "text":
-        text = str(content.get("text", ""))
+        text = content.get("text", "")
+        if not isinstance(text, str):
+            raise PayloadError("text content is not a string")
     elif message_type == "post":
         text = _post_text(content)
     else:
         text = ""
 
+    raw_mentions = message.get("mentions")
+    if raw_mentions is None:
+        raw_mentions = []
+    if not isinstance(raw_mentions, list):
+        raise PayloadError("event.message.mentions is not a list")
+    if len(raw_mentions) > MAX_MENTIONS:
+        raise PayloadError(f"more than {MAX_MENTIONS} mentions")
     mentions = []
-    for raw in message.get("mentions") or []:
+    for raw in raw_mentions:
         if not isinstance(raw, dict):
-            continue
-        ids = raw.get("id") if isinstance(raw.get("id"), dict) else {}
+            raise PayloadError("a mention is not an object")
+        key, ids, name = raw.get("key"), raw.get("id"), raw.get("name")
+        ids = ids if isinstance(ids, dict) else {}
+        open_id = ids.get("open_id")
         mentions.append(
-            Mention(str(raw.get("key", "")), str(ids.get("open_id", "")), str(raw.get("name", "")))
+            Mention(
+                key if isinstance(key, str) else "",
+                open_id if isinstance(open_id, str) else "",
+                name[:100] if isinstance(name, str) else "",
+            )
         )
     mentions_bot = any(bot_open_id and m.open_id == bot_open_id for m in mentions)
     if bot_open_id is None:
         # Bot id unknown (no credentials yet): in groups Feishu only delivers messages that
         # @-mention the bot unless the sensitive group_msg scope is granted.
         mentions_bot = bool(mentions)
-    for m in mentions:
-        is_bot = m.open_id == bot_open_id if bot_open_id else True
-        text = text.replace(m.key, "" if is_bot else f"@{m.name}")
-    text = re.sub(r"@_user_\d+", "", text)
+    # One pass over the text: a name that contains "@_user_2" is never replaced again, and
+    # the work is linear in the text whatever the mentions say.
+    shown = {
+        m.key: "" if (m.open_id == bot_open_id if bot_open_id else True) else f"@{m.name}"
+        for m in reversed(mentions)  # the first mention of a key wins
+        if MENTION_KEY.fullmatch(m.key)  # an empty or odd key can never occur in the text
+    }
+    text = MENTION_KEY.sub(lambda hit: shown.get(hit.group(), ""), text)
     text = re.sub(r"[ \t\u3000]+", " ", text).strip()
 
     return MessageEvent(
         event_id=_str(payload, "header", "event_id"),
         message_id=_str(message, "message_id"),
         chat_id=_str(message, "chat_id"),
-        chat_type=str(message.get("chat_type") or "p2p"),
+        chat_type=_str(message, "chat_type") if "chat_type" in message else "p2p",
         sender_open_id=_str(event, "sender", "sender_id", "open_id"),
         message_type=message_type,
         text=text,
@@ -155,46 +186,73 @@ def card_action_event(payload: dict) -> CardActionEvent:
         raise PayloadError("missing event.action")
     value = action.get("value")
     form_value = action.get("form_value")
+    if not _bounded(value) or not _bounded(form_value):
+        raise PayloadError("event.action value or form_value is too deep or too large")
     context = event.get("context") if isinstance(event.get("context"), dict) else {}
     return CardActionEvent(
         event_id=_str(payload, "header", "event_id"),
         operator_open_id=_str(event, "operator", "open_id"),
         value=value if isinstance(value, dict) else {},
         form_value=form_value if isinstance(form_value, dict) else {},
-        action_name=str(action.get("name") or ""),
-        open_message_id=str(context.get("open_message_id") or ""),
-        open_chat_id=str(context.get("open_chat_id") or ""),
-        token=str(event.get("token") or ""),
+        action_name=_opt_str(action, "name"),
+        open_message_id=_opt_str(context, "open_message_id"),
+        open_chat_id=_opt_str(context, "open_chat_id"),
+        token=_opt_str(event, "token"),
     )
 
 
-def bot_added_event(payload: dict, bot_open_id: str | None = None) -> BotAddedEvent:
-    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
-    operator = event.get("operator_id") if isinstance(event.get("operator_id"), dict) else {}
-    chat_id = _str(event, "chat_id")
-    if not chat_id:
-        raise PayloadError("empty chat_id")
-    name = event.get("name")
+@dataclass(frozen=True)
+class BotAddedEvent:
+    """`im.chat.member.bot.added_v1`: the bot was added to a group."""
+
+    event_id: str
+    chat_id: str
+    chat_name: str
+    operator_open_id: str
+
+
+def bot_added_event(payload: dict) -> BotAddedEvent:
+    event = payload.get("event") or {}
+    operator = event.get("operator_id")
     return BotAddedEvent(
         event_id=_str(payload, "header", "event_id"),
-        chat_id=chat_id,
-        chat_name=name[:200] if isinstance(name, str) and name else chat_id,
-        open_id=str(operator.get("open_id") or ""),
+        chat_id=_str(event, "chat_id"),
+        chat_name=_opt_str(event, "name"),
+        operator_open_id=_opt_str(operator, "open_id") if isinstance(operator, dict) else "",
     )
 
 
-def chat_entered_event(payload: dict, bot_open_id: str | None = None) -> ChatEnteredEvent:
-    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+# Event types other than messages and card clicks, each with the builder of its typed event.
+EVENT_BUILDERS: dict[str, Callable[[dict], Any]] = {
+    "im.chat.member.bot.added_v1": bot_added_event,
+}
+
+
+def typed_event(event_type: str, payload: dict) -> Any:
+    """The typed event for a stored payload; PayloadError when it has the wrong shape,
+    None when DutyBot has no use for this event type."""
+    build = EVENT_BUILDERS.get(event_type)
+    return build(payload) if build else None
+
+
+@dataclass(frozen=True)
+class ChatEnteredEvent:
+    """`im.chat.access_event.bot_p2p_chat_entered_v1`: a person opened their private chat
+    with the bot."""
+
+    event_id: str
+    chat_id: str
+    operator_open_id: str
+
+
+def chat_entered_event(payload: dict) -> ChatEnteredEvent:
+    event = payload.get("event") or {}
+    operator = event.get("operator_id")
     return ChatEnteredEvent(
         event_id=_str(payload, "header", "event_id"),
         chat_id=_str(event, "chat_id"),
-        open_id=_str(event, "operator_id", "open_id"),
+        operator_open_id=_str(operator, "open_id"),
     )
 
 
-# Stored event types and how to read them; a handler is registered per type in the router.
-PARSERS: dict[str, Callable[[dict, str | None], Any]] = {
-    "im.message.receive_v1": message_event,
-    "im.chat.member.bot.added_v1": bot_added_event,
-    "im.chat.access_event.bot_p2p_chat_entered_v1": chat_entered_event,
-}
+EVENT_BUILDERS["im.chat.access_event.bot_p2p_chat_entered_v1"] = chat_entered_event

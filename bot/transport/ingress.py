@@ -16,6 +16,12 @@ from typing import Any
 from bot.transport.crypto import DecryptError, decrypt, signature_matches
 
 MAX_BODY_BYTES = 1024 * 1024
+# A signed request's X-Lark-Request-Timestamp may be this far ahead of our clock (skew) ...
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+# ... and this far behind: Feishu retries an unanswered event after 15 s, 5 min, 1 h and 6 h
+# (~7.1 h in all), so a tighter window would refuse its own retries.
+DEFAULT_SIGNATURE_TOLERANCE = timedelta(hours=8)
+MAX_HEADER_CHARS = 256
 CALLBACK_TYPES = frozenset({"card.action.trigger", "url.preview.get"})
 
 
@@ -58,6 +64,7 @@ IngressResult = Rejected | Challenge | Envelope
 BAD_BODY = Rejected(400, "bad request")
 BAD_SIGNATURE = Rejected(401, "invalid signature")
 BAD_TOKEN = Rejected(401, "invalid token")
+BAD_TIMESTAMP = Rejected(401, "request timestamp out of range")
 
 
 def _loads(raw: bytes) -> Any:
@@ -89,6 +96,21 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A signature header as printable ASCII, or None. aiohttp hands over undecodable bytes
+    as surrogates; they must become a 401, not an encoding error."""
+    value = headers.get(name)
+    if not isinstance(value, str) or not value or len(value) > MAX_HEADER_CHARS:
+        return None
+    return value if value.isascii() and value.isprintable() else None
+
+
+def _id_ok(value: Any, max_chars: int = 128) -> bool:
+    """Ids we store and key on: non-empty printable text (no NUL, no lone surrogates,
+    which no database column accepts) of a sane length."""
+    return isinstance(value, str) and 0 < len(value) <= max_chars and value.isprintable()
+
+
 def _token_ok(keys: WebhookKeys, given: Any) -> bool:
     if not keys.verification_token:
         return True  # offline development: nothing to compare with (the CLI warns loudly)
@@ -97,14 +119,24 @@ def _token_ok(keys: WebhookKeys, given: Any) -> bool:
     )
 
 
+def _fresh(timestamp: str, now: datetime, tolerance: timedelta) -> bool:
+    """X-Lark-Request-Timestamp (seconds since the epoch) is within the accepted window."""
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    sent = datetime.fromtimestamp(int(timestamp), UTC)
+    return now - tolerance <= sent <= now + MAX_CLOCK_SKEW
+
+
 def parse_request(
     body: bytes,
     headers: Mapping[str, str],
     keys: WebhookKeys,
     now: datetime,
     max_age: timedelta,
+    tolerance: timedelta = DEFAULT_SIGNATURE_TOLERANCE,
 ) -> IngressResult:
-    """Verify and parse a webhook body (see the module docstring)."""
+    """Verify and parse a webhook body (see the module docstring). A signed request's
+    timestamp must lie within `tolerance` before `now` and MAX_CLOCK_SKEW after it."""
     if not body:
         return BAD_BODY
     if len(body) > MAX_BODY_BYTES:
@@ -118,12 +150,15 @@ def parse_request(
             return Rejected(400, "encrypted body but no encrypt key configured")
         if not isinstance(outer["encrypt"], str) or len(outer) != 1:
             return BAD_BODY
-        ts = headers.get("X-Lark-Request-Timestamp")
-        nonce = headers.get("X-Lark-Request-Nonce")
-        sig = headers.get("X-Lark-Signature")
+        names = ("X-Lark-Request-Timestamp", "X-Lark-Request-Nonce", "X-Lark-Signature")
+        ts, nonce, sig = (_header(headers, name) for name in names)
         signed = bool(ts and nonce and sig)
+        if any(headers.get(name) and _header(headers, name) is None for name in names):
+            return BAD_SIGNATURE  # present but oversized or not printable ASCII
         if signed and not signature_matches(ts, nonce, keys.encrypt_key, body, sig):
             return BAD_SIGNATURE
+        if signed and not _fresh(ts, now, tolerance):
+            return BAD_TIMESTAMP
         try:
             plain = decrypt(keys.encrypt_key, outer["encrypt"])
         except DecryptError:
@@ -156,7 +191,7 @@ def parse_request(
     if not _token_ok(keys, header.get("token")):
         return BAD_TOKEN
     event_id, event_type = header.get("event_id"), header.get("event_type")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+    if not _id_ok(event_id) or not _id_ok(event_type):
         return BAD_BODY
     created_at = parse_timestamp(header.get("create_time"))
     if created_at is None:
@@ -167,13 +202,13 @@ def parse_request(
         # Feishu: de-duplicate messages by message_id; event_id can change on redelivery.
         message = event.get("message")
         message_id = message.get("message_id") if isinstance(message, dict) else None
-        if not isinstance(message_id, str) or not message_id:
+        if not _id_ok(message_id, 150):
             return BAD_BODY
         dedupe_key = f"msg:{message_id}"
     return Envelope(
-        event_id=event_id[:128],
-        event_type=event_type[:128],
-        dedupe_key=dedupe_key[:160],
+        event_id=event_id,
+        event_type=event_type,
+        dedupe_key=dedupe_key,
         created_at=created_at,
         payload=data,
         text=plain.decode("utf-8"),

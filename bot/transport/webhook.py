@@ -3,12 +3,14 @@ GET /readyz (database, Feishu token, transport), GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from aiohttp import web
 
 from bot.app import BotApp
+from bot.delivery.ingest import UnstorableEvent
 from bot.metrics import BotMetrics
 from bot.transport.ingress import MAX_BODY_BYTES, Challenge, Rejected, parse_request
 
@@ -23,11 +25,18 @@ async def feishu_events(request: web.Request) -> web.Response:
         bot.stats["rejected"] += 1
         return web.json_response({"msg": "body too large"}, status=413)
     try:
-        body = await request.read()
+        # A client that trickles its body must not hold a connection (and a handler) open.
+        body = await asyncio.wait_for(request.read(), bot.settings.body_timeout_seconds)
     except web.HTTPRequestEntityTooLarge:
         bot.stats["rejected"] += 1
         return web.json_response({"msg": "body too large"}, status=413)
-    result = parse_request(body, request.headers, bot.keys, bot.clock.now(), bot.max_age)
+    except TimeoutError:
+        bot.stats["rejected"] += 1
+        log.warning("request body from %s too slow; 408", request.remote)
+        return web.json_response({"msg": "request timeout"}, status=408)
+    result = parse_request(
+        body, request.headers, bot.keys, bot.clock.now(), bot.max_age, bot.signature_tolerance
+    )
     if isinstance(result, Rejected):
         bot.stats["rejected"] += 1
         log.warning("rejected webhook request from %s: %s", request.remote, result.reason)
@@ -41,6 +50,9 @@ async def feishu_events(request: web.Request) -> web.Response:
             request.app[METRICS].callback_seconds.observe(time.perf_counter() - started)
             return web.json_response(answer)
         await bot.accept(result)
+    except UnstorableEvent:
+        bot.stats["rejected"] += 1
+        return web.json_response({"msg": "bad request"}, status=400)
     except Exception:
         # The event is not stored: answer 503 so Feishu delivers it again later.
         log.exception("could not store event %s", result.event_id)

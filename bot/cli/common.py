@@ -1,0 +1,130 @@
+"""What every command needs: settings, logging, the policy, a database, and clear failures.
+
+Commands import heavy modules (SQLAlchemy, lark-oapi) inside their functions, so that
+`dutybot policy show` stays fast and never loads the Feishu SDK."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.dispatch.context import Services
+
+SubParsers = argparse._SubParsersAction
+
+
+def settings() -> Settings:
+    """Settings from the environment and ./.env, or exit 2 listing every problem."""
+    from dotenv import load_dotenv
+
+    load_dotenv(Path.cwd() / ".env", override=False)
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def setup_logging(level: str) -> None:
+    """Readable lines on a terminal, JSON lines otherwise; secrets are always masked."""
+    from bot.logs import setup_logging as setup
+
+    setup(level)
+
+
+def fail(title: str, errors: list[str] | tuple[str, ...] = ()) -> SystemExit:
+    """Print a title and its errors to stderr; return the SystemExit(2) to raise."""
+    print(title, file=sys.stderr)
+    for line in errors:
+        print(f"  - {line}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def load_policy(settings: Settings):
+    from bot.domain.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(settings.policy_path)
+    except PolicyError as exc:
+        raise fail(f"The policy file {settings.policy_path} has errors:", exc.errors) from None
+
+
+def context() -> tuple[Settings, Services]:
+    """Settings, policy, calendar and services, or exit 2 with the reason."""
+    from bot.dispatch.context import Services
+    from bot.domain.workcalendar import CalendarError, WorkCalendar
+
+    cfg = settings()
+    policy = load_policy(cfg)
+    try:
+        calendar = WorkCalendar.from_file(cfg.calendar_path)
+    except CalendarError as exc:
+        raise fail(f"The calendar file {cfg.calendar_path} has errors:", exc.errors) from None
+    return cfg, Services(cfg, policy, calendar)
+
+
+async def with_db(settings: Settings, fn, *, auto_upgrade: bool = True):
+    """Run `fn(engine)` on a database at the current schema (SQLite upgrades itself)."""
+    from storage import db
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        await db.ensure_schema(engine, auto_upgrade=auto_upgrade and settings.is_sqlite)
+        return await fn(engine)
+    finally:
+        await engine.dispose()
+
+
+def run_db(settings: Settings, fn, *, what: str = "run"):
+    """`with_db` in a fresh event loop; a database behind the code is exit 2 with the reason."""
+    from storage.db import DatabaseBehind
+
+    try:
+        return asyncio.run(with_db(settings, fn))
+    except DatabaseBehind as exc:
+        print(f"cannot {what}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def now() -> datetime:
+    from bot.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def members_query():
+    from sqlmodel import select
+
+    from storage.models import Member
+
+    return select(Member)
+
+
+async def member_names(session) -> dict[str, str]:
+    return {m.open_id: m.name for m in (await session.exec(members_query())).all()}
+
+
+# -- argument types (argparse turns ArgumentTypeError into a usage message and exit 2) --
+
+
+def parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 instant (e.g. 2026-12-04T17:30:00+08:00)"
+        ) from None
