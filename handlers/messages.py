@@ -4,7 +4,7 @@ answer to anything else."""
 from __future__ import annotations
 
 from bot.dispatch.context import Ctx
-from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.dispatch.events import CardActionEvent, ChatEnteredEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
 from cards.actions import RefreshDue
 from cards.answers import toast, with_card
@@ -12,8 +12,10 @@ from cards.due import build_due_card
 from cards.help import build_help_card
 from cards.views import DueView
 from cards.whoami import build_whoami_card
+from cards.notice import build_not_on_team_card
 from handlers.views import member_view, require_member, task_views
-from storage.members import list_team_chats
+from storage.members import list_admins, list_team_chats
+from storage.reminders import claim_marker
 from storage.tasks import list_open_tasks
 
 router = Router(name="messages")
@@ -117,3 +119,17 @@ async def on_whoami(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
 @router.message("unknown")
 async def on_unknown(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     await ctx.answer(UNKNOWN_TEXT[ctx.lang], msg_type="text")
+
+
+@router.event("im.chat.access_event.bot_p2p_chat_entered_v1")
+async def on_chat_entered(ctx: Ctx, event: ChatEnteredEvent) -> None:
+    """A person opens their private chat with the bot for the first time: the help card
+    (members), or who to ask and their open_id (everyone else). Once per person."""
+    if not await claim_marker(ctx.session, f"greet:{event.operator_open_id}", ctx.now):
+        return
+    if ctx.member is None:
+        admins = [await member_view(ctx, a, ctx.lang) for a in await list_admins(ctx.session)]
+        card = build_not_on_team_card(None, admins, ctx.lang, event.operator_open_id)
+    else:
+        card = build_help_card(ctx.lang, is_member=True, is_admin=ctx.member.is_admin)
+    await ctx.send("chat_id", event.chat_id, card)

@@ -71,5 +71,5 @@ async def require_member(ctx: Ctx) -> Member | None:
     are (and the asker's open_id, for the admin who adds them)."""
     if ctx.member is None:
         admins = [await member_view(ctx, a, ctx.lang) for a in await list_admins(ctx.session)]
-        await ctx.answer(build_not_on_team_card(None, admins, ctx.lang))
+        await ctx.answer(build_not_on_team_card(None, admins, ctx.lang, ctx.asker))
     return ctx.member
