@@ -142,6 +142,7 @@ class SubmitReport(CardAction):
     card: str = _wire("c", "str", "")
     kept: tuple[str, ...] = _wire("k", "strs", ())
     version: int = _wire("ver", "int", 0)
+    source: str = _wire("s", "str", "")  # message id of the card the form was opened from
 
 
 @dataclass(frozen=True)

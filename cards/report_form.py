@@ -111,6 +111,7 @@ class FormView:
     version: int = 1  # the version submitting creates
     comment: str | None = None  # the rejection comment being answered
     card_uuid: str | None = None  # outbox uuid of the message holding this card
+    source_message: str = ""  # the card the form was opened from (updated on submit)
 
 
 def _unit(f: FormField, lang: str) -> str:
@@ -202,7 +203,9 @@ def _build(view: FormView, lang: str) -> dict:
         inputs.append(_label(f, lang))
         inputs.append(_input(f, lang))
     kept = tuple(f.key for f in view.fields if f.kept_chars)
-    value = SubmitReport(view.task_id, lang, view.card_uuid or "", kept, view.version).pack()
+    value = SubmitReport(
+        view.task_id, lang, view.card_uuid or "", kept, view.version, view.source_message
+    ).pack()
     text = L["update"] if view.version > 1 and not view.comment else L["submit"]
     if view.comment:
         text = L["resubmit"]

@@ -8,15 +8,12 @@ from bot.dispatch.events import CardActionEvent, ChatEnteredEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
 from cards.actions import RefreshDue
 from cards.answers import toast, with_card
-from cards.due import build_due_card
 from cards.help import build_help_card
-from cards.views import DueView
-from cards.whoami import build_whoami_card
 from cards.notice import build_not_on_team_card
-from handlers.views import member_view, require_member, task_views
+from cards.whoami import build_whoami_card
+from handlers.views import due_card, member_view, require_member
 from storage.members import list_admins, list_team_chats
 from storage.reminders import claim_marker
-from storage.tasks import list_open_tasks
 
 router = Router(name="messages")
 
@@ -65,22 +62,7 @@ async def on_due(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     member = await require_member(ctx)
     if member is None:
         return
-    await ctx.answer(await due_card(ctx, intent.scope))
-
-
-async def due_card(ctx: Ctx, scope: str) -> dict:
-    """The asker's what's-due card as of now."""
-    assert ctx.member is not None
-    view = DueView(
-        member=await member_view(ctx, ctx.member, ctx.lang),
-        now=ctx.local_now,
-        tasks=await task_views(
-            ctx, await list_open_tasks(ctx.session, ctx.member.open_id), ctx.lang
-        ),
-        timezone=ctx.services.settings.timezone,
-        scope=scope,
-    )
-    return build_due_card(view, ctx.lang)
+    await ctx.answer(await due_card(ctx, member, intent.scope, ctx.lang))
 
 
 @router.action(RefreshDue)
@@ -97,7 +79,8 @@ async def on_due_refresh(ctx: Ctx, click: CardActionEvent, action: RefreshDue) -
             "你还不在团队名单里，请联系管理员。",
             "You are not on the team yet; ask an admin.",
         )
-    return with_card(toast("success", "已刷新", "Refreshed"), await due_card(ctx, action.scope))
+    card = await due_card(ctx, ctx.member, action.scope, ctx.lang)
+    return with_card(toast("success", "已刷新", "Refreshed"), card)
 
 
 @router.message("whoami", keywords=("我是谁", "我的角色", "whoami", "who am i", "my role"))

@@ -14,8 +14,9 @@ from bot.dispatch.router import Router
 from bot.jobs.digests import weekly_progress_draft
 from bot.jobs.reminders import next_working_morning
 from cards.actions import MarkDone, Snooze
-from cards.answers import toast
+from cards.answers import toast, with_card
 from handlers.reports import PREFILL
+from handlers.views import card_after
 from storage.audit import audit
 from storage.models import Task, TaskStatus
 from storage.reminders import snooze_task
@@ -84,7 +85,11 @@ async def on_done(ctx: Ctx, click: CardActionEvent, action: MarkDone) -> dict:
         duty=task.duty_key,
         assignee=task.assignee_open_id,
     )
-    return toast("success", f"已完成：{zh}", f"Done: {en}")
+    answer = toast("success", f"已完成：{zh}", f"Done: {en}")
+    # The card clicked shows it at once: a what's-due list loses the task (and its counts
+    # change); a reminder or task card says "done" where the buttons were.
+    card = await card_after(ctx, click.open_message_id, task.id, ctx.t("✅ 已完成", "✅ Done"))
+    return with_card(answer, card) if card else answer
 
 
 @router.action(Snooze)
@@ -111,11 +116,16 @@ async def on_snooze(ctx: Ctx, click: CardActionEvent, action: Snooze) -> dict:
         until=until.isoformat(),
     )
     local = until.astimezone(ctx.tz)
-    return toast(
+    answer = toast(
         "success",
         f"好的，{local:%m-%d %H:%M} 再提醒你（逾期升级不受影响）。",
         f"OK, I'll remind you again on {local:%b %d %H:%M} (escalation is not paused).",
     )
+    note = ctx.t(f"⏰ {local:%m-%d %H:%M} 再提醒", f"⏰ until {local:%b %d %H:%M}")
+    card = await card_after(
+        ctx, click.open_message_id, task.id, note, relist=False, only=(Snooze.name,)
+    )
+    return with_card(answer, card) if card else answer
 
 
 async def draft_weekly_progress(ctx: Ctx, task: Task) -> dict:

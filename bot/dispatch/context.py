@@ -127,10 +127,12 @@ class Ctx:
         )
         return uuid
 
-    async def patch(self, target_uuid: str | None, body: dict) -> None:
-        """Replace, in place, a card we sent earlier (identified by its outbox uuid); no-op
-        when there is none."""
-        if not target_uuid:
+    async def patch(
+        self, target_uuid: str | None, body: dict, *, message_id: str | None = None
+    ) -> None:
+        """Replace, in place, a card we sent earlier, named by its outbox uuid (or by its
+        Feishu message id); no-op when there is none."""
+        if not target_uuid and not message_id:
             return
         await enqueue(
             self.session,
@@ -139,4 +141,5 @@ class Ctx:
             kind="patch",
             body=body,
             target_uuid=target_uuid,
+            target_message_id=None if target_uuid else message_id,
         )

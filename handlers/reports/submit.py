@@ -43,7 +43,7 @@ from handlers.reports.common import (
 )
 from handlers.reports.texts import T, say, toast_of, type_name
 from handlers.reports.views import form_view, report_view
-from handlers.views import require_member
+from handlers.views import card_after, require_member
 from storage import reports as store
 from storage.audit import audit
 from storage.members import list_active
@@ -242,7 +242,7 @@ async def on_open(ctx: Ctx, click: CardActionEvent, action: OpenReport) -> dict:
         view = await form_view(ctx, task, duty, report, ctx.lang, action.card)
         return with_card({}, build_report_form(view, ctx.lang))
     uuid = ctx.next_uuid()
-    view = await form_view(ctx, task, duty, report, ctx.lang, uuid)
+    view = await form_view(ctx, task, duty, report, ctx.lang, uuid, click.open_message_id)
     await ctx.send("open_id", ctx.asker, build_report_form(view, ctx.lang), uuid=uuid)
     return toast_of("success", "form_sent")
 
@@ -292,6 +292,12 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
     report = result.report
     if await is_clicked_card(ctx, action.card, click.open_message_id):
         await store.set_card_uuids(ctx.session, report, author_card=action.card)
+    if action.source and action.source != click.open_message_id and result.kind != "unchanged":
+        # The card the form was opened from (what's due, a reminder) shows it at once.
+        note = ctx.t("✅ 已提交", "✅ Submitted")
+        source = await card_after(ctx, action.source, task.id, note)
+        if source is not None:
+            await ctx.patch(None, source, message_id=action.source)
     view = await report_view(ctx, report, task, duty, ctx.lang)
     zh, en = submitted_message(ctx, result, duty)
     return with_card(toast("success", zh, en), build_report_card(view, ctx.lang, audience="author"))

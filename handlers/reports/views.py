@@ -101,6 +101,7 @@ async def form_view(
     report: Report | None,
     lang: str,
     card_uuid: str | None,
+    source: str = "",
 ) -> FormView:
     template = duty.report
     assert template is not None
@@ -142,4 +143,5 @@ async def form_view(
         version=(report.version + 1) if report else 1,
         comment=(report.comment or task.note) if rejected else None,
         card_uuid=card_uuid,
+        source_message=source,
     )
