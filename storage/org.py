@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.directory import ImportPlan
 from storage.audit import audit
 from storage.models import Chat, Member
 
@@ -191,7 +192,9 @@ def load_team_file(path: str | Path, role_keys: set[str]) -> TeamFile:
     return parse_team_file(text, role_keys, source=str(path))
 
 
-async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> SyncReport:
+async def apply_team(
+    session: AsyncSession, team: TeamFile, now: datetime, *, source: str = "org sync"
+) -> SyncReport:
     """Make the database match the file: add, update, deactivate. Does not commit."""
     report = SyncReport()
     existing = {m.open_id: m for m in (await session.exec(select(Member))).all()}
@@ -212,7 +215,7 @@ async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> Sy
                 at=now,
                 action="member.added",
                 subject=entry.open_id,
-                source="org sync",
+                source=source,
                 **wanted,
             )
             continue
@@ -232,7 +235,7 @@ async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> Sy
                 at=now,
                 action="member.updated",
                 subject=entry.open_id,
-                source="org sync",
+                source=source,
                 changes=diffs,
             )
         else:
@@ -247,7 +250,7 @@ async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> Sy
             report.changes.append(
                 f"- member {member.name} ({open_id}) deactivated (not in the file)"
             )
-            audit(session, at=now, action="member.deactivated", subject=open_id, source="org sync")
+            audit(session, at=now, action="member.deactivated", subject=open_id, source=source)
 
     chats = {c.chat_id: c for c in (await session.exec(select(Chat))).all()}
     for entry in team.chats:
@@ -283,6 +286,33 @@ async def apply_team(session: AsyncSession, team: TeamFile, now: datetime) -> Sy
             session.add(chat)
             report.changes.append(f"- chat {chat.name} ({chat_id}) deactivated (not in the file)")
     return report
+
+
+async def import_people(
+    session: AsyncSession, plan: ImportPlan, now: datetime, *, source: str = "org import"
+) -> SyncReport:
+    """Add or update the plan's placed people on top of the current team (nobody is
+    deactivated, chats, managers and leave stay); the leader becomes an admin, admins stay
+    admins. Like `apply_team`, idempotent: a second run reports no changes. No commit."""
+    current = (await session.exec(select(Member).where(Member.active))).all()
+    entries = {
+        m.open_id: MemberEntry(m.open_id, m.name, m.role_key, m.manager_open_id, m.is_admin)
+        for m in current
+    }
+    for placed in plan.placed:
+        person, before = placed.person, entries.get(placed.person.open_id)
+        entries[person.open_id] = MemberEntry(
+            person.open_id,
+            person.name,
+            placed.role,
+            before.manager if before else None,
+            placed.admin or (before.admin if before else False),
+        )
+    chats = (await session.exec(select(Chat).where(Chat.active))).all()
+    team = TeamFile(
+        tuple(entries.values()), tuple(ChatEntry(c.chat_id, c.name, c.is_team) for c in chats)
+    )
+    return await apply_team(session, team, now, source=source)
 
 
 async def _sync_leave(

@@ -22,6 +22,8 @@ from bot.transport.webhook import make_web_app
 from storage import db
 from tests import feishu_events as fe
 
+pytest_plugins = ["tests.emulator_helpers"]  # the `emu` and `raw` fixtures of the emulator tests
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Thursday 26 Nov 2026, 10:00 in Shanghai: a working day.
 NOW = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)

@@ -1,8 +1,10 @@
-"""`dutybot org sync | export`: the team as a TOML file, loaded idempotently."""
+"""`dutybot org sync | export | import`: the team as a TOML file, loaded idempotently, or
+from the Feishu directory (a department and/or a chat; roles from job titles)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
 from bot.cli import common
@@ -16,6 +18,15 @@ def register(sub: common.SubParsers) -> None:
     export = org.add_parser("export", help="write the current team to a TOML team file")
     export.add_argument("file")
     export.set_defaults(fn=cmd_org_export)
+    imp = org.add_parser(
+        "import",
+        help="add people from the Feishu directory (a department and/or a chat), "
+        "roles from their job titles",
+    )
+    imp.add_argument("--department", metavar="DEPT_ID", help="an open_department_id (od-…)")
+    imp.add_argument("--chat", metavar="CHAT_ID", help="a group chat's id (oc_…)")
+    imp.add_argument("--write", metavar="FILE", help="write a team file for review; change nothing")
+    imp.set_defaults(fn=cmd_org_import)
 
 
 def cmd_org_sync(args: argparse.Namespace) -> int:
@@ -47,6 +58,124 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
     print(report.render())
     print(f"{created} periodic tasks created")
     return 0
+
+
+def cmd_org_import(args: argparse.Namespace) -> int:
+    from bot.domain.directory import plan_import
+    from bot.domain.workcalendar import WorkCalendar
+    from storage import db
+    from storage.org import import_people
+    from storage.policy_sync import sync_policy
+    from storage.tasks import ensure_periodic_tasks
+
+    if not args.department and not args.chat:
+        raise common.fail("org import needs --department DEPT_ID and/or --chat CHAT_ID")
+    settings = common.settings()
+    policy = common.load_policy(settings)
+    if not settings.has_credentials:
+        raise common.fail(
+            "org import reads the Feishu directory: set FEISHU_APP_ID and FEISHU_APP_SECRET "
+            "(README: 'Connecting a Feishu app' lists the contact scopes it needs)"
+        )
+    people, dept = asyncio.run(_read_directory(settings, args.department, args.chat))
+    plan = plan_import(people, policy.roles, dept.leader_open_id if dept else None)
+    _print_plan(plan, dept, args.chat, policy)
+    if args.write:
+        Path(args.write).write_text(team_file_text(plan, policy), encoding="utf-8")
+        print(f"wrote {len(plan.placed)} members to {args.write}; the database is unchanged")
+        return 0
+
+    async def run(engine):
+        now = common.now()
+        calendar = WorkCalendar.from_file(settings.calendar_path)
+        async with db.make_session_factory(engine)() as session:
+            await sync_policy(session, policy, now)
+            report = await import_people(session, plan, now)
+            await session.flush()
+            created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
+            await session.commit()
+        return report, created
+
+    report, created = common.run_db(settings, run, what="import")
+    print(report.render())
+    print(f"{created} periodic tasks created")
+    return 0
+
+
+async def _read_directory(settings, department: str | None, chat: str | None):
+    from bot.clock import SystemClock
+    from bot.feishu.directory import Directory
+    from bot.feishu.gateway import FeishuError, FeishuGateway
+
+    gateway = FeishuGateway(settings.domain, settings.app_id, settings.app_secret, SystemClock())
+    try:
+        return await Directory(gateway).gather(department, chat)
+    except FeishuError as exc:
+        hint = DIRECTORY_HINTS.get(exc.code, "")
+        raise common.fail(f"cannot read the Feishu directory: {exc}" + hint) from None
+    finally:
+        await gateway.close()
+
+
+DIRECTORY_HINTS = {
+    40004: "\n  the department is outside the app's contact scope (权限管理 → 通讯录权限范围)",
+    41050: "\n  a user is outside the app's contact scope (权限管理 → 通讯录权限范围)",
+    232006: "\n  no such chat, or the bot is not in it",
+    232011: "\n  the bot is not in that chat",
+    99991672: "\n  the app lacks a contact scope; see README 'Connecting a Feishu app'",
+}
+
+
+def _print_plan(plan, dept, chat: str | None, policy) -> None:
+    from bot.domain.directory import describe_unplaced
+
+    where = []
+    if dept is not None:
+        where.append(f"department {dept.name} ({dept.open_department_id})")
+    if chat:
+        where.append(f"chat {chat}")
+    total = len(plan.placed) + len(plan.unplaced)
+    print(f"{' and '.join(where)}: {total} people")
+    for p in plan.placed:
+        role = policy.roles[p.role]
+        admin = ", admin (department leader)" if p.admin else ""
+        print(f"  {p.person.name} ({p.person.open_id}): {role.name_zh} / {role.name_en}{admin}")
+    if plan.unplaced:
+        print(f"{len(plan.unplaced)} need a role (not added):")
+    for u in plan.unplaced:
+        leader = " [department leader]" if u.leader else ""
+        why = describe_unplaced(u, policy.roles, "en")
+        print(f"  {u.person.name} ({u.person.open_id}){leader}: {why}")
+
+
+def team_file_text(plan, policy) -> str:
+    """The plan as a team file; people without a role follow as commented-out entries."""
+    import tomli_w
+
+    from bot.domain.directory import describe_unplaced
+
+    members = []
+    for p in plan.placed:
+        entry: dict = {"open_id": p.person.open_id, "name": p.person.name, "role": p.role}
+        if p.admin:
+            entry["admin"] = True
+        members.append(entry)
+    lines = [
+        "# DutyBot team file from the Feishu directory (`dutybot org import --write`).",
+        "# Review it, then load it with `dutybot org sync FILE` (which makes the team exactly",
+        "# this file) or run `dutybot org import` without --write (which only adds and updates).",
+        tomli_w.dumps({"members": members}) if members else "",
+    ]
+    if plan.unplaced:
+        lines.append("# Not added: their job title gives no role. Pick one and uncomment.")
+        for u in plan.unplaced:
+            why = " ".join(describe_unplaced(u, policy.roles, "en").split())
+            entry = {"open_id": u.person.open_id, "name": u.person.name, "role": ""}
+            lines.append(f"# ({why})")
+            lines.append("# [[members]]")
+            lines += [f"# {line}" for line in tomli_w.dumps(entry).splitlines()]
+            lines.append("#")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def cmd_org_export(args: argparse.Namespace) -> int:

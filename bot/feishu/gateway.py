@@ -257,3 +257,8 @@ class FeishuGateway:
         data = await self._raw("GET", "/open-apis/bot/v3/info")
         bot = data.get("bot") or {}
         return BotInfo(open_id=str(bot.get("open_id", "")), app_name=str(bot.get("app_name", "")))
+
+    async def call(self, fn, *, what: str, receiver: str | None = None):
+        """Run another SDK call (`fn(option)`, e.g. the directory's) with our token, limits
+        and retry rules; returns the SDK response."""
+        return await self._call(fn, receiver=receiver, what=what)

@@ -62,6 +62,7 @@ class Request:
     raw: bytes
     json: Any
     json_ok: bool
+    query_all: dict[str, list[str]] = field(default_factory=dict)  # repeated keys (?a=1&a=2)
 
     def body(self) -> dict:
         """The JSON object body, or the IM/card APIs' "invalid param" error."""

@@ -129,7 +129,7 @@ class FeishuEmulator:
         self._rules = ContentRules(card_validator, resolved=card_validator is not _AUTO)
         self._messages = MessagesApi(self._store, self, self._limits, self._rules)
         self._cards = CardsApi(self._store, self._limits, self._rules)
-        self._contact = ContactApi(self._store)
+        self._contact = ContactApi(self._store, self)
         self._routes = [
             *self._auth.routes(),
             *self._messages.routes(),
@@ -244,6 +244,30 @@ class FeishuEmulator:
         """Make contact/v3/users/{open_id} known (extra fields: en_name, union_id, user_id, email...)."""
         with self._lock:
             self._contact.add_user(open_id, name, **fields)
+
+    def add_department(
+        self,
+        open_department_id: str,
+        name: str,
+        *,
+        leader: str | None = None,
+        members: list[str] = (),
+        **fields: Any,
+    ) -> None:
+        """Make a department known (contact/v3/departments/{id}, find_by_department); the
+        `members` (open_ids, already added with `add_user`) get it in their department_ids."""
+        with self._lock:
+            self._contact.add_department(open_department_id, name, leader, **fields)
+            for open_id in members:
+                user = self._store.users[open_id]
+                depts = user.setdefault("department_ids", [])
+                if open_department_id not in depts:
+                    depts.append(open_department_id)
+
+    def set_chat_members(self, chat_id: str, open_ids: list[str]) -> None:
+        """The users in a group chat (im/v1/chats/{chat_id}/members; bots are never listed)."""
+        with self._lock:
+            self._contact.set_chat_members(chat_id, open_ids)
 
     def add_incoming_message(
         self,
@@ -554,6 +578,7 @@ class FeishuEmulator:
             raw=raw,
             json=parsed,
             json_ok=json_ok,
+            query_all={k: request.query.getall(k) for k in request.query},
         )
         with self._lock:
             delay = self._store.delays.get(api)

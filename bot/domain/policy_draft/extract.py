@@ -1,0 +1,445 @@
+"""From the outline of a document to draft roles and duties (plain data, not yet TOML)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.domain.policy_draft import naming
+from bot.domain.policy_draft.cadence import Timing, find_timings
+from bot.domain.policy_draft.fields import REPORT_WORDS, Contents, listed_items, thresholds
+from bot.domain.policy_draft.numbers import normalise
+from bot.domain.policy_draft.structure import Outline, RoleSection
+
+ROLE_KEY_MAX = 22
+DUTY_KEY_MAX = 40
+
+
+@dataclass
+class DraftRole:
+    key: str
+    name_zh: str
+    name_en: str
+    reports_to: str = ""  # a role key, or "" (outside the department / unknown)
+    reports_to_label: str = ""
+    notes: list[str] = field(default_factory=list)
+    described: bool = True
+    rank: int = 9
+    superior_text: str = ""
+
+
+@dataclass
+class DraftDuty:
+    key: str
+    role: str
+    name_zh: str
+    name_en: str
+    clause: str
+    due: dict[str, Any]
+    contents: Contents | None = None
+    approver_role: str | None = None  # None: the role's reports_to (the default)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def inferred(self) -> bool:
+        return bool(self.notes)
+
+
+@dataclass
+class Untimed:
+    role: str
+    clause: str
+
+
+@dataclass
+class Draft:
+    title: str
+    title_en: str
+    en_doc: bool
+    roles: list[DraftRole]
+    duties: list[DraftDuty]
+    untimed: list[Untimed]
+    notes: list[str] = field(default_factory=list)
+
+    def review_items(self) -> list[str]:
+        out = list(self.notes)
+        for r in self.roles:
+            out += [f"role {r.key}: {n}" for n in r.notes]
+        for d in self.duties:
+            out += [f"duty {d.key}: {n}" for n in d.notes]
+        out += [f"no time stated ({u.role}): {u.clause}" for u in self.untimed]
+        return out
+
+
+_RANKS = [
+    (r"总经理|总裁|CEO|president|chief", 0),
+    (r"总监|director|head|vp|部长", 1),
+    (r"经理|manager|主任", 2),
+    (r"主管|组长|班长|队长|supervisor|team lead|lead\b|leader", 3),
+]
+
+
+def _rank(name: str) -> int:
+    for pattern, rank in _RANKS:
+        if re.search(pattern, name, re.I):
+            return rank
+    return 4
+
+
+# "向销售总监汇报", "负责承接市场总监战略部署", "直接上级：客服经理", "reports to the Sales Director"
+_SUPERIOR = [
+    re.compile(
+        r"(?:直接上级|汇报对象|上级岗位|上级|汇报关系|汇报给)\s*(?:为|是|[:：])\s*([^\s，。；,;、]{2,16})"
+    ),
+    re.compile(r"[向对]\s*([^\s，。；,;向对]{2,16}?)\s*(?:直接)?(?:汇报|报告|述职|负责)(?!人)"),
+    re.compile(r"承接\s*([^\s，。；,;]{2,16}?)\s*(?:的)?(?:战略|工作|部署|安排|任务|要求)"),
+    re.compile(r"在\s*([^\s，。；,;]{2,16}?)\s*(?:的)?(?:领导|指导|带领|管理)下"),
+    re.compile(r"(?:受|由)\s*([^\s，。；,;]{2,16}?)\s*(?:直接)?(?:领导|管理)"),
+    re.compile(r"隶属于\s*([^\s，。；,;]{2,16})"),
+    re.compile(
+        r"\breport(?:s|ing)?\s+(?:directly\s+)?to\s*:?\s*(?:the\s+)?([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|\s+(?:and|on|for|who|with|about)\b|$)",
+        re.I,
+    ),
+    re.compile(
+        r"\bunder the (?:direction|supervision|leadership) of (?:the\s+)?([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|$)",
+        re.I,
+    ),
+]
+_APPROVER = [
+    re.compile(
+        r"(?:提交|报送|报|呈报|上报|交|提交给|提交至|提交予|报给)\s*(?:给|至|予)?\s*([^\s，。；,;、]{2,12}?)\s*(?:审批|审核|批准|确认|备案|审阅|$|[，。；,;])"
+    ),
+    re.compile(r"经\s*([^\s，。；,;、]{2,12}?)\s*(?:审批|审核|批准|确认|同意)"),
+    re.compile(
+        r"\b(?:submit(?:ted)?|send|sent|report(?:ed)?)\b[^.;]{0,40}?\bto\s+(?:the\s+)?([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|\s+(?:for|by|on|within|before|every|each)\b|$)",
+        re.I,
+    ),
+    re.compile(r"\bapproved by\s+(?:the\s+)?([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|\s|$)", re.I),
+]
+_OUTSIDE = re.compile(
+    r"管理层|总经理|总裁|董事|公司|领导|分管|副总|高管|management|ceo|coo|cfo|board|executive|president|vp|general manager",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"(?<=[。；;！？!?])|(?<=\.)\s+(?=[A-Z(\"“])")
+
+
+def sentences(text: str) -> list[str]:
+    """Split on sentence ends that are not inside brackets."""
+    out, buf, depth = [], "", 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        buf += ch
+        depth += ch in "(（[［"
+        depth = max(0, depth - (ch in ")）]］"))
+        end = ch in "。；;！？!?" or (ch == "." and (i + 1 == len(text) or text[i + 1] == " "))
+        if end and depth == 0:
+            if buf.strip():
+                out.append(buf.strip())
+            buf = ""
+        i += 1
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+def match_role(text: str, roles: list[DraftRole], exclude: str = "") -> DraftRole | None:
+    t = text.strip().lower().removeprefix("the ").strip()
+    best: DraftRole | None = None
+    for r in roles:
+        if r.key == exclude:
+            continue
+        names = [r.name_zh.lower(), r.name_en.lower()] if r.name_en else [r.name_zh.lower()]
+        for n in names:
+            if n and (t == n or t.startswith(n) or (len(t) >= 2 and n.endswith(t))):
+                if best is None or len(n) > len(best.name_zh):
+                    best = r
+    return best
+
+
+def build(outline: Outline) -> Draft:
+    all_text = " ".join(r.name_zh for r in outline.roles) + outline.title
+    en_doc = not naming.has_cjk(all_text)
+    roles: list[DraftRole] = []
+    taken: set[str] = set()
+    for sec in outline.roles:
+        roles.append(_role(sec, en_doc, taken))
+    _link_superiors(outline, roles)
+    duties: list[DraftDuty] = []
+    untimed: list[Untimed] = []
+    duty_keys: set[str] = set()
+    for sec, role in zip(outline.roles, roles, strict=True):
+        for text in sec.intro:
+            for s in sentences(text):
+                for d in _duties_from_sentence(s, "", role, roles, en_doc, duty_keys, single=False):
+                    duties.append(d)
+        for item in sec.items:
+            title, body = _title(item.text)
+            if not body:
+                continue
+            sents = sentences(body)
+            timed = [(s, find_timings(normalise(s))) for s in sents]
+            n_timings = sum(len(t) for _, t in timed)
+            if not n_timings and len(title or body) <= 12 and len(sents) == 1 and not title:
+                continue  # a sub-heading ("Duties", "日常工作")
+            item_duties: list[DraftDuty] = []
+            for k, (s, tims) in enumerate(timed):
+                clause = f"{title}：{s}" if title and k == 0 and not en_doc else s
+                if title and k == 0 and en_doc:
+                    clause = f"{title}: {s}"
+                if tims:
+                    item_duties += _duties_from_sentence(
+                        s,
+                        title,
+                        role,
+                        roles,
+                        en_doc,
+                        duty_keys,
+                        single=n_timings == 1,
+                        clause=clause,
+                    )
+            for k, (s, tims) in enumerate(timed):
+                clause = f"{title}：{s}" if title and k == 0 and not en_doc else s
+                if tims:
+                    continue
+                if item_duties and _attach_kpis(s, item_duties[-1], en_doc):
+                    item_duties[-1].clause += " " + s
+                    continue
+                if len(normalise(s)) >= 6:
+                    untimed.append(Untimed(role.key, clause))
+            duties += item_duties
+    if not en_doc:
+        title_en, complete = naming.translate(outline.title)
+    else:
+        title_en, complete = outline.title, True
+    draft = Draft(outline.title, title_en, en_doc, roles, duties, untimed)
+    if not complete:
+        draft.notes.append("policy name_en is partly pinyin: translate it")
+    return draft
+
+
+def _role(sec: RoleSection, en_doc: bool, taken: set[str]) -> DraftRole:
+    notes: list[str] = []
+    name_en = sec.name_en
+    if not name_en:
+        name_en, complete = naming.translate(sec.name_zh)
+        if not complete:
+            notes.append(f"name_en '{name_en}' is partly pinyin: translate it")
+    key = naming.unique(_role_key(name_en), taken, ROLE_KEY_MAX)
+    if not sec.described:
+        notes.append("named in the overview but never described: no duties drafted")
+    return DraftRole(key, sec.name_zh, name_en, notes=notes, described=sec.described,
+                     rank=_rank(sec.name_zh + " " + name_en))  # fmt: skip
+
+
+def _role_key(name_en: str) -> str:
+    key = naming.slug(name_en, 40)
+    if len(key) > 16:
+        short = {"representative": "rep", "assistant": "assistant", "administrator": "admin",
+                 "coordinator": "coordinator", "department": "dept"}  # fmt: skip
+        words = [short.get(w, w) for w in key.split("_")]
+        words = [w for w in words if w not in ("specialist", "officer", "staff", "and", "of")]
+        key = "_".join(words) or key
+    return naming.slug(key, ROLE_KEY_MAX)
+
+
+def _link_superiors(outline: Outline, roles: list[DraftRole]) -> None:
+    for sec, role in zip(outline.roles, roles, strict=True):
+        texts = list(sec.intro) + [sec.heading] + [i.text for i in sec.items]
+        for text in texts:
+            for pattern in _SUPERIOR:
+                for m in pattern.finditer(text):
+                    cand = m.group(1).strip()
+                    boss = match_role(cand, roles, exclude=role.key)
+                    if boss:
+                        role.reports_to = boss.key
+                        break
+                    if _OUTSIDE.search(cand) and not role.reports_to_label:
+                        role.reports_to_label = cand
+                if role.reports_to:
+                    break
+            if role.reports_to:
+                break
+    for role in roles:  # the rest: the nearest role of a higher rank
+        if role.reports_to or role.reports_to_label:
+            continue
+        higher = [r for r in roles if r.rank < role.rank and r is not role]
+        if not higher:
+            continue
+        top = max(r.rank for r in higher)
+        boss = next(r for r in higher if r.rank == top)
+        role.reports_to = boss.key
+        role.notes.append(f"reports_to '{boss.name_zh}' guessed from the job titles")
+    _break_cycles(roles)
+
+
+def _break_cycles(roles: list[DraftRole]) -> None:
+    by_key = {r.key: r for r in roles}
+    for role in roles:
+        seen = {role.key}
+        cur = by_key.get(role.reports_to)
+        while cur is not None:
+            if cur.key in seen:
+                role.notes.append(f"reports_to '{role.reports_to}' made a cycle: cleared")
+                role.reports_to = ""
+                break
+            seen.add(cur.key)
+            cur = by_key.get(cur.reports_to)
+
+
+def _attach_kpis(sentence: str, duty: DraftDuty, en_doc: bool) -> bool:
+    """A threshold stated in its own sentence ("CSAT of at least 90%.") joins the duty."""
+    found = Contents()
+    thresholds(normalise(sentence), found, en_doc)
+    if not found.kpis:
+        return False
+    if duty.contents is None:
+        duty.contents = Contents()
+        duty.notes.append("approver taken from the hierarchy (the role it reports to)")
+    for f in found.fields:
+        if all(f.key != g.key for g in duty.contents.fields):
+            duty.contents.fields.append(f)
+    duty.contents.kpis += [k for k in found.kpis if all(k.key != o.key for o in duty.contents.kpis)]
+    return True
+
+
+_PREVIOUS = {
+    "monthly": re.compile(r"上个?月|上月度|last month|previous month|prior month", re.I),
+    "quarterly": re.compile(r"上一?个?季度|last quarter|previous quarter", re.I),
+    "yearly": re.compile(r"上一?年度?|去年|last year|previous year", re.I),
+}
+
+
+def _title(text: str) -> tuple[str, str]:
+    m = re.match(r"^([^:：，。,;；(（]{2,24}?)\s*[:：]\s*(.+)$", text)
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    return "", text.strip()
+
+
+def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: list[DraftRole],
+                          en_doc: bool, keys: set[str], single: bool,
+                          clause: str = "") -> list[DraftDuty]:  # fmt: skip
+    norm = normalise(sentence)
+    timings = find_timings(norm)
+    out: list[DraftDuty] = []
+    for t in timings:
+        book = re.search(r"《([^》]{2,30})》", norm)
+        if book:
+            name = book.group(1)
+        else:
+            name = title if (single and title) else _name(norm, t, title, en_doc)
+        name_en, notes = name, list(t.notes)
+        if not en_doc:
+            name_en, complete = naming.translate(name)
+            if not complete:
+                notes.append(f"name_en '{name_en}' is partly pinyin: translate it")
+        name_en = name_en[:1].upper() + name_en[1:]
+        key = naming.unique(
+            f"{role.key}.{naming.slug(name_en, DUTY_KEY_MAX - len(role.key) - 1)}",
+            keys,
+            DUTY_KEY_MAX,
+        )
+        duty = DraftDuty(key, role.key, name, name_en, clause or sentence, dict(t.due), notes=notes)
+        if t.kind == "sla":
+            duty.due["trigger"] = naming.slug(name_en, 30)
+        prev = _PREVIOUS.get(t.kind)
+        if prev and prev.search(norm) and not duty.due.get("before_start"):
+            duty.due["covers"] = "previous"
+        _report(duty, norm, role, roles, en_doc)
+        out.append(duty)
+    return out
+
+
+def _name(norm: str, t: Timing, title: str, en_doc: bool) -> str:
+    book = re.search(r"《([^》]{2,30})》", norm)
+    if book:
+        return book.group(1)
+    bounds = [0] + [m.end() for m in re.finditer(r"[，,；;：:()（）]", norm)] + [len(norm) + 1]
+    parts = [(bounds[i], norm[bounds[i] : bounds[i + 1] - 1]) for i in range(len(bounds) - 1)]
+    idx = next((i for i, (s, p) in enumerate(parts) if s <= t.start < s + len(p) + 1), 0)
+    order = [idx] + list(range(idx + 1, len(parts))) + list(range(idx - 1, -1, -1))
+    for i in order:
+        s, p = parts[i]
+        p = p.replace(t.text, " ") if i == idx else p
+        p = _clean_name(p, en_doc)
+        if _long_enough(p, en_doc):
+            if not en_doc and len(p) < 4 and title:
+                return f"{title}·{p}"
+            return p
+    return title or ("Duty" if en_doc else "职责")
+
+
+_FILLER_ZH = re.compile(
+    r"^(?:如|例如|并|且|需|须|应|要|于|在|及时|按时|负责|前|后|内|之前|之内|以内|完成后|"
+    r"下班前|上午|下午|中午|\d{1,2}[:点]\d{0,2}(?:分)?|前|之前|的|对|将|由|向|次|1次)+"
+)
+_FILLER_EN = re.compile(
+    r"^(?:\s*(?:by|before|on|and|to|must|should|shall|will|also|then|the|a|an|at|"
+    r"\d{1,2}(?::\d{2})?\s*(?:am|pm)?|e\.g\.)\b\s*)+",
+    re.I,
+)
+
+
+def _clean_name(p: str, en_doc: bool) -> str:
+    p = p.strip(" 　.。,，")
+    if en_doc:
+        p = _FILLER_EN.sub("", p).strip(" .,")
+        words = p.split()
+        p = " ".join(words[:8])
+        return p[:1].upper() + p[1:]
+    p = _FILLER_ZH.sub("", p.replace(" ", ""))
+    p = re.sub(r"(?:前|之前|以内|内)$", "", p)
+    return p[:20]
+
+
+def _long_enough(p: str, en_doc: bool) -> bool:
+    if en_doc:
+        return len(re.findall(r"[A-Za-z]{2,}", p)) >= 2
+    return len(re.findall(r"[\u4e00-\u9fffA-Za-z]", p)) >= 2
+
+
+def _report(
+    duty: DraftDuty, norm: str, role: DraftRole, roles: list[DraftRole], en_doc: bool
+) -> None:
+    contents = Contents()
+    for label, hint in listed_items(norm):
+        contents.field_for(label, en_doc, hint)
+    thresholds(norm, contents, en_doc)
+    is_report = bool(contents.fields) or bool(REPORT_WORDS.search(duty.name_zh + " " + norm))
+    if duty.due["kind"] == "sla" and not contents.fields:
+        is_report = False  # an answer within N hours is done, not reported
+    if not is_report:
+        return
+    if not contents.fields:
+        contents.field_for("内容" if not en_doc else "Summary", en_doc)
+        contents.fields[0].label_en = "Summary"
+        contents.fields[0].key = "summary"
+        duty.notes.append("report fields not listed: one free-text field drafted")
+    if contents.notes:
+        pass
+    duty.contents = contents
+    if duty.due["kind"] == "monthly" and 0 < duty.due.get("before_day", 0) <= 15:
+        if re.search(r"报告|月报|报表|总结|report|summary", duty.name_zh + norm, re.I):
+            duty.due.setdefault("covers", "previous")
+    approver = None
+    for pattern in _APPROVER:
+        for m in pattern.finditer(norm):
+            cand = m.group(1).strip()
+            boss = match_role(cand, roles, exclude=role.key)
+            if boss:
+                approver = boss.key
+                break
+            if _OUTSIDE.search(cand):
+                approver = ""
+                break
+        if approver is not None:
+            break
+    if approver is None:
+        if role.reports_to:
+            duty.notes.append("approver taken from the hierarchy (the role it reports to)")
+        else:
+            duty.notes.append("approver: outside the department (no superior role found)")
+    else:
+        duty.approver_role = approver  # stated in the text, even when it is the default

@@ -1,0 +1,267 @@
+"""Report fields from listed contents, and KPI checks from stated thresholds.
+
+"每周输出项目进度报告(含完成率、风险点、需支持事项)" -> three fields;
+"活动到场率≥80%" -> a percent field and a KPI ``>= 0.8``;
+"确保实际支出≤预算95%" -> two money fields and a KPI ``actual / budget <= 0.95``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.domain.policy_draft import naming
+
+REPORT_WORDS = re.compile(
+    r"报告|报表|周报|月报|季报|年报|日报|总结|方案|计划|规划|复盘|分析|汇总|清单|纪要|台账|《|预算|"
+    r"\breports?\b|\bsummar(?:y|ies)\b|\bplans?\b|\breviews?\b|\banalys[ie]s\b|\bminutes\b|"
+    r"\bproposals?\b|\bbudgets?\b|\bforecasts?\b|\bretrospectives?\b|\bchecklists?\b",
+    re.I,
+)
+_LIST_VERB = re.compile(
+    r"(?:内容)?(?:需|须|应)?(?:包含|包括|含|涵盖|注明|列明|写明|说明|明确|整理|统计|记录|汇总|"
+    r"列出|载明)\s*[:：]?|\b(?:including|includes|covering|covers|listing|stating|with)\b\s*:?",
+    re.I,
+)
+_FIELD_TYPES = [
+    (re.compile(r"率|占比|比例|百分比|\brate\b|\bratio\b|\bshare\b|%", re.I), "percent"),
+    (
+        re.compile(
+            r"金额|费用|支出|预算|成本|收入|销售额|回款额|花费|开支|\bamount\b|\bcost\b|\bspend|"
+            r"\bbudget\b|\brevenue\b|\bexpenses?\b",
+            re.I,
+        ),
+        "money",
+    ),
+    (
+        re.compile(
+            r"人数|数量|次数|件数|个数|单数|场次|\bnumber of\b|\bcount\b|\bheadcount\b", re.I
+        ),
+        "integer",
+    ),
+    (re.compile(r"时长|小时数|时效|\bhours\b|\bdays\b", re.I), "number"),
+    (re.compile(r"日期|\bdate\b", re.I), "date"),
+]
+
+
+@dataclass
+class Field:
+    key: str
+    type: str
+    label_zh: str
+    label_en: str
+    hint: str = ""
+    unit: str = ""
+
+
+@dataclass
+class Kpi:
+    key: str
+    label_zh: str
+    label_en: str
+    numerator: str
+    op: str
+    threshold: float
+    denominator: str = ""
+    format: str = ""
+
+
+@dataclass
+class Contents:
+    fields: list[Field] = field(default_factory=list)
+    kpis: list[Kpi] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def field_for(self, label: str, en_doc: bool, hint: str = "") -> Field:
+        label = label.strip()
+        for f in self.fields:
+            if f.label_zh == label:
+                return f
+        en = label if en_doc else naming.translate(label)[0]
+        key = naming.unique(naming.slug(en or label, 30), {f.key for f in self.fields}, 30)
+        ftype = next((t for p, t in _FIELD_TYPES if p.search(label)), "longtext")
+        f = Field(key, ftype, label, en[:1].upper() + en[1:] if en else label, hint)
+        self.fields.append(f)
+        return f
+
+
+def _strip_parens(text: str) -> tuple[str, str]:
+    """Text without "(如…)" asides, and the asides joined (they make good hints)."""
+    asides = re.findall(r"[\(（\[［]([^()（）\[\]［］]*)[\)）\]］]", text)
+    clean = re.sub(r"[\(（\[［][^()（）\[\]［］]*[\)）\]］]", "", text)
+    return clean.strip(), "；".join(a.strip() for a in asides if a.strip())
+
+
+def listed_items(text: str) -> list[tuple[str, str]]:
+    """(label, hint) for each item of the first content list in ``text``."""
+    for m in _LIST_VERB.finditer(text):
+        tail = text[m.end() :]
+        # a list inside brackets ends at its closing bracket; otherwise at a clause break
+        if m.start() > 0 and text[m.start() - 1] in "(（":
+            depth, end = 1, len(tail)
+            for i, ch in enumerate(tail):
+                depth += ch in "(（[［"
+                depth -= ch in ")）]］"
+                if depth == 0:
+                    end = i
+                    break
+            tail = tail[:end]
+        else:
+            tail = _cut_at_clause(tail)
+        items = _split_list(tail)
+        if len(items) >= 2:
+            return items
+    return []
+
+
+def _cut_at_clause(text: str) -> str:
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch in "(（[［"
+        depth -= ch in ")）]］"
+        if depth == 0 and (ch in "，。；;！？" or (ch in ",." and text[i + 1 : i + 2] == " ")):
+            if ch == "," and re.match(r",\s*(?:and\s+)?[\w ]{1,40}(?:,|\band\b)", text[i:]):
+                continue  # "A, B and C" is one list
+            return text[:i]
+    return text
+
+
+def _split_list(text: str) -> list[tuple[str, str]]:
+    parts: list[str] = []
+    depth, buf = 0, ""
+    for ch in text:
+        depth += ch in "(（[［"
+        depth -= ch in ")）]］"
+        if depth == 0 and ch in "、,，/":
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += ch
+    parts.append(buf)
+    # "A及B" / "A and B" at the end of the list
+    last = re.split(r"及|以及|和|与|\band\b|\bor\b", parts[-1])
+    if len(last) > 1 and len(parts) >= 1:
+        parts = parts[:-1] + last
+    items: list[tuple[str, str]] = []
+    for p in parts:
+        label, hint = _strip_parens(p)
+        label = re.sub(r"^\s*(?:the|its|their|a|an)\s+", "", label, flags=re.I)
+        label = label.strip(" 　:：等。.")
+        label = re.sub(r"等$", "", label)
+        if not label or len(label) > 24 or re.search(r"[，。；;]", label):
+            continue
+        if hint.startswith(("如", "例如", "e.g.", "eg")):
+            hint = hint
+        items.append((label, hint))
+    return items
+
+
+# ---------------------------------------------------------------------------------------
+# KPI thresholds
+# ---------------------------------------------------------------------------------------
+
+_OPS = [
+    (r"≥|>=|不低于|不少于|至少|达到|at least|no less than|not less than|minimum of", ">="),
+    (r"高于|大于|超过|above|over|more than", ">"),
+    (
+        r"≤|<=|不超过|不高于|不多于|控制在|at most|no more than|not (?:to )?exceed|not more than|maximum of|within",
+        "<=",
+    ),
+    (r"低于|小于|少于|below|under|less than", "<"),
+]
+_ZH_OPS = (
+    "≥|>=|不低于|不少于|至少|达到|高于|大于|超过|≤|<=|不超过|不高于|不多于|控制在|低于|小于|少于"
+)
+_KPI_ZH = re.compile(
+    r"([\u4e00-\u9fffA-Za-z]{2,12}?)\s*(?:需|须|应|要)?\s*("
+    + _ZH_OPS
+    + r")\s*(?:的)?\s*([\u4e00-\u9fff]{0,6}?)\s*(?:的)?\s*(\d+(?:\.\d+)?)\s*(%|小时|天|分钟|分|人|次|个|元|万元)?\s*(以上|以下|以内)?"
+)
+_KPI_EN = re.compile(
+    r"\b([a-z][a-z -]{2,40}?)\s+(?:of|at|is|stays?|kept|must be|should be|to be|rate)?\s*"
+    r"(at least|no less than|not less than|above|over|more than|at most|no more than|"
+    r"not (?:to )?exceed|not more than|below|under|less than|within|>=|<=|≥|≤)\s*"
+    r"(\d+(?:\.\d+)?)\s*(%|percent|hours?|days?|minutes?)?(?:\s+of\s+(?:the\s+)?([a-z]+))?",
+    re.I,
+)
+_STOP_METRIC = re.compile(
+    r"^.*(?:如|例如|确保|保证|使|将|把|并|且|其中|要求|目标|统计|计算|控制|维持|保持|每月|每周|每季度?|"
+    r"每年|需|须|应|的)\s*"
+)
+
+
+def _op(word: str, after: str | None) -> str:
+    if after == "以上":
+        return ">="
+    if after in ("以下", "以内"):
+        return "<="
+    for pattern, op in _OPS:
+        if re.fullmatch(pattern, word, re.I):
+            return op
+    return ">="
+
+
+def thresholds(text: str, contents: Contents, en_doc: bool) -> None:
+    """Add a field and a KPI for each threshold stated in ``text``."""
+    for m in _KPI_ZH.finditer(text) if not en_doc else ():
+        metric, word, denom, value, unit, after = m.groups()
+        metric = _STOP_METRIC.sub("", metric).strip()
+        if len(metric) < 2 or (unit in (None, "") and not denom and float(value) < 1):
+            continue
+        _add_kpi(
+            contents, metric, _op(word, after), float(value), unit or "", denom, en_doc, m.group(0)
+        )
+    for m in _KPI_EN.finditer(text) if en_doc else ():
+        metric, word, value, unit, denom = m.groups()
+        metric = re.sub(
+            r"^(?:e\.g\.|ensure|keep|with|a|an|the|and)\s+", "", metric.strip(), flags=re.I
+        )
+        metric = re.sub(r"^(?:the|a|an)\s+", "", metric, flags=re.I)
+        if word.lower() == "within" and not (unit or "").startswith("%"):
+            continue  # "within 4 hours" is a deadline, not a KPI
+        unit = "%" if unit and unit.lower().startswith(("%", "percent")) else (unit or "")
+        _add_kpi(
+            contents, metric, _op(word, None), float(value), unit, denom or "", en_doc, m.group(0)
+        )
+
+
+def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: str | None,
+             en_doc: bool, source: str) -> None:  # fmt: skip
+    if any(k.label_zh == metric for k in c.kpis):
+        return
+    kpi: dict[str, Any]
+    if denom and unit == "%":
+        num = c.field_for(metric, en_doc)
+        if num.type in ("percent", "longtext", "date"):
+            num.type = (
+                "money" if re.search(r"支出|费用|成本|spend|cost", metric, re.I) else "number"
+            )
+        den = c.field_for(denom, en_doc)
+        if den.type in ("percent", "longtext", "date"):
+            den.type = num.type
+        kpi = {"numerator": num.key, "denominator": den.key, "format": "percent"}
+        threshold = value / 100
+    else:
+        num = c.field_for(metric, en_doc)
+        if unit == "%":
+            num.type, threshold = "percent", value / 100
+        else:
+            num.type = "integer" if unit in ("人", "次", "个") else "number"
+            num.unit = {"小时": "h", "天": "d", "分钟": "min", "分": "min"}.get(unit, unit)
+            threshold = value
+        kpi = {"numerator": num.key, "format": "percent" if unit == "%" else "number"}
+    label_en = num.label_en
+    of_zh = f"{denom}的" if denom and unit == "%" else ""
+    of_en = f" of {c.field_for(denom, en_doc).label_en.lower()}" if denom and unit == "%" else ""
+    c.kpis.append(
+        Kpi(
+            key=naming.unique(num.key + "_target", {k.key for k in c.kpis}, 40),
+            label_zh=f"{metric} {op} {of_zh}{value:g}{unit}",
+            label_en=f"{label_en} {op} {value:g}{'%' if unit == '%' else (' ' + unit if unit else '')}{of_en}",
+            op=op,
+            threshold=threshold,
+            **kpi,
+        )
+    )
+    c.notes.append(f"KPI from '{source.strip()}'")
