@@ -53,6 +53,8 @@ LABELS = {
         "due": "截止",
         "late": "逾期提交",
         "on_time": "按时提交",
+        "first_late": "首版逾期提交",
+        "first_on_time": "首版按时提交",
         "submitted": "提交于",
         "version": "第 {n} 版",
         "approver": "审批人",
@@ -88,6 +90,8 @@ LABELS = {
         "due": "Due",
         "late": "submitted late",
         "on_time": "on time",
+        "first_late": "first version late",
+        "first_on_time": "first version on time",
         "submitted": "Submitted",
         "version": "version {n}",
         "approver": "Approver",
@@ -202,7 +206,10 @@ def _meta(view: ReportView, lang: str, *, audience: str) -> dict:
         task += L["sep"] + md_text(view.period, PERIOD_CHARS)
     lines.append(f"**{L['task']}**{c}{task}")
     due = f"**{L['due']}**{c}{_when(view.due_at, view, lang)}{L['sep']}"
-    due += f"<font color='red'>{L['late']}</font>" if view.late else L["on_time"]
+    # The deadline shown is the one in force (a rejection may have moved it later); "late"
+    # is about the first version against the original deadline.
+    first = "first_" if view.version > 1 else ""
+    due += f"<font color='red'>{L[first + 'late']}</font>" if view.late else L[first + "on_time"]
     lines.append(due)
     version = L["version"].format(n=view.version)
     lines.append(

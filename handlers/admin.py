@@ -15,6 +15,7 @@ from bot.domain.policy import Role
 from cards.actions import MakeTeamChat
 from cards.admin import build_intro_card, build_team_change_card, build_team_chat_card
 from cards.answers import toast, with_card
+from handlers.reports.routing import reroute_pending
 from storage.audit import audit
 from storage.members import add_chat, get_chat, get_member, save_member
 from storage.models import Member
@@ -76,6 +77,15 @@ async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
     return actor
 
 
+async def _reroute(ctx: Ctx) -> list[str]:
+    """Pending approvals follow the change; a line saying how many moved, if any."""
+    await ctx.session.flush()
+    moved = await reroute_pending(ctx)
+    if not moved:
+        return []
+    return [ctx.t(f"{moved} 份待审批报告已转给新的审批人", f"{moved} pending report(s) re-routed")]
+
+
 @router.message("team.assign", keywords=("绑定", "分配角色", "assign", "add member"))
 async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     lang = intent.lang
@@ -120,7 +130,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
             "en": f"{member.name}: {previous} → {role.key}",
         }[lang]
     tasks = {"zh": f"新建周期任务 {created} 项", "en": f"{created} periodic tasks created"}[lang]
-    await ctx.answer(build_team_change_card([line, tasks], actor.name, lang))
+    await ctx.answer(build_team_change_card([line, tasks, *await _reroute(ctx)], actor.name, lang))
 
 
 @router.message("team.approver", keywords=("设置审批人", "审批人设为", "set approver"))
@@ -158,7 +168,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         "zh": f"{member.name} 的报告由 {approver.name} 审批",
         "en": f"{approver.name} now approves {member.name}'s reports",
     }[lang]
-    await ctx.answer(build_team_change_card([line], actor.name, lang))
+    await ctx.answer(build_team_change_card([line, *await _reroute(ctx)], actor.name, lang))
 
 
 @router.message("team.remove", keywords=("移除成员", "移除", "remove member", "remove"))
@@ -189,7 +199,7 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         "zh": f"已将 {member.name} 移出团队（任务记录保留）",
         "en": f"Removed {member.name} from the team (their task history is kept)",
     }[lang]
-    await ctx.answer(build_team_change_card([line], actor.name, lang))
+    await ctx.answer(build_team_change_card([line, *await _reroute(ctx)], actor.name, lang))
 
 
 @router.event("im.chat.member.bot.added_v1")

@@ -115,6 +115,8 @@ class Task(SQLModel, table=True):
     done_at: datetime | None = _ts(nullable=True)
     note: str | None = Field(default=None, sa_type=Text)  # e.g. the approver's rejection comment
     snoozed_until: datetime | None = _ts(nullable=True)  # reminders wait; escalation does not
+    # The deadline before a rejection moved it (None: never moved): "was it on time?"
+    original_due_at: datetime | None = _ts(nullable=True)
 
 
 class InboundEvent(SQLModel, table=True):

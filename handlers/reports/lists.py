@@ -94,7 +94,7 @@ async def on_pending(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
                 version=r.version,
                 submitted_at=r.submitted_at.astimezone(ctx.tz),
                 kpi_misses=kpi_misses(store.loads(r.kpis, [])),
-                late=bool(task and r.submitted_at > task.due_at),
+                late=bool(task and r.submitted_at > (task.original_due_at or task.due_at)),
                 note=say("nobody", lang) if r.approver_open_id is None else None,
             )
         )

@@ -142,8 +142,7 @@ def redo_due(ctx: Ctx, task: Task, duty: Duty | None) -> datetime:
         ctx.local_now.date(), ctx.policy.rejection_redo_workdays
     )
     at = duty.due.time if duty is not None else ctx.policy.default_due_time
-    # The task's deadline only ever moves later, so it is the original one or a later redo.
-    return max(datetime.combine(day, at, tzinfo=ctx.tz), task.due_at)
+    return max(datetime.combine(day, at, tzinfo=ctx.tz), task.original_due_at or task.due_at)
 
 
 @router.action(Approve)

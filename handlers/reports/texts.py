@@ -91,6 +91,11 @@ T: dict[str, tuple[str, str]] = {
     ),
     "cut": ("……（过长，已截断）", "… (too long, cut)"),
     "nobody": ("（部门内无审批人）", "(no approver in the department)"),
+    "rerouted_title": ("审批人已变更", "Approver changed"),
+    "rerouted": (
+        "「{duty}」（{author}）现由 {who} 审批，这张卡片已失效。",
+        '"{duty}" ({author}) is now approved by {who}; this card no longer applies.',
+    ),
 }
 
 TYPE_NAMES = {

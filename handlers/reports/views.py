@@ -70,6 +70,7 @@ async def report_view(
         outside = ctx.policy.approver_label(duty, lang)
     submitted = report.submitted_at
     latest = await store.version_submitted_at(ctx.session, report.id, report.version)
+    first = await store.version_submitted_at(ctx.session, report.id, 1) or submitted
     return ReportView(
         report_id=report.id or 0,
         task_id=task.id or 0,
@@ -83,7 +84,7 @@ async def report_view(
         approver_label=outside,
         due_at=task.due_at.astimezone(ctx.tz),
         submitted_at=(latest or submitted).astimezone(ctx.tz),
-        late=submitted > task.due_at,
+        late=first > (task.original_due_at or task.due_at),  # the first version, on time?
         now=ctx.local_now,
         fields=tuple(rows),
         kpis=kpi_rows,
