@@ -27,6 +27,7 @@ from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
 from cards.answers import answer_card, toast
 from handlers import activities, admin, messages, reports, tasks
+from handlers.reports import routing
 from storage import db
 from storage.inbox import event_row, purge_old
 from storage.outbox import enqueue
@@ -68,6 +69,10 @@ class BotApp:
     scheduler: bool = False  # run the minute scheduler and the ten-minute housekeeping
     transport: Any = None  # a transport with start()/stop() (the long connection), if any
     on_ready: list[Callable[[BotApp], Awaitable[None]]] = field(default_factory=list)
+    # Extra scheduler steps, (name, async fn(sessions, services, now)), run after digests.
+    tick_steps: list[tuple[str, Callable]] = field(
+        default_factory=lambda: [("approvals", routing.tick_step)]
+    )
 
     def __post_init__(self) -> None:
         self.engine = db.make_engine(self.settings.database_url)

@@ -125,3 +125,9 @@ async def sent_message_id(session: AsyncSession, uuid: str) -> tuple[str, str | 
     if row is None:
         return "missing", None
     return row.status, row.feishu_message_id
+
+
+async def queued_at(session: AsyncSession, uuid: str) -> datetime | None:
+    """When the outbox row with this uuid was queued (None when there is none)."""
+    stmt = select(OutboundMessage.created_at).where(OutboundMessage.uuid == uuid)
+    return (await session.exec(stmt)).scalars().first()

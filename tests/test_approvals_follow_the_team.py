@@ -150,3 +150,65 @@ async def test_the_approver_sees_the_deadline_in_force_and_if_the_first_version_
     card = text_of(cards_to(harness, "ou_director")[-1].card)
     assert "11-30" in card  # the deadline in force: rejection (Thu 26) + 2 working days
     assert "首版逾期提交" in card
+
+
+async def tick(harness, when) -> None:
+    from bot.jobs.scheduler import run_tick
+
+    harness.clock.set(when)
+    report = await run_tick(harness.bot, when)
+    assert report.errors == []
+    await harness.settle()
+
+
+def weekly_cards(harness, open_id: str) -> list:
+    """Approval cards of the weekly report (not reminders of later weeks' tasks)."""
+    return [
+        m
+        for m in cards_to(harness, open_id)
+        if "项目进度周报" in text_of(m.card) and "report.approve" in text_of(m.card)
+    ]
+
+
+async def test_a_waiting_approval_reminds_once_then_escalates_once(harness):
+    from tests.sched_helpers import at
+
+    await set_approver(harness, MANAGER, CRM)  # crm's own manager is the director
+    await submit_weekly_by_form(harness)  # Thu 26 Nov
+    assert len(weekly_cards(harness, "ou_crm")) == 1
+    await tick(harness, at(2026, 11, 27))  # one working day: nothing yet
+    assert len(weekly_cards(harness, "ou_crm")) == 1
+    await tick(harness, at(2026, 11, 30))  # two working days (the policy's window)
+    await tick(harness, at(2026, 11, 30, 11))
+    reminders = weekly_cards(harness, "ou_crm")
+    assert len(reminders) == 2 and "等待你审批 2 个工作日" in text_of(reminders[-1].card)
+    assert not [m for m in cards_to(harness, "ou_director") if "审批超时" in text_of(m.card)]
+    await tick(harness, at(2026, 12, 2))  # a second window: the approver's manager hears
+    await tick(harness, at(2026, 12, 2, 11))
+    escalations = [m for m in cards_to(harness, "ou_director") if "审批超时" in text_of(m.card)]
+    assert len(escalations) == 1 and "吴客户" in text_of(escalations[0].card)
+    # the reminder card is the one kept up to date: approving on it works
+    answer = await harness.click(
+        "ou_crm",
+        button_value(reminders[-1].card, "report.approve"),
+        message_id=reminders[-1].message_id,
+    )
+    assert answer["toast"]["type"] == "success"
+
+
+async def test_an_approval_card_is_sent_again_before_feishu_stops_updating_it(harness):
+    from tests.sched_helpers import at
+
+    await submit_weekly_by_form(harness)  # Thu 26 Nov, to the director
+    await tick(harness, at(2026, 11, 30))  # the reminder: a fresh card
+    assert len(weekly_cards(harness, "ou_director")) == 2
+    await tick(harness, at(2026, 12, 14))  # 14 days after the reminder: sent again
+    await tick(harness, at(2026, 12, 14, 11))
+    cards = weekly_cards(harness, "ou_director")
+    assert len(cards) == 3
+    report = await one(harness, Report)
+    async with harness.bot.sessions() as s:
+        from storage.outbox import sent_message_id
+
+        _, message_id = await sent_message_id(s, report.approver_card_uuid)
+    assert message_id == cards[-1].message_id  # decisions update the newest card

@@ -92,6 +92,15 @@ T: dict[str, tuple[str, str]] = {
     "cut": ("……（过长，已截断）", "… (too long, cut)"),
     "nobody": ("（部门内无审批人）", "(no approver in the department)"),
     "rerouted_title": ("审批人已变更", "Approver changed"),
+    "waiting": (
+        "⏰ 这份报告已等待你审批 {n} 个工作日。",
+        "⏰ Waiting for your decision for {n} working day(s).",
+    ),
+    "escalated_title": ("审批超时", "Approval overdue"),
+    "escalated": (
+        "「{duty}」（{author}）已等待 {who} 审批 {n} 个工作日。",
+        '"{duty}" ({author}) has waited {n} working day(s) for {who}\'s decision.',
+    ),
     "rerouted": (
         "「{duty}」（{author}）现由 {who} 审批，这张卡片已失效。",
         '"{duty}" ({author}) is now approved by {who}; this card no longer applies.',
