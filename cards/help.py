@@ -36,6 +36,7 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     ("activities", (("activity_list", ("活动列表", "activities")),)),
 )
 ADMIN: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("digest_now", ("本周汇总", "本月汇总", "weekly digest")),
     ("new_activity", ("新建活动", "new activity")),
     ("assign", ("绑定 @张三 市场策划专员", "assign @Zhang planner")),
     ("approver", ("设置审批人 @成员 @审批人", "set approver @member @approver")),
@@ -74,6 +75,7 @@ LABELS = {
         "group": "在群聊里请先 **@机器人** 再说，例如「@DutyBot 待办」；私聊直接说即可。",
         "not_member": "你还不在团队名单中，暂时没有任务。请联系管理员把你加入团队（说「我是谁」可查看你的 open_id）。",
         "admin_title": "**管理员**",
+        "digest_now": "随时查看团队汇总（管理员和有下属的经理）",
         "new_activity": "新建活动（管理员和市场经理）",
         "assign": "加入团队或换角色",
         "approver": "指定某人的审批人",
@@ -82,8 +84,9 @@ LABELS = {
         "admin": (
             "- 把机器人拉进群后，可在欢迎卡片上设为团队群（接收汇总）\n"
             "- 成员、角色和上级也可用团队文件同步：`dutybot org sync 文件`\n"
-            "- 任务台账：`dutybot tasks list`；职责和截止规则来自策略文件，修改后先检查："
-            "`dutybot policy check 文件`"
+            "- 职责台账（每项任务的截止、交付、审批和 KPI）：`dutybot ledger export 台账.xlsx`；"
+            "未完成任务：`dutybot tasks list`\n"
+            "- 职责和截止规则来自策略文件，修改后先检查：`dutybot policy check 文件`"
         ),
     },
     "en": {
@@ -126,6 +129,7 @@ LABELS = {
             '(say "whoami" to see your open_id).'
         ),
         "admin_title": "**Admins**",
+        "digest_now": "The team digest now (admins and managers)",
         "new_activity": "Create an activity (admins and the manager)",
         "assign": "Add to the team or change role",
         "approver": "Set someone's approver",
@@ -135,8 +139,10 @@ LABELS = {
             "- Add the bot to a group, then make it a team chat on its welcome card (digests)\n"
             "- Members, roles and managers can also come from a team file: "
             "`dutybot org sync FILE`\n"
-            "- Task ledger: `dutybot tasks list`; duties and due rules come from the policy "
-            "file; check edits with `dutybot policy check FILE`"
+            "- The duty ledger (every task's deadline, delivery, decision and KPIs): "
+            "`dutybot ledger export ledger.xlsx`; open tasks: `dutybot tasks list`\n"
+            "- Duties and due rules come from the policy file; check edits with "
+            "`dutybot policy check FILE`"
         ),
     },
 }

@@ -49,7 +49,7 @@ async def test_help_lists_every_capability(harness, ask, words):
 async def test_admins_see_the_admin_commands_in_help(harness):
     await harness.say("help", sender="ou_director")
     text = text_of(harness.emulator.messages[0].card)
-    for word in ("new activity", "set approver", "assign", "remove", "leave", "dutybot tasks list"):
+    for word in ("new activity", "set approver", "assign", "remove", "leave", "ledger export"):
         assert word in text, word
 
 
