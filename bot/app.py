@@ -15,8 +15,9 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery.inbox import InboxWorker
 from bot.delivery.ingest import IngestBatcher
-from bot.delivery.workers import InboxWorker, OutboxWorker
+from bot.delivery.outbox import OutboxWorker
 from bot.dispatch.context import Services
 from bot.dispatch.dispatcher import Dispatcher
 from bot.dispatch.events import PayloadError, card_action_event
@@ -26,7 +27,7 @@ from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
 from cards.answers import answer_card, toast
-from handlers import activities, admin, messages, reports, tasks
+from handlers import activities, admin, digests, messages, reports, tasks
 from handlers.reports import routing
 from storage import db
 from storage.inbox import event_row, purge_old
@@ -48,6 +49,7 @@ def build_router() -> Router:
         activities.router,
         tasks.router,
         admin.router,
+        digests.router,  # before messages: "本周汇总" is not "本周" (this week's tasks)
         messages.router,
     )
 

@@ -67,6 +67,16 @@ class BotMetrics:
             metric = CounterMetricFamily(f"dutybot_{name}", doc)
             metric.add_metric([], value)
             yield metric
+        lost = CounterMetricFamily(
+            "dutybot_outbox_undelivered",
+            "Messages given up on: expired (too late to matter), payload (refused as "
+            "malformed) or permanent (receiver gone, no permission)",
+            labels=["kind", "reason"],
+        )
+        reporter = getattr(bot.outbox, "reporter", None)
+        for (kind, reason), n in sorted((reporter.counts if reporter else {}).items()):
+            lost.add_metric([kind, reason], n)
+        yield lost
         depth_metric = GaugeMetricFamily("dutybot_outbox_depth", "Messages waiting to be sent")
         depth_metric.add_metric([], self._outbox[0])
         yield depth_metric

@@ -167,6 +167,34 @@ def action_row(*buttons: dict) -> dict:
     }
 
 
+def table(
+    columns: Sequence[tuple[str, str, str]],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    page_size: int = 10,
+    freeze_first_column: bool = True,
+) -> dict:
+    """A Card 2.0 table; `columns` are (name, display name, data_type). Cells of type
+    ``text`` are plain text, so untrusted values only need `plain_str`."""
+    return {
+        "tag": "table",
+        "page_size": max(1, min(page_size, 10)),
+        "row_height": "low",
+        "freeze_first_column": freeze_first_column,
+        "header_style": {"background_style": "grey", "bold": True, "text_size": "normal"},
+        "columns": [
+            {"name": name, "display_name": label, "data_type": data_type, "width": "auto"}
+            for name, label, data_type in columns
+        ],
+        "rows": [dict(row) for row in rows],
+    }
+
+
+def chart(spec: Mapping[str, Any], *, aspect_ratio: str = "16:9") -> dict:
+    """A Card 2.0 chart from a VChart spec (data only: Feishu runs no JavaScript)."""
+    return {"tag": "chart", "aspect_ratio": aspect_ratio, "chart_spec": dict(spec)}
+
+
 def text_tag(text: str, color: str) -> dict:
     return {"tag": "text_tag", "text": plain(text), "color": color}
 
@@ -287,6 +315,7 @@ __all__ = [
     "button",
     "card",
     "card_size",
+    "chart",
     "clean",
     "escape_md",
     "fit_card",
@@ -298,6 +327,7 @@ __all__ = [
     "one_line",
     "plain",
     "plain_str",
+    "table",
     "take_fitting",
     "text_div",
     "text_tag",

@@ -111,6 +111,56 @@ KNOWN_TAGS = (
     | CONTAINER_TAGS
     | INTERACTIVE_TAGS
 )
+# table and chart (Card JSON 2.0 content components; a table only at the body root)
+MAX_TABLES = 5
+MAX_CHARTS = 5  # Feishu's recommendation; more render poorly on mobile
+MAX_TABLE_COLUMNS = 50
+TABLE_KEYS = frozenset(
+    {
+        "tag",
+        "element_id",
+        "margin",
+        "page_size",
+        "row_height",
+        "row_max_height",
+        "freeze_first_column",
+        "header_style",
+        "columns",
+        "rows",
+    }
+)
+TABLE_HEADER_STYLE_KEYS = frozenset(
+    {"text_align", "text_size", "background_style", "text_color", "bold", "lines"}
+)
+TABLE_COLUMN_KEYS = frozenset(
+    {
+        "name",
+        "display_name",
+        "data_type",
+        "width",
+        "horizontal_align",
+        "vertical_align",
+        "format",
+        "date_format",
+    }
+)
+TABLE_DATA_TYPES = frozenset(
+    {"text", "lark_md", "markdown", "number", "options", "persons", "date"}
+)
+CHART_KEYS = frozenset(
+    {
+        "tag",
+        "element_id",
+        "margin",
+        "chart_spec",
+        "aspect_ratio",
+        "color_theme",
+        "height",
+        "preview",
+    }
+)
+CHART_ASPECT_RATIOS = frozenset({"1:1", "2:1", "4:3", "16:9"})
+CHART_THEMES = frozenset({"brand", "rainbow", "complementary", "converse", "primary"})
 FORM_ONLY_TAGS = frozenset({"multi_select_static", "multi_select_person"})
 NOT_IN_FORM_TAGS = frozenset({"form", "table", "chart"})
 LEGACY_TAGS = {
@@ -162,6 +212,8 @@ class _Validator:
         self.errors: list[str] = []
         self.names: dict[str, str] = {}
         self.element_ids: dict[str, str] = {}
+        self.tables = 0
+        self.charts = 0
 
     def err(self, path: str, message: str) -> None:
         self.errors.append(f"{path}: {message}")
@@ -278,6 +330,8 @@ class _Validator:
         if tag == "column":
             self.err(path, "column is only allowed inside column_set.columns")
             return
+        if tag == "table" and depth > 0:
+            self.err(path, "a table can only sit at the body root, not inside a container")
 
         self.identity(path, el, tag, in_form)
         if "behaviors" in el:
@@ -466,24 +520,136 @@ class _Validator:
     el_overflow = el_select_static
 
     def el_table(self, path: str, el: dict) -> None:
-        columns = el.get("columns", [])
-        rows = el.get("rows", [])
-        if not isinstance(columns, list) or not isinstance(rows, list):
-            self.err(path, "table columns and rows must be lists")
-            return
-        md_cols = [
-            c.get("name")
-            for c in columns
-            if isinstance(c, dict) and c.get("data_type") in ("markdown", "lark_md")
-        ]
-        for r, row in enumerate(rows):
-            if not isinstance(row, dict):
-                self.err(f"{path}.rows[{r}]", "must be an object")
+        self.tables += 1
+        if self.tables == MAX_TABLES + 1:
+            self.err(path, f"at most {MAX_TABLES} tables per card")
+        self.strict_keys(path, el, TABLE_KEYS)
+        page_size = el.get("page_size", 5)
+        if not (isinstance(page_size, int) and not isinstance(page_size, bool)) or not (
+            1 <= page_size <= 10
+        ):
+            self.err(f"{path}.page_size", "must be an integer 1..10")
+        if "row_height" in el and not _row_height_ok(el["row_height"]):
+            self.err(f"{path}.row_height", "must be low, middle, high, auto or 32px..124px")
+        if "freeze_first_column" in el and not isinstance(el["freeze_first_column"], bool):
+            self.err(f"{path}.freeze_first_column", "must be a boolean")
+        if "header_style" in el:
+            style = el["header_style"]
+            if not isinstance(style, dict):
+                self.err(f"{path}.header_style", "must be an object")
+            else:
+                self.strict_keys(f"{path}.header_style", style, TABLE_HEADER_STYLE_KEYS)
+        columns, rows = el.get("columns"), el.get("rows")
+        if not isinstance(columns, list) or not columns:
+            self.err(f"{path}.columns", "required non-empty list")
+            columns = []
+        if len(columns) > MAX_TABLE_COLUMNS:
+            self.err(f"{path}.columns", f"at most {MAX_TABLE_COLUMNS} columns")
+        if not isinstance(rows, list):
+            self.err(f"{path}.rows", "required list")
+            rows = []
+        types: dict[str, str] = {}
+        for c, column in enumerate(columns):
+            cpath = f"{path}.columns[{c}]"
+            if not isinstance(column, dict):
+                self.err(cpath, "must be an object")
                 continue
-            for name in md_cols:
-                cell = row.get(name)
-                if isinstance(cell, str) and mentions_all(cell):
-                    self.err(f"{path}.rows[{r}].{name}", "mentions @all (<at id=all>)")
+            self.strict_keys(cpath, column, TABLE_COLUMN_KEYS)
+            name = column.get("name")
+            if not isinstance(name, str) or not name:
+                self.err(f"{cpath}.name", "required string")
+                continue
+            if name in types:
+                self.err(f"{cpath}.name", f"duplicate column name {name!r}")
+            data_type = column.get("data_type", "text")
+            if data_type not in TABLE_DATA_TYPES:
+                self.err(
+                    f"{cpath}.data_type",
+                    f"unknown data_type {data_type!r} (one of {sorted(TABLE_DATA_TYPES)})",
+                )
+            if "display_name" in column and not isinstance(column["display_name"], str):
+                self.err(f"{cpath}.display_name", "must be a string")
+            if "width" in column and not _column_width_ok(column["width"]):
+                self.err(f"{cpath}.width", "must be auto, 80px..600px or a percentage")
+            types[name] = data_type
+        for r, row in enumerate(rows):
+            rpath = f"{path}.rows[{r}]"
+            if not isinstance(row, dict):
+                self.err(rpath, "must be an object")
+                continue
+            for name, cell in row.items():
+                if name not in types:
+                    self.err(f"{rpath}.{name}", "no column has this name")
+                elif cell is not None and not _cell_ok(types[name], cell):
+                    self.err(f"{rpath}.{name}", f"not a valid {types[name]} cell")
+                elif types[name] in ("markdown", "lark_md") and mentions_all(str(cell)):
+                    self.err(f"{rpath}.{name}", "mentions @all (<at id=all>)")
+
+    def el_chart(self, path: str, el: dict) -> None:
+        self.charts += 1
+        if self.charts == MAX_CHARTS + 1:
+            self.err(path, f"at most {MAX_CHARTS} charts per card")
+        self.strict_keys(path, el, CHART_KEYS)
+        spec = el.get("chart_spec")
+        if not isinstance(spec, dict):
+            self.err(f"{path}.chart_spec", "required object (a VChart spec)")
+        elif not isinstance(spec.get("type"), str) or not spec["type"]:
+            self.err(f"{path}.chart_spec.type", "required string (line, bar, pie, …)")
+        if "aspect_ratio" in el and el["aspect_ratio"] not in CHART_ASPECT_RATIOS:
+            self.err(f"{path}.aspect_ratio", f"must be one of {sorted(CHART_ASPECT_RATIOS)}")
+        if "color_theme" in el and el["color_theme"] not in CHART_THEMES:
+            self.err(f"{path}.color_theme", f"must be one of {sorted(CHART_THEMES)}")
+        if "height" in el and not _chart_height_ok(el["height"]):
+            self.err(f"{path}.height", "must be auto or 1px..999px")
+        if "preview" in el and not isinstance(el["preview"], bool):
+            self.err(f"{path}.preview", "must be a boolean")
+
+    def strict_keys(self, path: str, el: dict, allowed: frozenset[str]) -> None:
+        """2.0 rejects unsupported properties (used for the components we check fully)."""
+        for key in el:
+            if key not in allowed:
+                self.err(f"{path}.{key}", "unsupported property")
+
+
+_PX_RE = re.compile(r"^(\d{1,3})px$")
+
+
+def _px_in(value: Any, lo: int, hi: int) -> bool:
+    m = _PX_RE.match(value) if isinstance(value, str) else None
+    return bool(m) and lo <= int(m.group(1)) <= hi
+
+
+def _row_height_ok(value: Any) -> bool:
+    return value in ("low", "middle", "high", "auto") or _px_in(value, 32, 124)
+
+
+def _column_width_ok(value: Any) -> bool:
+    if value == "auto" or _px_in(value, 80, 600):
+        return True
+    return isinstance(value, str) and re.fullmatch(r"\d{1,3}(\.\d+)?%", value) is not None
+
+
+def _chart_height_ok(value: Any) -> bool:
+    return value == "auto" or _px_in(value, 1, 999)
+
+
+def _cell_ok(data_type: str, cell: Any) -> bool:
+    number = isinstance(cell, int | float) and not isinstance(cell, bool)
+    if data_type in ("text", "lark_md", "markdown"):
+        return isinstance(cell, str)
+    if data_type == "number":
+        return number
+    if data_type == "date":
+        return number
+    if data_type == "persons":
+        return isinstance(cell, str) or (
+            isinstance(cell, list) and all(isinstance(x, str) for x in cell)
+        )
+    if data_type == "options":
+        return isinstance(cell, list) and all(
+            isinstance(x, dict) and isinstance(x.get("text"), str) for x in cell
+        )
+    return False
 
 
 def _has_submit(elements: list) -> bool:

@@ -144,11 +144,20 @@ class OutboundMessage(SQLModel, table=True):
     """The outbox: a message we decided to send, sent at most once (Feishu `uuid` + this row)."""
 
     __tablename__ = "outbound_messages"
-    __table_args__ = (Index("ix_outbound_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_status_next", "status", "next_attempt_at"),
+        Index("ix_outbound_lane_claim", "status", "lane", "priority", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     uuid: str = Field(max_length=50, unique=True)
-    kind: str = Field(max_length=16)  # send | reply | patch
+    kind: str = Field(max_length=16)  # send | reply | patch | card_update | task_*
+    # Why we send it (answer, reminder, digest, …): sets its priority and how long it is
+    # worth retrying (storage.outbox.PURPOSES).
+    purpose: str = Field(default="notice", max_length=16)
+    priority: int = 2  # lower goes first: an answer to someone who just wrote beats bulk
+    lane: str = Field(default="", max_length=80)  # the receiver: claimed fairly per lane
+    expires_at: datetime | None = _ts(nullable=True)  # retried until then, then "expired"
     receive_id_type: str | None = Field(default=None, max_length=16)
     receive_id: str | None = Field(default=None, max_length=64)
     target_message_id: str | None = Field(default=None, max_length=64)
@@ -261,6 +270,19 @@ class Marker(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=160)
     created_at: datetime = _ts()
+    # The outbox row that carries the effect: a marker whose message expired or failed no
+    # longer counts as sent (the reminder is planned again).
+    outbox_uuid: str | None = Field(default=None, max_length=50)
+
+
+class RateLimit(SQLModel, table=True):
+    """A GCRA bucket shared by every replica (PostgreSQL): the theoretical arrival time of
+    the next call, in seconds since the epoch of the database clock."""
+
+    __tablename__ = "rate_limits"
+
+    key: str = Field(primary_key=True, max_length=120)
+    tat: float = 0.0
 
 
 class CardSnapshot(SQLModel, table=True):

@@ -3,15 +3,48 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import OutboundMessage
+from storage.models import Marker, OutboundMessage
 from storage.queue import backoff, insert_ignore
 
-MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(minutes=5)  # an outage's end is noticed within minutes
+
+
+@dataclass(frozen=True)
+class Purpose:
+    """Why a message is sent: how soon it goes (lower first) and how long it is worth
+    retrying. A chat answer hours late answers a question nobody is waiting on; a reminder,
+    escalation or digest still tells people something they need to know a day or two on."""
+
+    priority: int
+    ttl: timedelta
+
+
+PURPOSES: dict[str, Purpose] = {
+    "answer": Purpose(0, timedelta(hours=3)),  # a reply to someone who just wrote
+    "card_update": Purpose(0, timedelta(minutes=30)),  # the callback token lives 30 min
+    "card": Purpose(1, timedelta(days=7)),  # a card patched in place (Feishu: ≤ 14 days)
+    "alert": Purpose(1, timedelta(days=2)),  # to the admins: something was not delivered
+    "notice": Purpose(2, timedelta(days=2)),  # approval cards, copies, announcements
+    "reminder": Purpose(3, timedelta(days=2)),
+    "escalation": Purpose(3, timedelta(days=3)),
+    "digest": Purpose(3, timedelta(days=7)),
+    "task": Purpose(4, timedelta(days=30)),  # the Feishu Tasks mirror
+}
+DEFAULT_PURPOSE = {"reply": "answer", "patch": "card", "card_update": "card_update"}
+DEAD = ("failed", "expired")  # never delivered, and never will be by this row
+
+
+def lane_of(kind: str, receive_id: str | None, target: str | None) -> str:
+    """The receiver whose rate limit and order a message shares (claimed fairly per lane)."""
+    if kind == "patch":
+        return f"patch:{target or ''}"[:80]
+    return (receive_id or target or kind)[:80]
 
 
 def _content(msg_type: str, body: dict | str) -> str:
@@ -32,14 +65,19 @@ async def enqueue(
     receive_id: str | None = None,
     target_message_id: str | None = None,
     target_uuid: str | None = None,
+    purpose: str | None = None,
+    lane: str | None = None,
 ) -> bool:
     """Queue one outbound message; False when this uuid was queued before (never twice).
 
     kind: "send" (receive_id_type + receive_id), "reply" (target_message_id; receive_id =
     the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
-    target_uuid of the outbox row that sent it), "card_update" (body = {token, card})."""
+    target_uuid of the outbox row that sent it), "card_update" (body = {token, card}).
+    purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice)."""
     if len(uuid) > 50:
         raise ValueError(f"Feishu uuid must be ≤ 50 chars: {uuid!r}")
+    purpose = purpose or DEFAULT_PURPOSE.get(kind, "notice")
+    rule = PURPOSES[purpose]
     return 1 == await insert_ignore(
         session,
         OutboundMessage,
@@ -52,6 +90,10 @@ async def enqueue(
             "target_uuid": target_uuid,
             "msg_type": msg_type,
             "content": _content(msg_type, body),
+            "purpose": purpose,
+            "priority": rule.priority,
+            "lane": lane or lane_of(kind, receive_id, target_message_id or target_uuid),
+            "expires_at": now + rule.ttl,
             "status": "pending",
             "attempts": 0,
             "created_at": now,
@@ -86,12 +128,18 @@ async def mark_attempt_failed(
     permanent: bool,
     retry_after: float | None = None,
 ) -> str:
-    """Retry later with backoff, or give up; returns the new status."""
+    """Retry later with capped backoff until the row expires, or give up at once on a
+    permanent error; returns the new status (pending, failed or expired)."""
     attempts = row.attempts + 1
-    status = "failed" if permanent or attempts >= MAX_ATTEMPTS else "pending"
-    delay = backoff(attempts)
+    delay = backoff(attempts, cap=MAX_BACKOFF.total_seconds())
     if retry_after is not None:
         delay = max(delay, timedelta(seconds=retry_after))
+    if permanent:
+        status = "failed"
+    elif row.expires_at is not None and now + delay > row.expires_at:
+        status = "expired"  # the next try would come too late to matter
+    else:
+        status = "pending"
     await session.exec(
         update(OutboundMessage)
         .where(OutboundMessage.id == row.id)
@@ -104,6 +152,28 @@ async def mark_attempt_failed(
         )
     )
     return status
+
+
+async def expire_due(session: AsyncSession, now: datetime) -> list[OutboundMessage]:
+    """Mark waiting rows past their expiry as expired (not sent: too late to matter) and
+    return them. Also takes rows whose lease ran out (their worker died) and whose expiry
+    passed meanwhile."""
+    stmt = (
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.expires_at < now,
+            (OutboundMessage.status == "pending")
+            | ((OutboundMessage.status == "processing") & (OutboundMessage.lease_until < now)),
+        )
+        .values(
+            status="expired",
+            lease_until=None,
+            last_error=func.coalesce(OutboundMessage.last_error, "not attempted before expiry"),
+        )
+        .returning(OutboundMessage)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.exec(stmt)).scalars().all())
 
 
 async def depth(session: AsyncSession) -> tuple[int, datetime | None]:
@@ -127,7 +197,17 @@ async def sent_message_id(session: AsyncSession, uuid: str) -> tuple[str, str | 
     return row.status, row.feishu_message_id
 
 
-async def queued_at(session: AsyncSession, uuid: str) -> datetime | None:
-    """When the outbox row with this uuid was queued (None when there is none)."""
-    stmt = select(OutboundMessage.created_at).where(OutboundMessage.uuid == uuid)
-    return (await session.exec(stmt)).scalars().first()
+async def open_incident(session: AsyncSession, key: str, now: datetime, quiet: timedelta) -> bool:
+    """Note a loss under `key`; True when it opens a new incident (none seen for `quiet`).
+    Replicas racing here agree: the row lock makes the second one see the first's time."""
+    if await insert_ignore(session, Marker, {"key": key, "created_at": now}, "key"):
+        return True
+    opened = await session.exec(
+        update(Marker)
+        .where(Marker.key == key, Marker.created_at < now - quiet)
+        .values(created_at=now)
+    )
+    if opened.rowcount:
+        return True
+    await session.exec(update(Marker).where(Marker.key == key).values(created_at=now))
+    return False

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +45,46 @@ async def claim(
     rows = list((await session.exec(stmt)).scalars().all())
     await session.commit()
     return sorted(rows, key=lambda r: r.id)
+
+
+async def claim_fair(
+    session: AsyncSession, now: datetime, lease: timedelta, limit: int, per_lane: int
+) -> list[OutboundMessage]:
+    """Claim due outbox rows fairly: at most `per_lane` per receiver (a busy chat's backlog
+    never fills the batch), most urgent first (answers before bulk), then oldest first.
+
+    PostgreSQL refuses FOR UPDATE next to a window function, so the window ranks candidates
+    in a sub-select and the outer select locks (skipping rows another replica holds)."""
+    model = OutboundMessage
+    ranked = (
+        select(
+            model.id,
+            func.row_number()
+            .over(partition_by=model.lane, order_by=(model.priority, model.id))
+            .label("rn"),
+        )
+        .where(_claimable(model, now))
+        .subquery()
+    )
+    pick = (
+        select(model.id)
+        .where(model.id.in_(select(ranked.c.id).where(ranked.c.rn <= per_lane)))
+        .order_by(model.priority, model.id)
+        .limit(limit)
+    )
+    if session.bind.dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(model)
+        .where(model.id.in_(pick.scalar_subquery()))
+        .where(_claimable(model, now))
+        .values(status="processing", lease_until=now + lease)
+        .returning(model)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await session.exec(stmt)).scalars().all())
+    await session.commit()
+    return sorted(rows, key=lambda r: (r.priority, r.id))
 
 
 async def insert_ignore(

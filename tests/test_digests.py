@@ -14,7 +14,14 @@ from bot.dispatch.context import Ctx
 from bot.jobs.digests import send_digests, weekly_progress_draft
 from cards.schema import validate_card
 from storage.models import Marker, Report, TaskStatus
-from tests.sched_helpers import (
+
+
+def elements_of(card: dict, tag: str) -> list[dict]:
+    return [e for e in card["body"]["elements"] if e.get("tag") == tag]
+
+
+from tests import feishu_events as fe  # noqa: E402
+from tests.sched_helpers import (  # noqa: E402
     add_leave,
     add_task,
     at,
@@ -143,19 +150,35 @@ async def test_weekly_digest_content(harness):
     text = text_of(card)
     assert title(card) == "每周汇总 · 2026年第49周（11-30 – 12-06）"
     # the week: on time 2 (one a report submitted early), late 1, missing 1, excused 1, pending 1
-    assert (
-        "本期到期 6 项：按时 2 · 逾期完成 1 · 未完成 1 · 请假 1 · 未到期 1 · **完成率 75%**" in text
-    )
-    assert "王策划（市场策划专员）：按时 2 · 逾期完成 1 · 未完成 0" in text
-    assert "**完成率 100%**" in text
-    assert (
-        "赵数字（数字营销专员）：按时 0 · 逾期完成 0 · 未完成 1 · 请假 0 · 未到期 0 · **完成率 0%**"
-        in text
-    )
-    assert "孙调研（市场调研专员）：按时 0 · 逾期完成 0 · 未完成 0 · 请假 1" in text
-    assert "**按岗位**" in text and "市场策划专员（1）" in text
+    assert "本期到期 **6** 项 · 完成率 **75%** · 当前逾期 **3** 项" in text
+    assert "按时 2 · 逾期完成 1 · 未完成 1 · 请假 1 · 未到期 1" in text
+    # per person: a table, one row each, numbers in number columns
+    (people,) = elements_of(card, "table")
+    rows = {r["name"]: r for r in people["rows"]}
+    assert rows["王策划"] == {
+        "name": "王策划",
+        "role": "市场策划专员",
+        "on_time": 2,
+        "late": 1,
+        "missing": 0,
+        "excused": 0,
+        "pending": 0,
+        "rate": "100%",
+    }
+    assert rows["赵数字"]["missing"] == 1 and rows["赵数字"]["rate"] == "0%"
+    assert rows["孙调研"]["excused"] == 1 and rows["孙调研"]["rate"] == "—"
+    assert [c["display_name"] for c in people["columns"]][:3] == ["成员", "岗位", "按时"]
+    # charts: the team's rate over 8 weeks (last week's approved report counts), per role now
+    trend, roles = elements_of(card, "chart")
+    values = trend["chart_spec"]["data"][0]["values"]
+    assert [v["period"] for v in values][-2:] == ["11-23", "11-30"]
+    assert len(values) == 8 and values[-1]["rate"] == 75.0
+    assert values[-2]["rate"] == 50.0  # W48: weekly progress done, brand's 11-24 missing
+    by_role = {v["role"]: v["rate"] for v in roles["chart_spec"]["data"][0]["values"]}
+    assert by_role["市场策划专员"] == 100.0 and by_role["数字营销专员"] == 0.0
+    assert "市场调研专员" not in by_role  # excused only: no rate
     # everything overdue, the excused one flagged, last week's one included
-    assert "全部逾期事项（3）" in text
+    assert "逾期事项（3）" in text
     assert "陈品牌：内容更新发布" in text
     assert "孙调研：活动目标客群调研" in text and "请假" in text
     assert "赵数字：活动线上推广方案" in text
@@ -237,7 +260,7 @@ async def test_monthly_digest_on_the_first_working_day(harness):
     (row,) = await digests_at(bot, at(2026, 12, 1, 10))  # Tuesday 1 December
     card = content(row)
     assert title(card) == "月度汇总 · 2026年11月"
-    assert "本期到期 1 项" in text_of(card)
+    assert "本期到期 **1** 项" in text_of(card)
     assert await digests_at(bot, at(2026, 12, 2, 10)) == []
     # October 2026: the 1st-7th are National Day; the first working day is the 8th
     await add_task(bot, "brand.faq", "ou_brand", at(2026, 9, 30, 18), period_key="2026-09")
@@ -273,3 +296,49 @@ async def test_weekly_progress_form_is_prefilled(harness):
     cards = [answer.get("card", {}).get("data")] + [m.card for m in harness.emulator.messages]
     form = next(c for c in cards if c and "赵数字" in text_of(c))
     assert "75" in text_of(form)
+
+
+async def test_manager_asks_for_the_digest_in_chat(harness):
+    bot = harness.bot
+    await week_49(bot)
+    harness.clock.set(at(2026, 12, 3, 11))
+    await harness.say("本周汇总", sender="ou_manager")
+    (msg,) = harness.emulator.messages
+    card = msg.card
+    assert validate_card(card) == []
+    assert title(card) == "每周汇总 · 2026年第49周（11-30 – 12-06）"
+    (people,) = elements_of(card, "table")
+    assert {r["name"] for r in people["rows"]} >= {"王策划", "赵数字"}
+    assert len(elements_of(card, "chart")) == 2
+    # in English, last month; in a group the answer replies to the asker's message
+    await harness.say(
+        "@_user_1 last month's digest",
+        sender="ou_director",
+        chat_type="group",
+        mentions=[fe.bot_mention()],
+    )
+    reply = harness.emulator.messages[-1]
+    assert title(reply.card) == "Monthly digest · November 2026"
+    assert "Member" in text_of(reply.card)
+
+
+async def test_digest_is_refused_to_people_who_manage_nobody(harness):
+    bot = harness.bot
+    await week_49(bot)
+    await harness.say("digest", sender="ou_planner")
+    (msg,) = harness.emulator.messages
+    assert "managers" in msg.text and msg.card is None
+    await harness.say("本周汇总", sender="ou_stranger")
+    assert "经理" in harness.emulator.messages[-1].text
+    # the team as it is now: the manager loses their reports, then is refused too
+    async with bot.sessions() as s:
+        from storage.models import Member
+
+        for m in (await s.exec(select(Member))).all():
+            if m.open_id != "ou_planner":
+                m.active = False
+        manager = await s.get(Member, "ou_planner")
+        manager.role_key = "manager"
+        await s.commit()
+    await harness.say("本周汇总", sender="ou_planner")
+    assert "经理" in harness.emulator.messages[-1].text

@@ -10,10 +10,10 @@ import os
 import sys
 from urllib.parse import urlsplit
 
-from bot.cli import activity, db, leave, org, policy, serve, tasks, tick
+from bot.cli import activity, db, leave, ledger, org, policy, serve, tasks, tick
 from bot.config import DEFAULT_DB_FILE, redact_url
 
-COMMAND_GROUPS = (serve, db, org, policy, tick, activity, tasks, leave)
+COMMAND_GROUPS = (serve, db, org, policy, tick, activity, tasks, leave, ledger)
 
 
 def build_parser() -> argparse.ArgumentParser:

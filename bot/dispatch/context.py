@@ -95,13 +95,24 @@ class Ctx:
                 uuid=uuid,
                 now=self.now,
                 kind="reply",
+                purpose="answer",
                 body=body,
                 msg_type=msg_type,
                 receive_id=event.chat_id,
                 target_message_id=event.message_id,
             )
         else:
-            await self.send("chat_id", event.chat_id, body, msg_type, uuid=uuid)
+            await enqueue(
+                self.session,
+                uuid=uuid,
+                now=self.now,
+                kind="send",
+                purpose="answer",
+                body=body,
+                msg_type=msg_type,
+                receive_id_type="chat_id",
+                receive_id=event.chat_id,
+            )
         return uuid
 
     async def send(

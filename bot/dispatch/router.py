@@ -7,6 +7,7 @@ same intent, action or event type twice raises: one click or message has one han
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -43,10 +44,21 @@ def detect_lang(text: str) -> str:
     return "zh" if CJK.search(text) else "en"
 
 
-def _matches(word: str, norm: str) -> bool:
-    if word.isascii():  # whole words for English: "due" must not match "produce"
-        return re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", norm) is not None
-    return word in norm
+@functools.lru_cache(maxsize=1024)
+def _ascii_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pass for all of a rule's English words: whole words only ("due" must not match
+    "produce"); an alternation tries every word at each position, so this is "any word"."""
+    ascii_words = sorted((w for w in words if w.isascii()), key=len, reverse=True)
+    if not ascii_words:
+        return None
+    return re.compile(rf"(?<![a-z])(?:{'|'.join(map(re.escape, ascii_words))})(?![a-z])")
+
+
+def _matches_any(words: tuple[str, ...], norm: str) -> bool:
+    if any(word in norm for word in words if not word.isascii()):
+        return True
+    pattern = _ascii_pattern(words)
+    return pattern is not None and pattern.search(norm) is not None
 
 
 MessageHandler = Callable[..., Awaitable[None]]
@@ -131,7 +143,7 @@ class Router:
         if not norm or norm in ("?", "/"):
             return Intent("help", lang, text=norm)
         for rule in self.rules:
-            if any(_matches(word, norm) for word in rule.keywords):
+            if _matches_any(rule.keywords, norm):
                 return Intent(rule.intent, lang, rule.scope, norm)
         return Intent("unknown", lang, text=norm)
 

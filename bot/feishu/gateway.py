@@ -95,6 +95,7 @@ class FeishuGateway:
         clock: Clock,
         limits: SendLimits | None = None,
         timeout: float = 10.0,
+        attempts: int = MAX_ATTEMPTS,
     ) -> None:
         import lark_oapi as lark  # lazy: see module docstring
 
@@ -105,6 +106,7 @@ class FeishuGateway:
         self.domain = domain
         self.tokens = TenantTokenProvider(domain, app_id, app_secret, clock, timeout)
         self.limits = limits or SendLimits()
+        self.attempts = attempts  # inline tries per call; the outbox retries beyond that
         self.client = (
             lark.Client.builder()
             .app_id(app_id)
@@ -121,7 +123,7 @@ class FeishuGateway:
         """Run one SDK call with our token, limits and retry rules; return the response."""
         refreshed = False
         last: FeishuError | None = None
-        for attempt in range(MAX_ATTEMPTS):
+        for attempt in range(self.attempts):
             if attempt:
                 self.stats["retries"] += 1
             await self.limits.acquire(receiver)
@@ -132,12 +134,12 @@ class FeishuGateway:
             except (TimeoutError, ValueError, OSError) as exc:
                 # Non-JSON bodies (gateway HTML) raise JSONDecodeError; network errors OSError.
                 last = FeishuError(-1, f"{what}: {type(exc).__name__}: {exc}", retryable=True)
-                await asyncio.sleep(_jitter(attempt))
+                await self._pause(attempt, _jitter(attempt))
                 continue
             except Exception as exc:  # httpx errors are not OSError subclasses
                 if type(exc).__module__.startswith("httpx"):
                     last = FeishuError(-1, f"{what}: {type(exc).__name__}", retryable=True)
-                    await asyncio.sleep(_jitter(attempt))
+                    await self._pause(attempt, _jitter(attempt))
                     continue
                 raise
             raw = resp.raw
@@ -159,17 +161,22 @@ class FeishuGateway:
                 )
                 if wait > MAX_INLINE_WAIT:
                     break
-                await asyncio.sleep(wait)
+                await self._pause(attempt, wait)
                 continue
             if code == FREQUENCY_LIMITED or status >= 500:
                 self.stats["rate_limited"] += code == FREQUENCY_LIMITED
                 last = FeishuError(code, msg, status=status, retryable=True, log_id=log_id)
-                await asyncio.sleep(1.0 if code == FREQUENCY_LIMITED else _jitter(attempt))
+                await self._pause(attempt, 1.0 if code == FREQUENCY_LIMITED else _jitter(attempt))
                 continue
             self.stats["errors"] += 1
             raise FeishuError(code, msg, status=status, log_id=log_id)
         self.stats["errors"] += 1
         raise last or FeishuError(-1, f"{what}: gave up", retryable=True)
+
+    async def _pause(self, attempt: int, seconds: float) -> None:
+        """Wait before the next inline try; after the last one the outbox schedules the retry."""
+        if attempt + 1 < self.attempts:
+            await asyncio.sleep(seconds)
 
     async def send(
         self, receive_id_type: str, receive_id: str, msg_type: str, content: str, uuid: str

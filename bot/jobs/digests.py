@@ -32,6 +32,7 @@ from cards.digest import (
     Row,
     SupportItem,
     Tally,
+    TrendPoint,
     build_digest_card,
     percent,
 )
@@ -95,6 +96,27 @@ def month_period(day: date) -> Period:
         nxt - timedelta(days=1),
         f"{first.year}年{first.month}月",
     )
+
+
+def period_label(period: Period, lang: str) -> str:
+    if lang != "en":
+        return period.label
+    if period.kind == "weekly":
+        return f"week {period.key[-2:].lstrip('0')} of {period.key[:4]} ({period.start:%m-%d} – {period.end:%m-%d})"
+    return f"{period.start:%B %Y}"
+
+
+def previous_period(period: Period) -> Period:
+    day = period.start - timedelta(days=1)
+    return week_period(day) if period.kind == "weekly" else month_period(day)
+
+
+TREND_PERIODS = {"weekly": 8, "monthly": 6}
+
+
+def trend_label(period: Period) -> str:
+    """Language-neutral axis labels: the Monday ("11-30") or the month ("2026-11")."""
+    return f"{period.start:%m-%d}" if period.kind == "weekly" else period.key
 
 
 def weekly_send_at(settings: Settings, calendar: WorkCalendar, day: date, tz) -> datetime | None:
@@ -182,7 +204,12 @@ def _bounds(period: Period, tz) -> tuple[datetime, datetime]:
 
 
 async def build_digest(
-    session: AsyncSession, services: Services, roster: Roster, now: datetime, period: Period
+    session: AsyncSession,
+    services: Services,
+    roster: Roster,
+    now: datetime,
+    period: Period,
+    lang: str = LANG,
 ) -> DigestData:
     policy, calendar, tz = services.policy, services.calendar, services.tz
     local_now = now.astimezone(tz)
@@ -191,11 +218,11 @@ async def build_digest(
 
     def duty_name(key: str) -> str:
         duty = policy.duties.get(key)
-        return duty.name(LANG) if duty else key
+        return duty.name(lang) if duty else key
 
     def role_name(key: str) -> str:
         role = policy.roles.get(key)
-        return role.name(LANG) if role else key
+        return role.name(lang) if role else key
 
     tasks = await store.tasks_due_between(session, lo, hi)
     reports = await store.reports_for_tasks(
@@ -287,9 +314,11 @@ async def build_digest(
         if text:
             support.append(SupportItem(roster.name(report.author_open_id), text))
 
+    trend = await _trend(session, roster, now, tz, period, total)
     view = DigestView(
         kind=period.kind,
-        label=period.label,
+        trend=trend,
+        label=period_label(period, lang),
         now=local_now,
         total=total,
         people=tuple(people),
@@ -302,6 +331,29 @@ async def build_digest(
         support=tuple(support),
     )
     return DigestData(view, risks)
+
+
+async def _trend(
+    session: AsyncSession, roster: Roster, now: datetime, tz, period: Period, current: Tally
+) -> tuple[TrendPoint, ...]:
+    """The team's completion rate for the periods before `period` (one query), then this one."""
+    periods = [period]
+    for _ in range(TREND_PERIODS[period.kind] - 1):
+        periods.insert(0, previous_period(periods[0]))
+    lo, _ = _bounds(periods[0], tz)
+    hi, _ = _bounds(period, tz)
+    tasks = await store.tasks_due_between(session, lo, hi)
+    reports = await store.reports_for_tasks(
+        session, [t.id for t in tasks if t.id is not None and t.status in COMPLETED]
+    )
+    outcomes: dict[str, list[str]] = defaultdict(list)
+    for task in tasks:
+        day = task.due_at.astimezone(tz).date()
+        key = next((p.key for p in periods if p.start <= day <= p.end), None)
+        if key is not None:
+            outcomes[key].append(outcome(task, reports.get(task.id), roster, now, tz))
+    points = [TrendPoint(trend_label(p), _count(outcomes[p.key]).rate) for p in periods[:-1]]
+    return (*points, TrendPoint(trend_label(period), current.rate))
 
 
 # -- sending ---------------------------------------------------------------------------
@@ -350,6 +402,7 @@ async def send_digests(
                         uuid="dg" + hashlib.sha256(key.encode()).hexdigest()[:40],
                         now=now,
                         kind="send",
+                        purpose="digest",
                         body=body,
                         receive_id_type="chat_id",
                         receive_id=chat.chat_id,

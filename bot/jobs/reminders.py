@@ -209,6 +209,8 @@ async def send_round(
                 uuid=card_uuid(markers),
                 now=now,
                 kind="send",
+                # The assignee's own nudge, or a manager/director hearing of someone else's.
+                purpose="reminder" if view.mine else "escalation",
                 body=build_reminder_card(view, LANG),
                 receive_id_type="open_id",
                 receive_id=open_id,

@@ -1,0 +1,170 @@
+"""The outbox worker: queued messages to Feishu through the gateway.
+
+- Claims fairly: a few rows per receiver per pass, answers before bulk (storage.queue
+  .claim_fair), so one chat's backlog never holds up another chat's answer.
+- Retries with capped backoff until the row's purpose says it no longer matters
+  (storage.outbox.PURPOSES); payload and permanent errors stop at once.
+- Whatever is not delivered (expired, failed) is reported: bot.delivery.undelivered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.clock import Clock
+from bot.delivery.outcomes import classify
+from bot.delivery.undelivered import Undelivered, UndeliveredReporter
+from bot.delivery.worker import Worker
+from bot.feishu.gateway import FeishuError, FeishuGateway
+from storage import outbox as outbox_store
+from storage.cards import remember_card
+from storage.models import OutboundMessage
+from storage.queue import claim_fair
+
+log = logging.getLogger("dutybot.workers")
+
+PER_LANE = 5  # one second of a receiver's 5/s limit per pass
+
+
+class OutboxWorker(Worker):
+    name = "outbox"
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker,
+        gateway: FeishuGateway,
+        clock: Clock,
+        lease: timedelta = timedelta(minutes=2),
+        batch: int = 100,
+        concurrency: int = 16,
+        per_lane: int = PER_LANE,
+        reporter: UndeliveredReporter | None = None,
+        extra_kinds: dict | None = None,
+    ) -> None:
+        super().__init__(clock)
+        self.sessions, self.gateway = sessions, gateway
+        self.lease, self.batch = lease, batch
+        self.concurrency, self.per_lane = concurrency, per_lane
+        self.reporter = reporter or UndeliveredReporter(sessions, clock)
+        # kind -> async (row) -> message id or None: deliveries beyond messages and cards
+        # (the Feishu Tasks mirror), registered by the composition root.
+        self.extra_kinds = dict(extra_kinds or {})
+
+    async def process_once(self) -> int:
+        now = self.clock.now()
+        async with self.sessions() as session:
+            expired = await outbox_store.expire_due(session, now)
+            await session.commit()
+        lost = [Undelivered.of(row, "expired", row.last_error or "") for row in expired]
+        async with self.sessions() as session:
+            rows = await claim_fair(session, now, self.lease, self.batch, self.per_lane)
+        # Keep each receiver's messages in order; different receivers go out concurrently.
+        by_lane: dict[str, list[OutboundMessage]] = defaultdict(list)
+        for row in rows:
+            by_lane[row.lane].append(row)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def run(group: list[OutboundMessage]) -> None:
+            async with gate:
+                for row in group:
+                    if (gone := await self._send(row)) is not None:
+                        lost.append(gone)
+
+        await asyncio.gather(*(run(g) for g in by_lane.values()))
+        if lost:
+            await self.reporter.report(lost)
+        return len(rows) + len(expired)
+
+    async def _deliver(self, row: OutboundMessage) -> str | None:
+        gw = self.gateway
+        if row.kind == "send":
+            return await gw.send(
+                row.receive_id_type or "chat_id",
+                row.receive_id or "",
+                row.msg_type,
+                row.content,
+                row.uuid,
+            )
+        if row.kind == "reply":
+            return await gw.reply(
+                row.target_message_id or "",
+                row.msg_type,
+                row.content,
+                row.uuid,
+                chat_id=row.receive_id,
+            )
+        if row.kind == "patch":
+            target = row.target_message_id or await self._resolve(row.target_uuid)
+            await gw.patch(target, row.content)
+            return target
+        if row.kind == "card_update":
+            data = json.loads(row.content)
+            await gw.delayed_update(data["token"], data["card"])
+            return None
+        if row.kind in self.extra_kinds:
+            return await self.extra_kinds[row.kind](row)
+        raise FeishuError(230001, f"unknown outbox kind {row.kind!r}")
+
+    async def _resolve(self, uuid: str | None) -> str:
+        """The message id of a card we sent; retry later while it is still on its way."""
+        async with self.sessions() as session:
+            status, message_id = await outbox_store.sent_message_id(session, uuid or "")
+        if message_id:
+            return message_id
+        if status in ("pending", "processing"):
+            raise FeishuError(-1, f"card {uuid} not sent yet", retryable=True, retry_after=2)
+        # The card itself never went out: there is nothing to update.
+        raise FeishuError(230011, f"card {uuid} was never sent ({status})")
+
+    async def _send(self, row: OutboundMessage) -> Undelivered | None:
+        """Deliver one row; what could not be delivered (and will not be) is returned."""
+        try:
+            message_id = await self._deliver(row)
+        except FeishuError as exc:
+            reason = classify(exc.code, exc.retryable)
+            async with self.sessions() as session:
+                status = await outbox_store.mark_attempt_failed(
+                    session,
+                    row,
+                    self.clock.now(),
+                    str(exc),
+                    permanent=reason is not None,
+                    retry_after=exc.retry_after,
+                )
+                await session.commit()
+            if status == "pending":
+                log.warning("outbox %s (%s) failed: %s; will retry", row.uuid, row.purpose, exc)
+                return None
+            return Undelivered.of(row, reason or status, str(exc))
+        except Exception as exc:
+            async with self.sessions() as session:
+                status = await outbox_store.mark_attempt_failed(
+                    session, row, self.clock.now(), repr(exc), permanent=False
+                )
+                await session.commit()
+            log.exception("outbox %s (%s) crashed; now %s", row.uuid, row.kind, status)
+            return Undelivered.of(row, status, repr(exc)) if status != "pending" else None
+        async with self.sessions() as session:
+            await outbox_store.mark_sent(session, row.id, self.clock.now(), message_id)
+            if row.msg_type == "interactive" and row.kind in (
+                "send",
+                "reply",
+                "patch",
+                "card_update",
+            ):
+                card = (
+                    row.content
+                    if row.kind != "card_update"
+                    else json.dumps(json.loads(row.content)["card"])
+                )
+                if message_id or row.target_message_id:
+                    await remember_card(
+                        session, message_id or row.target_message_id, card, self.clock.now()
+                    )
+            await session.commit()
+        return None

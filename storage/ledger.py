@@ -1,0 +1,47 @@
+"""The queries behind `dutybot ledger export`: tasks by due date (the (status, due_at)
+index serves the range), their reports, and everyone who ever was a member (departed
+people keep their names in the record)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.digests import reports_for_tasks
+from storage.models import Leave, Member, Report, Task
+
+
+async def ledger_tasks(
+    session: AsyncSession,
+    lo: datetime | None,
+    hi: datetime | None,
+    *,
+    duty_keys: set[str] | None = None,
+    assignee: str | None = None,
+) -> list[Task]:
+    """Tasks due in [lo, hi) (open ends allowed), oldest due first."""
+    stmt = select(Task)
+    if lo is not None:
+        stmt = stmt.where(Task.due_at >= lo)
+    if hi is not None:
+        stmt = stmt.where(Task.due_at < hi)
+    if duty_keys is not None:
+        stmt = stmt.where(col(Task.duty_key).in_(duty_keys))
+    if assignee is not None:
+        stmt = stmt.where(Task.assignee_open_id == assignee)
+    return list((await session.exec(stmt.order_by(Task.due_at, Task.id))).all())
+
+
+async def ledger_reports(session: AsyncSession, tasks: list[Task]) -> dict[int, Report]:
+    return await reports_for_tasks(session, [t.id for t in tasks if t.id is not None])
+
+
+async def all_members(session: AsyncSession) -> list[Member]:
+    return list((await session.exec(select(Member))).all())
+
+
+async def all_leave(session: AsyncSession) -> list[tuple[str, date, date]]:
+    rows = (await session.exec(select(Leave))).all()
+    return [(r.open_id, r.start_date, r.end_date) for r in rows]
