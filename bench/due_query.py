@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.domain.policy import load_policy  # noqa: E402
+from bot.domain.reminders import window  # noqa: E402
 from bot.domain.workcalendar import WorkCalendar  # noqa: E402
-from bot.jobs.reminders import window  # noqa: E402
 from storage import db  # noqa: E402
 from storage.reminders import due_now_query  # noqa: E402
 from storage.tasks import list_open_tasks  # noqa: E402

@@ -27,7 +27,7 @@ from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
 from cards.answers import answer_card, toast
-from handlers import activities, admin, digests, messages, reports, tasks
+from handlers import activities, admin, digests, menu, messages, reports, tasks
 from handlers.reports import routing
 from storage import db
 from storage.inbox import event_row, purge_old
@@ -51,6 +51,7 @@ def build_router() -> Router:
         admin.router,
         digests.router,  # before messages: "本周汇总" is not "本周" (this week's tasks)
         messages.router,
+        menu.router,  # the bot menu: no keywords, one event type
     )
 
 

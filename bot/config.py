@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.digests import MONTHLY_DIGEST_RE, WEEKLY_DIGEST_RE  # "fri 17:00" / "10:00"
+
 DEFAULT_DOMAIN = "https://open.feishu.cn"
 DEFAULT_DB_FILE = "dutybot.db"
 TRANSPORTS = ("webhook", "longconn")
-# Digest schedules (bot/jobs/digests.py reads them): "fri 17:00" / "10:00" (local time).
-WEEKLY_DIGEST_RE = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun) ([01]\d|2[0-3]):([0-5]\d)$")
-MONTHLY_DIGEST_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class ConfigError(Exception):

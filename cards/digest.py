@@ -2,14 +2,14 @@
 
 Tasks due in the period are counted per person and per role as on time, late (done after
 the due time), missing (past due, not done), excused (due while the assignee was on leave)
-and not yet due. Completion rate = (on time + late) / (on time + late + missing): excused
-and not-yet-due tasks do not count against anyone."""
+and not yet due; ``bot.domain.digests.Tally`` has the arithmetic and the completion rate."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.digests import Tally
 from cards.elements import card, chart, fit_card, hr, markdown, md_text, plain_str, table
 from cards.i18n import format_day_time, norm_lang
 
@@ -18,41 +18,6 @@ DUTY_CHARS = 50
 TEXT_CHARS = 120
 MAX_PEOPLE = 60  # table rows carry no tags: size, not the element count, is the limit
 MAX_LINES = 5  # the overdue / KPI / upcoming / support lists stay short
-
-
-@dataclass(frozen=True)
-class Tally:
-    on_time: int = 0
-    late: int = 0
-    missing: int = 0
-    excused: int = 0
-    pending: int = 0  # due later in the period
-
-    @property
-    def done(self) -> int:
-        return self.on_time + self.late
-
-    @property
-    def counted(self) -> int:
-        return self.on_time + self.late + self.missing
-
-    @property
-    def total(self) -> int:
-        return self.counted + self.excused + self.pending
-
-    @property
-    def rate(self) -> float | None:
-        """Completion rate as a fraction (0.85 = 85 %), None when nothing was due yet."""
-        return self.done / self.counted if self.counted else None
-
-    def __add__(self, other: Tally) -> Tally:
-        return Tally(
-            self.on_time + other.on_time,
-            self.late + other.late,
-            self.missing + other.missing,
-            self.excused + other.excused,
-            self.pending + other.pending,
-        )
 
 
 @dataclass(frozen=True)

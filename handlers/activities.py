@@ -10,8 +10,9 @@ from datetime import date
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import CardActionEvent, MessageEvent
 from bot.dispatch.router import Intent, Router, detect_lang
+from bot.domain.activities import ActivityError, ActivityInput
 from bot.domain.roster import Roster
-from bot.jobs.activities import ActivityError, ActivityInput, activity_view, create_activity
+from bot.services.activities import activity_view, create_activity
 from cards.actions import CreateActivity
 from cards.activity_form import (
     PersonOption,
@@ -24,6 +25,7 @@ from cards.notice import build_notice_card
 from storage.activities import activity_tasks, list_activities
 from storage.audit import audit
 from storage.leave import add_leave, list_leave, remove_leave
+from storage.members import load_roster
 from storage.models import Marker, Member
 from storage.queue import insert_ignore
 
@@ -75,7 +77,7 @@ async def on_new_activity(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
             ),
         )
         return
-    roster = await Roster.load(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy)
     owner_roles = [d.role for d in ctx.policy.activity_duties()]
     # the owner is usually a planner: list the roles that carry most activity duties first
     weight = {r: -owner_roles.count(r) for r in set(owner_roles)}
@@ -194,7 +196,7 @@ async def on_activity_form(ctx: Ctx, click: CardActionEvent, action: CreateActiv
         zh = "；".join(e.split(" / ")[-1] for e in exc.errors)
         en = "; ".join(e.split(" / ")[0] for e in exc.errors)
         return toast("error", zh, en)
-    roster = await Roster.load(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy)
     view = activity_view(change.activity, roster)
     card = build_activity_created_card(view, len(change.tasks), ctx.lang)
     return with_card(toast("success", "活动已创建", "Activity created"), card)
@@ -207,7 +209,7 @@ async def on_activity_list(ctx: Ctx, event: MessageEvent, intent: Intent) -> Non
             _refuse(ctx, intent.lang, "你还不在团队名单中。", "You are not on the team yet."),
         )
         return
-    roster = await Roster.load(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy)
     items = []
     for activity in await list_activities(ctx.session):
         if activity.end_date < ctx.local_now.date().replace(day=1):
@@ -267,7 +269,7 @@ async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool)
             ),
         )
         return
-    roster = await Roster.load(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy)
     target = await _target(ctx, event, roster)
     today = ctx.local_now.date()
     if cancel:

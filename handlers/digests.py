@@ -7,16 +7,12 @@ from __future__ import annotations
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import MessageEvent
 from bot.dispatch.router import Intent, Router
+from bot.domain.digests import month_period, period_label, previous_period, week_period
 from bot.domain.roster import Roster
-from bot.jobs.digests import (
-    build_digest,
-    month_period,
-    period_label,
-    previous_period,
-    week_period,
-)
+from bot.services.digests import build_digest
 from cards.digest import build_digest_card
 from storage.audit import audit
+from storage.members import load_roster
 
 router = Router(name="digests")
 
@@ -56,7 +52,7 @@ def may_see_digest(roster: Roster, open_id: str) -> bool:
     keywords=("本周汇总", "周汇总", "团队汇总", "汇总", "weekly digest", "team digest", "digest"),
 )
 async def on_digest(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
-    roster = await Roster.load(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy)
     if not may_see_digest(roster, event.sender_open_id):
         audit(
             ctx.session,

@@ -11,8 +11,8 @@ import logging
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import CardActionEvent
 from bot.dispatch.router import Router
-from bot.jobs.digests import weekly_progress_draft
-from bot.jobs.reminders import next_working_morning
+from bot.domain.reminders import next_working_morning
+from bot.services.digests import weekly_progress_draft
 from cards.actions import MarkDone, Snooze
 from cards.answers import toast, with_card
 from handlers.reports import PREFILL

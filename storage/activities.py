@@ -1,5 +1,5 @@
 """Activities (市场活动 / 项目) and the tasks that hang off them. No policy logic here:
-`bot/jobs/activities.py` decides which tasks an activity needs; this module stores them."""
+`bot/domain/activities.py` decides which tasks an activity needs; this module stores them."""
 
 from __future__ import annotations
 

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import date
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Chat, Duty, Member
+from bot.domain.policy import Policy
+from bot.domain.roster import Roster
+from storage.models import Chat, Duty, Leave, Member
+
+
+async def load_roster(session: AsyncSession, policy: Policy) -> Roster[Member]:
+    """The active team and everyone's leave, for one pass of planning or sending."""
+    rows = (await session.exec(select(Member).where(Member.active))).all()
+    leaves: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    for leave in (await session.exec(select(Leave))).all():
+        leaves[leave.open_id].append((leave.start_date, leave.end_date))
+    return Roster(policy, {m.open_id: m for m in rows}, dict(leaves))
 
 
 async def get_member(session: AsyncSession, open_id: str) -> Member | None:

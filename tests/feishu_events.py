@@ -169,3 +169,16 @@ def sign(
             "X-Lark-Signature": signature(timestamp, nonce, encrypt_key, body),
         },
     )
+
+
+def menu(event_key: str, operator: str, at: datetime, *, event_id: str | None = None) -> dict:
+    """An application.bot.menu_v6 envelope: `operator` chose the bot-menu item `event_key`."""
+    event = {
+        "operator": {
+            "operator_name": operator,
+            "operator_id": {"open_id": operator, "union_id": "on_" + operator[3:]},
+        },
+        "event_key": event_key,
+        "timestamp": int(at.timestamp() * 1000),
+    }
+    return envelope("application.bot.menu_v6", event, at, event_id=event_id)

@@ -11,7 +11,8 @@ from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from bot.dispatch.context import Services
-from bot.jobs.activities import ActivityInput, create_activity
+from bot.domain.activities import ActivityInput
+from bot.services.activities import create_activity
 from storage.models import Leave, Marker, OutboundMessage, Task, TaskStatus
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.jobs.activities import cancel_activity, move_activity
+from bot.services.activities import cancel_activity, move_activity
 from cards.schema import validate_card
 from storage.models import Activity, Leave, TaskStatus
 from tests import feishu_events as fe

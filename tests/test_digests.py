@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime
 from sqlmodel import select
 
 from bot.dispatch.context import Ctx
-from bot.jobs.digests import send_digests, weekly_progress_draft
+from bot.jobs.digests import send_digests
+from bot.services.digests import weekly_progress_draft
 from cards.schema import validate_card
 from storage.models import Marker, Report, TaskStatus
 

@@ -369,20 +369,20 @@ def test_base_snippet_is_valid(tmp_path):
 def test_unknown_weekday(tmp_path):
     errors = errors_of(tmp_path, BASE.replace('weekday = "fri"', 'weekday = "fry"'))
     assert errors == [
-        "duties[0].due.weekday: unknown weekday 'fry' (expected one of mon, tue, wed, thu, fri, sat, sun)"
+        "duties[0].due.weekday (duty staff.weekly): unknown weekday 'fry' (expected one of mon, tue, wed, thu, fri, sat, sun)"
     ]
 
 
 def test_unknown_role_in_a_duty(tmp_path):
     errors = errors_of(tmp_path, BASE.replace('role = "staff"', 'role = "designer"'))
     assert len(errors) == 1
-    assert errors[0].startswith("duties[0].role: unknown role 'designer'")
+    assert errors[0].startswith("duties[0].role (duty staff.weekly): unknown role 'designer'")
 
 
 def test_unknown_reports_to(tmp_path):
     errors = errors_of(tmp_path, BASE.replace('reports_to = "boss"', 'reports_to = "x"'))
     assert len(errors) == 1
-    assert errors[0].startswith("roles[1].reports_to: unknown role 'x'")
+    assert errors[0].startswith("roles[1].reports_to (role staff): unknown role 'x'")
 
 
 def test_cycle_in_reports_to(tmp_path):
@@ -398,27 +398,35 @@ def test_cycle_in_reports_to(tmp_path):
 def test_duplicate_keys(tmp_path):
     dup_role = BASE.replace('key = "staff"\nname_zh = "员工"', 'key = "boss"\nname_zh = "员工"')
     errors = errors_of(tmp_path, dup_role)
-    assert any(m.startswith("roles[1].key: duplicate role key 'boss'") for m in errors), errors
+    assert any(
+        m.startswith("roles[1].key (role boss): duplicate role key 'boss'") for m in errors
+    ), errors
     duty = BASE[BASE.index("[[duties]]") :]
     errors = errors_of(tmp_path, BASE + duty)
-    assert any(m.startswith("duties[1].key: duplicate duty key 'staff.weekly'") for m in errors), (
-        errors
-    )
+    assert any(
+        m.startswith("duties[1].key (duty staff.weekly): duplicate duty key 'staff.weekly'")
+        for m in errors
+    ), errors
     dup_field = BASE.replace('key = "planned"', 'key = "done"')
     errors = errors_of(tmp_path, dup_field)
     assert any(
-        m.startswith("duties[0].report.fields[1].key: duplicate field key 'done'") for m in errors
+        m.startswith(
+            "duties[0].report.fields[1].key (duty staff.weekly): duplicate field key 'done'"
+        )
+        for m in errors
     )
 
 
 def test_kpi_naming_a_missing_or_text_field(tmp_path):
     errors = errors_of(tmp_path, BASE.replace('numerator = "done"', 'numerator = "dnoe"'))
     assert errors == [
-        "duties[0].report.kpis[0].numerator: unknown field 'dnoe' (fields: done, planned)"
+        "duties[0].report.kpis[0].numerator (duty staff.weekly): unknown field 'dnoe' (fields: done, planned)"
     ]
     text = BASE.replace('type = "integer"\nlabel_zh = "计划"', 'type = "text"\nlabel_zh = "计划"')
     errors = errors_of(tmp_path, text)
-    assert len(errors) == 1 and errors[0].startswith("duties[0].report.kpis[0].denominator:")
+    assert len(errors) == 1 and errors[0].startswith(
+        "duties[0].report.kpis[0].denominator (duty staff.weekly):"
+    )
 
 
 def test_toml_syntax_error_has_a_line_number(tmp_path):
@@ -439,7 +447,9 @@ def test_several_errors_are_collected(tmp_path):
         .replace('name_en = "Test"', 'name_en = "Test"\ntimezone = "Mars/Olympus"')
     )
     errors = errors_of(tmp_path, text)
-    paths = [m.split(":", 1)[0] for m in errors]
+    with pytest.raises(PolicyError) as e:
+        load_policy(write(tmp_path, text))
+    paths = [issue.path for issue in e.value.issues]
     for expected in (
         "policy.timezone",
         "roles[1].reports_to",
@@ -460,39 +470,53 @@ def test_several_errors_are_collected(tmp_path):
 def test_due_rule_shape_errors(tmp_path):
     monthly = 'kind = "monthly"\nday = 4\nbefore_day = 5'
     errors = errors_of(tmp_path, BASE.replace('kind = "weekly"\nweekday = "fri"', monthly))
-    assert any(m.startswith("duties[0].due: set exactly one of day, before_day") for m in errors)
+    assert any(
+        m.startswith("duties[0].due (duty staff.weekly): set exactly one of day, before_day")
+        for m in errors
+    )
     typo = BASE.replace('weekday = "fri"', 'weekday = "fri"\nweekdy = "fri"')
     errors = errors_of(tmp_path, typo)
-    assert errors[0].startswith("duties[0].due.weekdy: not an option of kind 'weekly'")
+    assert errors[0].startswith(
+        "duties[0].due.weekdy (duty staff.weekly): not an option of kind 'weekly'"
+    )
     bad_kind = BASE.replace('kind = "weekly"', 'kind = "fortnightly"')
     assert errors_of(tmp_path, bad_kind)[0].startswith(
-        "duties[0].due.kind: unknown kind 'fortnightly'"
+        "duties[0].due.kind (duty staff.weekly): unknown kind 'fortnightly'"
     )
     activity = 'kind = "activity"\nanchor = "middle"\noffset = 3\nunit = "working"\nadjust = "next_workday"'
     errors = errors_of(tmp_path, BASE.replace('kind = "weekly"\nweekday = "fri"', activity))
-    assert any(m.startswith("duties[0].due.anchor: unknown anchor 'middle'") for m in errors)
-    assert any(m.startswith("duties[0].due.adjust:") for m in errors)
+    assert any(
+        m.startswith("duties[0].due.anchor (duty staff.weekly): unknown anchor 'middle'")
+        for m in errors
+    )
+    assert any(m.startswith("duties[0].due.adjust (duty staff.weekly):") for m in errors)
     day0 = 'kind = "monthly"\nday = 0'
     assert errors_of(tmp_path, BASE.replace('kind = "weekly"\nweekday = "fri"', day0))[
         0
-    ].startswith("duties[0].due.day:")
+    ].startswith("duties[0].due.day (duty staff.weekly):")
     sla = 'kind = "sla"\nhours = 24\ntime = "18:00"'
     errors = errors_of(tmp_path, BASE.replace('kind = "weekly"\nweekday = "fri"', sla))
-    assert errors[0].startswith("duties[0].due.time: not an option of kind 'sla'")
+    assert errors[0].startswith(
+        "duties[0].due.time (duty staff.weekly): not an option of kind 'sla'"
+    )
 
 
 def test_approver_role_errors(tmp_path):
     unknown = BASE.replace('clause = "test"', 'clause = "test"\napprover_role = "ceo"')
-    assert errors_of(tmp_path, unknown)[0].startswith("duties[0].approver_role: unknown role 'ceo'")
+    assert errors_of(tmp_path, unknown)[0].startswith(
+        "duties[0].approver_role (duty staff.weekly): unknown role 'ceo'"
+    )
     own = BASE.replace('clause = "test"', 'clause = "test"\napprover_role = "staff"')
     assert errors_of(tmp_path, own) == [
-        "duties[0].approver_role: a role cannot approve its own duty"
+        "duties[0].approver_role (duty staff.weekly): a role cannot approve its own duty"
     ]
     no_report = BASE[: BASE.index("[[duties.report.fields]]")].replace(
         'clause = "test"', 'clause = "test"\napprover_role = "boss"'
     )
     errors = errors_of(tmp_path, no_report)
-    assert errors == ["duties[0].approver_role: set, but the duty has no [duties.report]"]
+    assert errors == [
+        "duties[0].approver_role (duty staff.weekly): set, but the duty has no [duties.report]"
+    ]
 
 
 def test_reminder_errors(tmp_path):
@@ -513,7 +537,7 @@ def test_reminder_errors(tmp_path):
 def test_parse_policy_and_missing_sections():
     with pytest.raises(PolicyError) as e:
         parse_policy({"policy": {"name": "x", "name_en": "x"}}, "mem")
-    paths = [m.split(":", 1)[0] for m in e.value.errors]
+    paths = [issue.path for issue in e.value.issues]
     assert paths == ["roles", "duties"]
     assert e.value.source == "mem"
 
@@ -522,3 +546,45 @@ def test_missing_file(tmp_path):
     with pytest.raises(PolicyError) as e:
         load_policy(tmp_path / "nope.toml")
     assert "nope.toml" in e.value.errors[0]
+
+
+def test_wrong_types_and_unknown_keys_read_plainly(tmp_path):
+    text = (
+        BASE.replace("required = true", 'required = "yes"')
+        .replace('name_en = "Boss"', 'name_en = "Boss"\ncolour = "red"')
+        .replace("threshold = 0.8", 'threshold = "80%"')
+        .replace('kind = "weekly"\nweekday = "fri"', 'kind = "weekly"')
+    )
+    errors = errors_of(tmp_path, text)
+    assert (
+        "roles[0].colour (role boss): unknown key (expected one of key, name_zh, name_en, reports_to, reports_to_label)"
+        in errors
+    )
+    assert (
+        "duties[0].due.weekday (duty staff.weekly): missing (required for kind 'weekly')" in errors
+    )
+    assert (
+        "duties[0].report.fields[0].required (duty staff.weekly): expected true or false, got 'yes'"
+        in errors
+    )
+    assert (
+        "duties[0].report.kpis[0].threshold (duty staff.weekly): expected a number, got '80%'"
+        in errors
+    )
+    assert len(errors) == 4, errors
+
+
+def test_a_duty_that_is_not_a_table_and_choice_shorthand(tmp_path):
+    with pytest.raises(PolicyError) as e:
+        parse_policy({"policy": {"name": "x", "name_en": "x"}, "roles": "boss", "duties": [3]})
+    assert e.value.errors == [
+        "roles: expected an array of tables ([[roles]]), got str",
+        "duties[0]: expected a table, got int",
+    ]
+    text = BASE.replace(
+        'type = "integer"\nlabel_zh = "计划"',
+        'type = "choice"\nchoices = ["a", "b"]\nlabel_zh = "计划"',
+    )
+    text = text[: text.index("[[duties.report.kpis]]")]
+    field = load_policy(write(tmp_path, text)).duty("staff.weekly").report.field("planned")
+    assert [c.key for c in field.choices] == ["a", "b"] and field.choice("a").label("en") == "a"

@@ -35,7 +35,8 @@ def register(sub: common.SubParsers) -> None:
 
 
 def cmd_activity_add(args: argparse.Namespace) -> int:
-    from bot.jobs.activities import ActivityError, ActivityInput, create_activity
+    from bot.domain.activities import ActivityError, ActivityInput
+    from bot.services.activities import create_activity
     from storage import db
     from storage.members import list_admins
 
@@ -119,7 +120,8 @@ def cmd_activity_list(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace, what: str) -> int:
-    from bot.jobs.activities import ActivityError, cancel_activity, move_activity
+    from bot.domain.activities import ActivityError
+    from bot.services.activities import cancel_activity, move_activity
     from storage import db
 
     settings, services = common.context()

@@ -84,11 +84,14 @@ class Ctx:
         self, body: dict | str, msg_type: str = "interactive", *, uuid: str | None = None
     ) -> str:
         """Answer the chat message being handled: a reply in a group (so the asker sees it
-        is theirs), a plain message in a private chat. Returns the outbox uuid."""
+        is theirs), a plain message in a private chat; a request with no chat (a bot-menu
+        click) goes to the asker's private chat by open_id. Returns the outbox uuid."""
         event = self.event
         if not isinstance(event, MessageEvent):
             raise TypeError("ctx.answer answers a chat message; a click returns its answer")
         uuid = uuid or self.next_uuid()
+        if not event.chat_id:
+            return await self.send("open_id", event.sender_open_id, body, msg_type, uuid=uuid)
         if event.is_group:
             await enqueue(
                 self.session,

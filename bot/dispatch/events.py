@@ -222,9 +222,34 @@ def bot_added_event(payload: dict) -> BotAddedEvent:
     )
 
 
+@dataclass(frozen=True)
+class MenuEvent:
+    """`application.bot.menu_v6`: someone chose an item of the bot's menu (set up in the
+    developer console; `event_key` is the item's key)."""
+
+    event_id: str
+    operator_open_id: str
+    event_key: str
+
+
+MAX_MENU_KEY = 100
+
+
+def menu_event(payload: dict) -> MenuEvent:
+    event = payload.get("event") or {}
+    operator = _str(event, "operator", "operator_id", "open_id")
+    key = event.get("event_key")
+    if not operator:
+        raise PayloadError("menu event without event.operator.operator_id.open_id")
+    if not isinstance(key, str) or len(key) > MAX_MENU_KEY:
+        raise PayloadError("menu event without a short event.event_key")
+    return MenuEvent(_str(payload, "header", "event_id"), operator, key.strip())
+
+
 # Event types other than messages and card clicks, each with the builder of its typed event.
 EVENT_BUILDERS: dict[str, Callable[[dict], Any]] = {
     "im.chat.member.bot.added_v1": bot_added_event,
+    "application.bot.menu_v6": menu_event,
 }
 
 

@@ -11,10 +11,13 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain.policy import Policy
-from storage.models import Report, Task, TaskStatus
+
+if TYPE_CHECKING:  # pragma: no cover - rows come from storage; the rules do not need it
+    from storage.models import Report, Task
 
 COLUMNS = (
     "task_id",
@@ -79,17 +82,17 @@ WORDS = {
         "left": "（已离开）",
     },
 }
-STATUS = {
+STATUS = {  # by task state (the values of storage.models.TaskStatus)
     "zh": {
-        TaskStatus.OPEN: "待办",
-        TaskStatus.SUBMITTED: "已提交",
-        TaskStatus.REJECTED: "已退回",
-        TaskStatus.APPROVED: "已批准",
-        TaskStatus.DONE: "已完成",
-        TaskStatus.CANCELLED: "已取消",
+        "open": "待办",
+        "submitted": "已提交",
+        "rejected": "已退回",
+        "approved": "已批准",
+        "done": "已完成",
+        "cancelled": "已取消",
     },
 }
-DELIVERED = (TaskStatus.SUBMITTED, TaskStatus.APPROVED, TaskStatus.DONE)
+DELIVERED = ("submitted", "approved", "done")
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def build_rows(
         done = delivered_at(task, report)
         if done is not None:
             on_time = words["yes"] if done <= task.due_at else words["no"]
-        elif task.status == TaskStatus.CANCELLED:
+        elif task.status == "cancelled":
             on_time = ""
         elif on_leave(task.assignee_open_id, task.due_at):
             on_time = words["excused"]

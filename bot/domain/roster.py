@@ -7,40 +7,43 @@ role the member's role reports to."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from typing import Generic, Protocol, TypeVar
 
 from bot.domain.policy import Policy
-from storage.models import Leave, Member
+
+
+class Person(Protocol):
+    """What the roster needs of a member (``storage.models.Member`` is one)."""
+
+    open_id: str
+    name: str
+    role_key: str
+    manager_open_id: str | None
+    is_admin: bool
+
+
+P = TypeVar("P", bound=Person)
 
 
 @dataclass
-class Roster:
+class Roster(Generic[P]):
+    """Built by ``storage.members.load_roster``; pure from then on."""
+
     policy: Policy
-    members: dict[str, Member]  # active members by open_id
+    members: dict[str, P]  # active members by open_id
     leaves: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
 
-    @classmethod
-    async def load(cls, session: AsyncSession, policy: Policy) -> Roster:
-        rows = (await session.exec(select(Member).where(Member.active))).all()
-        leaves: dict[str, list[tuple[date, date]]] = defaultdict(list)
-        for leave in (await session.exec(select(Leave))).all():
-            leaves[leave.open_id].append((leave.start_date, leave.end_date))
-        return cls(policy, {m.open_id: m for m in rows}, dict(leaves))
-
-    def get(self, open_id: str | None) -> Member | None:
+    def get(self, open_id: str | None) -> P | None:
         return self.members.get(open_id) if open_id else None
 
-    def with_role(self, role_key: str) -> list[Member]:
+    def with_role(self, role_key: str) -> list[P]:
         return sorted(
             (m for m in self.members.values() if m.role_key == role_key), key=lambda m: m.open_id
         )
 
-    def manager_of(self, member: Member) -> Member | None:
+    def manager_of(self, member: P) -> P | None:
         """Who this member reports to (the team file's override, else by role)."""
         if member.manager_open_id and member.manager_open_id in self.members:
             return self.members[member.manager_open_id]
@@ -50,7 +53,7 @@ class Roster:
             return found[0] if found else None
         return None
 
-    def admins(self) -> list[Member]:
+    def admins(self) -> list[P]:
         return sorted((m for m in self.members.values() if m.is_admin), key=lambda m: m.open_id)
 
     def on_leave(self, open_id: str, day: date) -> bool:

@@ -1,14 +1,9 @@
 """Reminders and escalation: the policy's ladder applied to open tasks, one card per person
-per round.
+per round. The ladder's arithmetic (step days, the current step, recipients, working
+hours) is ``bot.domain.reminders``; this module reads the tasks and queues the cards.
 
-The ladder (`policy.reminders`, default −1 / 0 / +1 / +3 working days) says on which
-working day relative to a task's due date a step applies and who hears about it. Rules:
-
-* A step's day is ``add_workdays(due date, offset)`` (offset 0: the due date itself).
-* Only the *current* step of a task is sent: the latest one whose day has come. A task
-  created the day it is due gets "due today", not a late "heads up"; after an outage the
-  catch-up is one message, not the whole ladder.
-* Nothing is sent outside working hours (`policy.working_hours`) or on a day off: what
+* A task created the day it is due gets "due today", not a late "heads up".
+* Outside working hours (`policy.working_hours`) or on a day off nothing is sent: what
   falls there waits for the next working morning.
 * Each (task, due date, step, recipient) is sent once (a `Marker`, written with the outbox
   row). A new due date (an activity moved, a rejected report) starts a new ladder.
@@ -24,62 +19,22 @@ import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.dispatch.context import Services
-from bot.domain.policy import Policy, ReminderStep
+from bot.domain.reminders import current_step, in_working_hours, recipients_for, stage, window
 from bot.domain.roster import Roster
-from bot.domain.workcalendar import WorkCalendar
-from bot.jobs.activities import LANG, action_for
-from cards.reminder import OVERDUE, TODAY, UPCOMING, ReminderLine, ReminderView, build_reminder_card
+from cards.reminder import ReminderLine, ReminderView, build_reminder_card
 from storage.activities import activity_titles
-from storage.models import Member
+from storage.members import load_roster
 from storage.outbox import enqueue
 from storage.reminders import claim_markers, existing_markers, marker_key, tasks_due_between
 
 log = logging.getLogger("dutybot.reminders")
 
-GRACE_WORKDAYS = 5  # how long after the last step a missed step is still caught up
-
-
-def step_day(due: date, offset: int, calendar: WorkCalendar) -> date:
-    return due if offset == 0 else calendar.add_workdays(due, offset)
-
-
-def current_step(
-    steps: tuple[ReminderStep, ...], due: date, today: date, calendar: WorkCalendar
-) -> int | None:
-    """Index of the latest step whose day has come, or None."""
-    found = None
-    for i, step in enumerate(steps):
-        if step_day(due, step.offset, calendar) <= today:
-            found = i
-    return found
-
-
-def in_working_hours(policy: Policy, calendar: WorkCalendar, local_now: datetime) -> bool:
-    start, end = policy.working_hours
-    return calendar.is_workday(local_now.date()) and start <= local_now.time() < end
-
-
-def next_working_morning(policy: Policy, calendar: WorkCalendar, local_now: datetime) -> datetime:
-    """The start of working hours on the next working day after today (aware UTC)."""
-    day = calendar.add_workdays(local_now.date(), 1)
-    return datetime.combine(day, policy.working_hours[0], tzinfo=local_now.tzinfo).astimezone(UTC)
-
-
-def window(
-    steps: tuple[ReminderStep, ...], calendar: WorkCalendar, tz, today: date
-) -> tuple[datetime, datetime]:
-    """The due_at range a step can apply to today (a superset; filtered per task)."""
-    offsets = [s.offset for s in steps]
-    lo_day = calendar.add_workdays(today, -(max(max(offsets), 0) + GRACE_WORKDAYS))
-    hi_day = calendar.add_workdays(today, -min(min(offsets), 0)) + timedelta(days=1)
-    lo = datetime.combine(lo_day, time(0), tzinfo=tz).astimezone(UTC)
-    hi = datetime.combine(hi_day, time(0), tzinfo=tz).astimezone(UTC)
-    return lo, hi
+LANG = "zh"  # proactive messages: the team's language
 
 
 @dataclass(frozen=True)
@@ -96,22 +51,6 @@ class ReminderStats:
     items: int = 0
     lost_races: int = 0
     recipients: list[str] = field(default_factory=list)
-
-
-def recipients_for(step: ReminderStep, assignee: Member, roster: Roster) -> list[Member]:
-    found: list[Member] = []
-    for who in step.who:
-        if who == "assignee":
-            people = [assignee]
-        elif who == "manager-of-assignee":
-            manager = roster.manager_of(assignee)
-            people = [manager] if manager else []
-        else:
-            people = roster.with_role(who)
-        for person in people:
-            if all(p.open_id != person.open_id for p in found):
-                found.append(person)
-    return found
 
 
 async def plan_round(
@@ -139,12 +78,7 @@ async def plan_round(
         if index is None:
             continue
         step = steps[index]
-        if now > task.due_at:
-            stage, late = OVERDUE, max(0, calendar.workdays_between(due_date, today))
-        elif today == due_date:
-            stage, late = TODAY, 0
-        else:
-            stage, late = UPCOMING, 0
+        stage_now, late = stage(now, task.due_at, today, due_date, calendar)
         duty = policy.duties.get(task.duty_key)
         snoozed = task.snoozed_until is not None and task.snoozed_until > now
         for person in recipients_for(step, assignee, roster):
@@ -155,10 +89,10 @@ async def plan_round(
                 task_id=task.id,
                 duty_name=duty.name(LANG) if duty else task.duty_key,
                 due_at=due_local,
-                stage=stage,
+                stage=stage_now,
                 late_workdays=late,
                 status=task.status,
-                action=action_for(duty),
+                action=duty.action if duty else "",
                 assignee_name=assignee.name,
                 activity_title=titles.get(task.activity_id) if task.activity_id else None,
             )
@@ -188,7 +122,7 @@ async def send_round(
         stats.outside_hours = True
         return stats
     async with sessions() as session:
-        roster = await Roster.load(session, services.policy)
+        roster = await load_roster(session, services.policy)
         plans = await plan_round(session, services, roster, now)
     for open_id in sorted(plans):
         items = plans[open_id]

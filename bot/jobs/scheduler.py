@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.dispatch.context import Services
-from bot.domain.roster import Roster
-from bot.jobs.calendar_notices import notify_unconfirmed_years
 from bot.jobs.digests import DigestStats, send_digests
 from bot.jobs.reminders import ReminderStats, send_round
+from bot.services.calendar_notices import notify_unconfirmed_years
+from storage.members import load_roster
 from storage.tasks import ensure_periodic_tasks
 
 log = logging.getLogger("dutybot.scheduler")
@@ -89,7 +89,7 @@ async def run_tick(bot, now: datetime) -> TickReport:
         today = now.astimezone(tz).date()
         years = {today.year, (today + CALENDAR_LOOKAHEAD).year}
         async with sessions() as session:
-            roster = await Roster.load(session, services.policy)
+            roster = await load_roster(session, services.policy)
             report.calendar_years = await notify_unconfirmed_years(
                 session, services.calendar, roster, years, now
             )

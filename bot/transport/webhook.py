@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.app import BotApp
 from bot.delivery.ingest import UnstorableEvent
 from bot.metrics import BotMetrics
 from bot.transport.ingress import MAX_BODY_BYTES, Challenge, Rejected, parse_request
 
+if TYPE_CHECKING:  # pragma: no cover - the app is handed in; the transport sits below it
+    from bot.app import BotApp
+
 log = logging.getLogger("dutybot.webhook")
-BOT_APP = web.AppKey("bot_app", BotApp)
+BOT_APP: web.AppKey[BotApp] = web.AppKey("bot_app")
 METRICS = web.AppKey("metrics", BotMetrics)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.dispatch.context import Ctx
+from bot.domain.reminders import in_working_hours
 from cards.elements import text_div
 from cards.notice import build_notice_card
 from cards.report_cards import build_report_card
@@ -142,7 +143,10 @@ async def _card_is_old(ctx: Ctx, uuid: str | None) -> bool:
 
 
 async def tick_step(sessions, services, now: datetime) -> None:
-    """The scheduler's approvals step (registered by the composition root)."""
+    """The scheduler's approvals step (registered by the composition root): like every
+    reminder, only on working days in working hours."""
+    if not in_working_hours(services.policy, services.calendar, now.astimezone(services.tz)):
+        return
     async with sessions() as session:
         ctx = Ctx(session, now, services, source=f"approvals:{now.isoformat()}")
         await chase_pending(ctx)

@@ -104,7 +104,8 @@ class Sandbox:
         """A demo activity five weeks out, so its task chain shows up on day one."""
         from sqlmodel import select
 
-        from bot.jobs.activities import ActivityInput, create_activity
+        from bot.domain.activities import ActivityInput
+        from bot.services.activities import create_activity
         from storage.models import Activity
 
         today = self.clock.now().astimezone(bot.settings.tz).date()

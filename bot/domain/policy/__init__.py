@@ -1,0 +1,73 @@
+"""The role-duty policy: a TOML file -> validated, frozen dataclasses.
+
+* ``model``   the dataclasses the rest of the code reads (Policy, Role, Duty, DueRule, ...)
+* ``wording`` how they read to people, in Chinese and English
+* ``schema``  the file's shape as pydantic models (types, ranges, spellings)
+* ``checks``  rules between tables (duplicates, cycles, KPI field references)
+* ``loader``  ``load_policy(path | None)`` / ``parse_policy(dict)``: read, validate, build;
+  ``PolicyError`` lists every problem, each naming its path and the duty or role it is in
+
+The file format is documented in the shipped policy file, ``bot/policies/marketing.toml``.
+Pure: no I/O except reading the policy file.
+"""
+
+from bot.domain.policy.checks import Issue
+from bot.domain.policy.loader import PolicyError, duty_from_json, load_policy, parse_policy
+from bot.domain.policy.model import (
+    ADJUSTS,
+    ANCHORS,
+    COVERS,
+    DUE_KINDS,
+    FIELD_TYPES,
+    KPI_FORMATS,
+    KPI_OPS,
+    MAX_KEY_LENGTH,
+    NUMERIC_TYPES,
+    PERIODIC_KINDS,
+    REMINDER_WORDS,
+    TEXT_TYPES,
+    UNITS,
+    WEEKDAYS,
+    Choice,
+    DueRule,
+    Duty,
+    Kpi,
+    KpiResult,
+    Policy,
+    ReminderStep,
+    ReportField,
+    ReportTemplate,
+    Role,
+)
+
+__all__ = [
+    "ADJUSTS",
+    "ANCHORS",
+    "COVERS",
+    "DUE_KINDS",
+    "FIELD_TYPES",
+    "KPI_FORMATS",
+    "KPI_OPS",
+    "MAX_KEY_LENGTH",
+    "NUMERIC_TYPES",
+    "PERIODIC_KINDS",
+    "REMINDER_WORDS",
+    "TEXT_TYPES",
+    "UNITS",
+    "WEEKDAYS",
+    "Choice",
+    "DueRule",
+    "Duty",
+    "Issue",
+    "Kpi",
+    "KpiResult",
+    "Policy",
+    "PolicyError",
+    "ReminderStep",
+    "ReportField",
+    "ReportTemplate",
+    "Role",
+    "duty_from_json",
+    "load_policy",
+    "parse_policy",
+]
