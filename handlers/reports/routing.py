@@ -23,8 +23,6 @@ from storage.outbox import queued_at
 from storage.reminders import claim_marker
 from storage.tasks import get_task
 
-DEFAULT_WINDOW = 2  # working days, when the policy does not say
-
 
 async def reroute_pending(ctx: Ctx) -> int:
     """Re-route every pending report whose approver is no longer the current one; returns
@@ -80,7 +78,7 @@ async def chase_pending(ctx: Ctx) -> int:
     the approver is reminded once (the card again, on top of their chat), then after a
     second window the approver's manager is told once. Cards close to Feishu's 14-day
     update limit are re-sent. Returns how many messages were queued."""
-    window = getattr(ctx.policy, "approval_window_workdays", DEFAULT_WINDOW)
+    window = ctx.policy.approval_window_workdays
     calendar = ctx.services.calendar
     today = ctx.local_now.date()
     queued = 0
