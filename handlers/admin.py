@@ -24,21 +24,18 @@ from storage.tasks import cancel_open_duties, ensure_periodic_tasks
 router = Router(name="admin")
 
 OPEN_ID = re.compile(r"\bou_[0-9a-z]+\b")
-TEXT = {
-    "not_admin": {
-        "zh": "只有管理员可以修改团队。请联系管理员。",
-        "en": "Only admins can change the team; please ask an admin.",
-    },
-    "assign_usage": {
-        "zh": "用法：绑定 @张三 市场策划专员（角色可用中文名、英文名或代号：{roles}）",
-        "en": "Usage: assign @Zhang planner (role by Chinese or English name or key: {roles})",
-    },
-    "approver_usage": {
-        "zh": "用法：设置审批人 @成员 @审批人",
-        "en": "Usage: set approver @member @approver",
-    },
-    "remove_usage": {"zh": "用法：移除 @张三", "en": "Usage: remove @Zhang"},
-    "not_member": {"zh": "{name} 不在团队中。", "en": "{name} is not on the team."},
+TEXT: dict[str, tuple[str, str]] = {  # (zh, en)
+    "not_admin": (
+        "只有管理员可以修改团队。请联系管理员。",
+        "Only admins can change the team; please ask an admin.",
+    ),
+    "assign_usage": (
+        "用法：绑定 @张三 市场策划专员（角色可用中文名、英文名或代号：{roles}）",
+        "Usage: assign @Zhang planner (role by Chinese or English name or key: {roles})",
+    ),
+    "approver_usage": ("用法：设置审批人 @成员 @审批人", "Usage: set approver @member @approver"),
+    "remove_usage": ("用法：移除 @张三", "Usage: remove @Zhang"),
+    "not_member": ("{name} 不在团队中。", "{name} is not on the team."),
 }
 
 
@@ -72,7 +69,7 @@ async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
             subject=event.message_id,
             text=event.text[:200],
         )
-        await ctx.answer(TEXT["not_admin"][lang], msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["not_admin"]), msg_type="text")
         return None
     return actor
 
@@ -95,7 +92,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     people, role = _people(event), _role_in(event.text, ctx.policy.roles)
     if len(people) != 1 or role is None:
         roles = ", ".join(r.key for r in ctx.policy.roles.values())
-        await ctx.answer(TEXT["assign_usage"][lang].format(roles=roles), msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["assign_usage"]).format(roles=roles), msg_type="text")
         return
     open_id, name = people[0]
     member, previous = await save_member(
@@ -120,16 +117,17 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         card=event.message_id,
     )
     if previous is None:
-        line = {
-            "zh": f"已把 {member.name} 加入团队，角色：{role.name_zh}",
-            "en": f"Added {member.name} as {role.name_en}",
-        }[lang]
+        line = ctx.t(
+            f"已把 {member.name} 加入团队，角色：{role.name_zh}",
+            f"Added {member.name} as {role.name_en}",
+        )
     else:
-        line = {
-            "zh": f"{member.name} 的角色：{ctx.policy.roles[previous].name_zh if previous in ctx.policy.roles else previous} → {role.name_zh}",
-            "en": f"{member.name}: {previous} → {role.key}",
-        }[lang]
-    tasks = {"zh": f"新建周期任务 {created} 项", "en": f"{created} periodic tasks created"}[lang]
+        was = ctx.policy.roles.get(previous)
+        line = ctx.t(
+            f"{member.name} 的角色：{was.name_zh if was else previous} → {role.name_zh}",
+            f"{member.name}: {was.name_en if was else previous} → {role.name_en}",
+        )
+    tasks = ctx.t(f"新建周期任务 {created} 项", f"{created} periodic tasks created")
     await ctx.answer(build_team_change_card([line, tasks, *await _reroute(ctx)], actor.name, lang))
 
 
@@ -141,7 +139,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         return
     people = _people(event)
     if len(people) != 2:
-        await ctx.answer(TEXT["approver_usage"][lang], msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["approver_usage"]), msg_type="text")
         return
     member = await get_member(ctx.session, people[0][0])
     approver = await get_member(ctx.session, people[1][0])
@@ -150,7 +148,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
     )
     if missing or member.open_id == approver.open_id:
         await ctx.answer(
-            TEXT["not_member"][lang].format(name=missing or people[0][1]), msg_type="text"
+            ctx.t(*TEXT["not_member"]).format(name=missing or people[0][1]), msg_type="text"
         )
         return
     member.manager_open_id, member.updated_at = approver.open_id, ctx.now
@@ -164,10 +162,10 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         approver=approver.open_id,
         card=event.message_id,
     )
-    line = {
-        "zh": f"{member.name} 的报告由 {approver.name} 审批",
-        "en": f"{approver.name} now approves {member.name}'s reports",
-    }[lang]
+    line = ctx.t(
+        f"{member.name} 的报告由 {approver.name} 审批",
+        f"{approver.name} now approves {member.name}'s reports",
+    )
     await ctx.answer(build_team_change_card([line, *await _reroute(ctx)], actor.name, lang))
 
 
@@ -179,11 +177,11 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         return
     people = _people(event)
     if len(people) != 1:
-        await ctx.answer(TEXT["remove_usage"][lang], msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["remove_usage"]), msg_type="text")
         return
     member = await get_member(ctx.session, people[0][0])
     if member is None:
-        await ctx.answer(TEXT["not_member"][lang].format(name=people[0][1]), msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["not_member"]).format(name=people[0][1]), msg_type="text")
         return
     member.active, member.updated_at = False, ctx.now
     ctx.session.add(member)
@@ -195,10 +193,10 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         subject=member.open_id,
         card=event.message_id,
     )
-    line = {
-        "zh": f"已将 {member.name} 移出团队（任务记录保留）",
-        "en": f"Removed {member.name} from the team (their task history is kept)",
-    }[lang]
+    line = ctx.t(
+        f"已将 {member.name} 移出团队（任务记录保留）",
+        f"Removed {member.name} from the team (their task history is kept)",
+    )
     await ctx.answer(build_team_change_card([line, *await _reroute(ctx)], actor.name, lang))
 
 

@@ -17,10 +17,10 @@ from storage.reminders import claim_marker
 
 router = Router(name="messages")
 
-UNKNOWN_TEXT = {
-    "zh": "我没听懂这句话。可以说「待办」查看你的任务，或发送「帮助」看看我能做什么。",
-    "en": 'Sorry, I didn\'t get that. Say "what\'s due" to see your tasks, or "help" for what I can do.',
-}
+UNKNOWN_TEXT = (
+    "我没听懂这句话。可以说「待办」查看你的任务，或发送「帮助」看看我能做什么。",
+    'Sorry, I didn\'t get that. Say "what\'s due" to see your tasks, or "help" for what I can do.',
+)
 
 
 # Registration order is matching order: who-am-I and help before the broad "due" words.
@@ -101,7 +101,7 @@ async def on_whoami(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
 
 @router.message("unknown")
 async def on_unknown(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
-    await ctx.answer(UNKNOWN_TEXT[ctx.lang], msg_type="text")
+    await ctx.answer(ctx.t(*UNKNOWN_TEXT), msg_type="text")
 
 
 @router.event("im.chat.access_event.bot_p2p_chat_entered_v1")
