@@ -295,6 +295,7 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
     if action.source and action.source != click.open_message_id and result.kind != "unchanged":
         # The card the form was opened from (what's due, a reminder) shows it at once.
         note = ctx.t("✅ 已提交", "✅ Submitted")
+        await ctx.session.refresh(task)  # its new state, for the list rebuilt below
         source = await card_after(ctx, action.source, task.id, note)
         if source is not None:
             await ctx.patch(None, source, message_id=action.source)
