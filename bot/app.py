@@ -27,7 +27,16 @@ from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
 from cards.answers import answer_card, toast
-from handlers import activities, admin, digests, menu, messages, reports, tasks
+from handlers import (
+    activities,
+    admin,
+    digests,
+    menu,
+    messages,
+    reports,
+    tasks,
+    team_import,
+)
 from handlers.reports import routing
 from storage import db
 from storage.inbox import event_row, purge_old
@@ -45,6 +54,7 @@ def build_router() -> Router:
     # Reports and activities first: their phrases ("提交周报", "新建活动") are more specific
     # than the broad "what's due" words in messages.router.
     return Router(name="root").include(
+        team_import.router,  # "导入本群成员" before any broader word
         reports.router,
         activities.router,
         tasks.router,
@@ -82,6 +92,10 @@ class BotApp:
         self.sessions = db.make_session_factory(self.engine)
         self.ingest = IngestBatcher(self.engine)
         self.services = Services(self.settings, self.policy, self.calendar)
+        if self.gateway is not None:
+            from bot.feishu.directory import Directory
+
+            self.services.directory = Directory(self.gateway)
         self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
         self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)

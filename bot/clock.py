@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -55,3 +56,17 @@ class OffsetClock:
     def set(self, at: datetime) -> None:
         """Jump forward to an instant (never backwards: time only moves on)."""
         self.advance(at.astimezone(UTC) - self.now())
+
+
+class RunningClock:
+    """Starts at a given instant and runs at the speed of real time (`dutybot tick --now`):
+    the pass plans at that instant, and the retries it schedules come due while it runs."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("RunningClock needs an aware datetime")
+        self._start = start.astimezone(UTC)
+        self._t0 = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._t0)

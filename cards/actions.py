@@ -192,6 +192,16 @@ class CreateActivity(CardAction):
     lang: str = _wire("l", "lang", "")
 
 
+@dataclass(frozen=True)
+class AssignRoles(CardAction):
+    """The import card's role selects: the people shown (ids and names, in select order)."""
+
+    name: ClassVar[str] = "team.import_assign"
+    lang: str = _wire("l", "lang", "")
+    ids: tuple[str, ...] = _wire("ids", "strs", ())
+    names: tuple[str, ...] = _wire("names", "strs", ())
+
+
 ALL: tuple[type[CardAction], ...] = (
     RefreshDue,
     MarkDone,
@@ -204,4 +214,5 @@ ALL: tuple[type[CardAction], ...] = (
     ViewReport,
     MakeTeamChat,
     CreateActivity,
+    AssignRoles,
 )

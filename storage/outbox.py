@@ -176,6 +176,22 @@ async def expire_due(session: AsyncSession, now: datetime) -> list[OutboundMessa
     return list((await session.exec(stmt)).scalars().all())
 
 
+async def next_due(session: AsyncSession) -> datetime | None:
+    """When the earliest waiting row can next be taken (a retry, or a lease running out);
+    None when nothing waits."""
+    pending = select(func.min(OutboundMessage.next_attempt_at)).where(
+        OutboundMessage.status == "pending"
+    )
+    leased = select(func.min(OutboundMessage.lease_until)).where(
+        OutboundMessage.status == "processing"
+    )
+    times = []
+    for query in (pending, leased):
+        if (at := (await session.exec(query)).one()[0]) is not None:
+            times.append(at)
+    return min(times) if times else None
+
+
 async def depth(session: AsyncSession) -> tuple[int, datetime | None]:
     """How many messages wait to be sent, and since when the oldest waits."""
     row = (

@@ -3,16 +3,22 @@
 A reminder step is sent once per (task, due date, step, recipient): its `Marker` row is
 inserted in the same transaction as the outbox row that carries it. Two replicas (or a
 re-run tick) that plan the same round race on the marker's primary key; the loser inserts
-nothing and rolls back, so nobody is reminded twice."""
+nothing and rolls back, so nobody is reminded twice.
+
+A marker counts as sent only while the message carrying it (`outbox_uuid`) can still be
+delivered: once that row expired or failed, the marker is released and the step is planned
+again by the next round."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Marker, Task, TaskStatus
+from storage.models import Marker, OutboundMessage, Task, TaskStatus
+from storage.outbox import DEAD
 from storage.queue import insert_ignore
 
 REMINDABLE = (TaskStatus.OPEN, TaskStatus.REJECTED)  # submitted work waits for its approver
@@ -50,30 +56,69 @@ def marker_key(task_id: int, due_local_date: str, step: str, recipient: str) -> 
     return f"rem:{task_id}:{due_local_date}:{step}:{recipient}"
 
 
-async def existing_markers(session: AsyncSession, keys: list[str]) -> set[str]:
+def _undelivered(now: datetime | None):
+    """Outbox rows that will never carry their message: given up, or past their expiry
+    (the outbox sweeps those as expired before it claims anything)."""
+    dead = col(OutboundMessage.status).in_(DEAD)
+    if now is None:
+        return dead
+    return or_(dead, OutboundMessage.expires_at < now)
+
+
+async def existing_markers(
+    session: AsyncSession, keys: list[str], now: datetime | None = None
+) -> set[str]:
+    """The keys already done: markers whose message was delivered or still can be."""
     found: set[str] = set()
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i : i + CHUNK]
-        rows = await session.exec(select(Marker.key).where(col(Marker.key).in_(chunk)))
+        lost = select(OutboundMessage.uuid).where(_undelivered(now))
+        rows = await session.exec(
+            select(Marker.key).where(
+                col(Marker.key).in_(chunk),
+                or_(col(Marker.outbox_uuid).is_(None), col(Marker.outbox_uuid).not_in(lost)),
+            )
+        )
         found.update(rows.all())
     return found
 
 
-async def claim_markers(session: AsyncSession, keys: list[str], now: datetime) -> bool:
-    """Insert every marker, or report that another pass got (some of) them first: the
-    caller then rolls back. Keys are inserted in sorted order (no lock-order deadlocks)."""
+async def release_lost(session: AsyncSession, keys: list[str], now: datetime) -> None:
+    """Drop the markers among `keys` whose message will never be delivered."""
+    for i in range(0, len(keys), CHUNK):
+        lost = select(OutboundMessage.uuid).where(_undelivered(now))
+        await session.exec(
+            delete(Marker).where(
+                col(Marker.key).in_(keys[i : i + CHUNK]), col(Marker.outbox_uuid).in_(lost)
+            )
+        )
+
+
+async def claim_markers(
+    session: AsyncSession, keys: list[str], now: datetime, outbox_uuid: str | None = None
+) -> bool:
+    """Insert every marker (carried by the outbox row `outbox_uuid`), or report that another
+    pass got (some of) them first: the caller then rolls back. Markers whose message was
+    lost are released first. Keys are inserted in sorted order (no lock-order deadlocks)."""
     keys = sorted(set(keys))
+    if outbox_uuid is not None:
+        await release_lost(session, keys, now)
     inserted = 0
     for i in range(0, len(keys), CHUNK):
         chunk = keys[i : i + CHUNK]
         inserted += await insert_ignore(
-            session, Marker, [{"key": k, "created_at": now} for k in chunk], "key"
+            session,
+            Marker,
+            [{"key": k, "created_at": now, "outbox_uuid": outbox_uuid} for k in chunk],
+            "key",
         )
     return inserted == len(keys)
 
 
-async def claim_marker(session: AsyncSession, key: str, now: datetime) -> bool:
-    return await claim_markers(session, [key], now)
+async def claim_marker(
+    session: AsyncSession, key: str, now: datetime, outbox_uuid: str | None = None
+) -> bool:
+    return await claim_markers(session, [key], now, outbox_uuid)
 
 
 async def snooze_task(session: AsyncSession, task: Task, until: datetime, now: datetime) -> None:

@@ -184,3 +184,42 @@ async def test_a_busy_chat_does_not_delay_another_chats_answer(harness):
     assert waited < 3.0, waited
     assert busy < 100  # the backlog was still going (not simply finished first)
     assert harness.emulator.stats["http_429"] == 0
+
+
+async def test_a_lost_reminder_is_planned_again_and_a_sent_one_is_not(harness):
+    from bot.jobs.reminders import send_round
+    from tests.sched_helpers import add_task, at, clear_tasks
+
+    bot, emu = harness.bot, harness.emulator
+    await clear_tasks(bot)
+    await add_task(bot, "planner.preparation", "ou_planner", at(2026, 12, 4, 18))
+    emu.fail_next("im.message.create", status=400, code=230013, msg="outside availability")
+    for minute in (30, 45, 59):  # three rounds in the heads-up hour
+        harness.clock.set(at(2026, 12, 3, 9, minute))
+        await send_round(bot.sessions, bot.services, harness.clock.now())
+        await bot.outbox.drain()
+    to_planner = [m for m in emu.messages_to("ou_planner") if m.card]
+    assert len(to_planner) == 1  # the first card was refused; the second went; no third
+    assert "即将到期" in str(to_planner[0].card)
+    statuses = sorted(r.status for r in await rows(bot) if r.purpose == "reminder")
+    assert statuses == ["failed", "sent"]
+
+
+def test_tick_delivers_the_retries_it_schedules_before_it_exits(run_cli, emulator):
+    from tests.conftest import TEAM_FILE
+
+    assert run_cli("org", "sync", str(TEAM_FILE)).returncode == 0
+    emulator.fail_next("im.message.create", status=503, times=5)  # more than one call's tries
+    env = {
+        "FEISHU_APP_ID": fe.APP_ID,
+        "FEISHU_APP_SECRET": fe.APP_SECRET,
+        "FEISHU_VERIFICATION_TOKEN": fe.VERIFICATION_TOKEN,
+        "FEISHU_ENCRYPT_KEY": fe.ENCRYPT_KEY,
+        "FEISHU_DOMAIN": emulator.base_url,
+    }
+    result = run_cli("tick", "--now", "2026-12-07T09:45:00+08:00", "--deliver-for", "30", env=env)
+    assert result.returncode == 0, result.stderr
+    assert emulator.stats["faults_injected"] == 5
+    assert len(emulator.messages) >= 5
+    status = run_cli("tick", "--now", "2026-12-07T09:46:00+08:00", "--deliver-for", "0", env=env)
+    assert "outbox: 0 message(s) handled" in status.stdout  # nothing was left waiting

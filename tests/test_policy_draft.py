@@ -165,7 +165,7 @@ def test_support_document_in_english_markdown():
     assert roles["Support Agent"]["reports_to"] == lead
     weekly = _duty(data, lead, kind="weekly")
     assert weekly["due"] == {"kind": "weekly", "weekday": "fri", "time": "17:00"}
-    assert _fields(weekly) == ["backlog", "SLA breaches", "escalations"]
+    assert _fields(weekly) == ["Backlog", "SLA breaches", "Escalations"]
     assert _duty(data, lead, kind="monthly", before_day=25)
     quality = _duty(data, lead, kind="monthly", day=5)
     assert quality["due"]["covers"] == "previous" and _kpis(quality) == [(">=", 0.9, None)]
@@ -212,9 +212,8 @@ def test_hr_document_in_word_with_automatic_numbering(tmp_path):
     assert roles["招聘专员"]["reports_to"] == hr
     appraisal = _duty(data, hr, kind="quarterly")
     assert (appraisal["due"]["month"], appraisal["due"]["day"]) == (3, -1)
-    training = _duty(data, hr, kind="yearly")  # "1月31日前": past the 28th the format allows
-    assert training["due"] == {"kind": "yearly", "month": 1, "day": -1}
-    assert training["inferred"] is True
+    training = _duty(data, hr, kind="yearly")  # "1月31日前": the 30th, counted from the end
+    assert training["due"] == {"kind": "yearly", "month": 1, "day": -2}
     posting = _duty(data, recruiter, kind="sla")
     assert posting["due"]["hours"] == 48 and posting["inferred"] is True
     onboarding = _duty(data, recruiter, kind="activity")
@@ -258,3 +257,69 @@ def test_the_draft_is_deterministic():
     a = draft_policy(DOCS / "support.en.md").toml
     b = draft_policy(DOCS / "support.en.md").toml
     assert a == b
+
+
+def test_finance_document_in_articles():
+    """章 > 条 > （一）: the role is named in an article, its duties are its clauses."""
+    result = draft_policy(DOCS / "finance.zh.txt")
+    data = _data(result)
+    roles = _roles(data)
+    assert list(roles) == ["财务经理", "会计", "出纳"]
+    fm, accountant, cashier = (roles[n]["key"] for n in ("财务经理", "会计", "出纳"))
+    statements = _duty(data, fm, kind="monthly")
+    assert statements["due"] == {"kind": "monthly", "before_day": 10, "covers": "previous"}
+    assert statements["approver_role"] == ""  # 报总经理审批
+    assert _duty(data, fm, kind="yearly")["due"] == {"kind": "yearly", "month": 4, "day": -2}
+    assert _duty(data, fm, kind="quarterly")["name_zh"] == "资产盘点"
+    closing = _duty(data, accountant, kind="monthly")
+    assert _kpis(closing) == [(">=", 0.99, None)]
+    daily = _duty(data, cashier, kind="weekdays")
+    assert daily["due"]["days"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert _fields(_duty(data, cashier, kind="weekly")) == ["收入", "支出", "余额"]
+    # the closing chapter's article is not a duty
+    assert "自发布之日起施行" not in result.toml
+
+
+def test_english_word_document_with_a_roles_table(tmp_path):
+    docx = pytest.importorskip("docx")
+    doc = docx.Document()
+    doc.add_heading("Sales Team Roles", level=1)
+    table = doc.add_table(rows=3, cols=2)
+    rows = [
+        ("Role", "Responsibilities"),
+        (
+            "Sales Manager\nReports to the VP of Sales",
+            "1. Run the pipeline review every Monday at 9:30 am.\n"
+            "2. Send the monthly sales report before the 3rd of the following month, "
+            "including revenue, new accounts and churn.",
+        ),
+        (
+            "Account Executive\nReports to the Sales Manager",
+            "1. Log every customer call in the CRM every working day.\n"
+            "2. Submit a pipeline forecast by the 25th of each month; win rate of at least 30%.\n"
+            "3. Answer inbound leads within 2 hours.\n"
+            "4. Build good customer relationships.",
+        ),
+    ]
+    for row, (left, right) in zip(table.rows, rows, strict=True):
+        row.cells[0].text, row.cells[1].text = left, right
+    path = tmp_path / "sales.docx"
+    doc.save(path)
+
+    result = draft_policy(path)
+    data = _data(result)
+    roles = {r["name_en"]: r for r in data["roles"]}
+    assert list(roles) == ["Sales Manager", "Account Executive"]
+    manager, ae = roles["Sales Manager"]["key"], roles["Account Executive"]["key"]
+    assert roles["Account Executive"]["reports_to"] == manager
+    assert roles["Sales Manager"]["reports_to_label"] == "VP of Sales"
+    review = _duty(data, manager, kind="weekly")
+    assert review["due"] == {"kind": "weekly", "weekday": "mon", "time": "09:30"}
+    report = _duty(data, manager, kind="monthly")
+    assert report["due"] == {"kind": "monthly", "before_day": 3, "covers": "previous"}
+    assert _fields(report) == ["Revenue", "New accounts", "Churn"]
+    assert _duty(data, ae, kind="weekdays")["due"]["adjust"] == "skip"
+    forecast = _duty(data, ae, kind="monthly")
+    assert forecast["due"]["day"] == 25 and _kpis(forecast) == [(">=", 0.3, None)]
+    assert _duty(data, ae, kind="sla")["due"]["hours"] == 2
+    assert "Build good customer relationships." in result.toml

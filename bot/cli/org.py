@@ -112,13 +112,14 @@ def cmd_org_import(args: argparse.Namespace) -> int:
 
 async def _read_directory(settings, department: str | None, chat: str | None):
     from bot.clock import SystemClock
+    from bot.domain.directory import DirectoryError
     from bot.feishu.directory import Directory
-    from bot.feishu.gateway import FeishuError, FeishuGateway
+    from bot.feishu.gateway import FeishuGateway
 
     gateway = FeishuGateway(settings.domain, settings.app_id, settings.app_secret, SystemClock())
     try:
         return await Directory(gateway).gather(department, chat)
-    except FeishuError as exc:
+    except DirectoryError as exc:
         hint = DIRECTORY_HINTS.get(exc.code, "")
         raise common.fail(f"cannot read the Feishu directory: {exc}" + hint) from None
     finally:

@@ -18,9 +18,10 @@ def register(sub: common.SubParsers) -> None:
     check = pol.add_parser("check", help="validate a policy file")
     check.add_argument("file")
     check.set_defaults(fn=cmd_policy_check)
-    from bot.cli import policy_draft
+    from bot.cli import policy_diff, policy_draft
 
     policy_draft.register(pol)
+    policy_diff.register(pol)
 
 
 def cmd_policy_show(args: argparse.Namespace) -> int:

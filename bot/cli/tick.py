@@ -28,6 +28,14 @@ def register(sub: common.SubParsers) -> None:
         help="after start-up, wait until this wall-clock time before the pass "
         "(lines up replicas, e.g. in tests)",
     )
+    tick.add_argument(
+        "--deliver-for",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="after the pass, keep delivering (retries, messages left by a killed run) "
+        "until nothing waits or this many seconds have passed (default 30; 0: one pass)",
+    )
     tick.set_defaults(fn=cmd_tick)
 
 
@@ -40,16 +48,19 @@ def cmd_tick(args: argparse.Namespace) -> int:
 
     async def run() -> tuple[str, int, bool]:
         from bot.app import build_app
-        from bot.clock import FixedClock
+        from bot.clock import RunningClock
         from bot.jobs.scheduler import run_tick
 
-        async with build_app(settings, clock=FixedClock(now)) as bot:
+        # Runs from `now` at real speed: retries the pass schedules come due while it runs.
+        async with build_app(settings, clock=RunningClock(now)) as bot:
             if args.start_at:
                 import time
 
                 await asyncio.sleep(max(0.0, args.start_at - time.time()))
             report = await run_tick(bot, now)
-            sent = await bot.outbox.drain(max_rounds=1000) if bot.outbox is not None else 0
+            sent = 0
+            if bot.outbox is not None:
+                sent = await bot.outbox.deliver_for(max(0.0, args.deliver_for))
             return report.render(settings.tz), sent, bool(report.errors)
 
     from storage.db import DatabaseBehind

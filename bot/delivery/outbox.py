@@ -80,6 +80,24 @@ class OutboxWorker(Worker):
             await self.reporter.report(lost)
         return len(rows) + len(expired)
 
+    async def deliver_for(self, seconds: float) -> int:
+        """Send what is due, then keep at it (waiting for retries to come due and for
+        leases of dead workers to run out) until nothing waits or `seconds` have passed.
+        The clock must run (`tick` uses RunningClock)."""
+        sent = await self.drain(max_rounds=1000)
+        deadline = asyncio.get_running_loop().time() + seconds
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            async with self.sessions() as session:
+                due = await outbox_store.next_due(session)
+            if due is None:
+                break
+            wait = (due - self.clock.now()).total_seconds()
+            if wait > left:
+                break
+            await asyncio.sleep(max(0.05, wait))
+            sent += await self.drain(max_rounds=1000)
+        return sent
+
     async def _deliver(self, row: OutboundMessage) -> str | None:
         gw = self.gateway
         if row.kind == "send":

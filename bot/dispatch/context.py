@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +32,7 @@ class Services:
     policy: Policy
     calendar: WorkCalendar
     bot_open_id: str | None = None
+    directory: Any = None  # bot.feishu.directory.Directory when Feishu is configured
 
     @property
     def tz(self) -> ZoneInfo:

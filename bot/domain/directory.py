@@ -13,6 +13,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class DirectoryError(Exception):
+    """The directory could not be read (Feishu's code and message: scope, range, no chat)."""
+
+    def __init__(self, code: int, msg: str) -> None:
+        self.code, self.msg = code, msg
+        super().__init__(f"Feishu error {code}: {msg}")
+
+
 class RoleNames(Protocol):
     key: str
     name_zh: str

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.domain.directory import Person
-from bot.feishu.gateway import FeishuGateway
+from bot.domain.directory import DirectoryError, Person
+from bot.feishu.gateway import FeishuError, FeishuGateway
 
 USERS_PAGE = 50  # find_by_department's maximum page
 MEMBERS_PAGE = 100  # chat members' maximum page
@@ -46,8 +46,11 @@ class Directory:
         members_page: int = MEMBERS_PAGE,
     ) -> None:
         self.gateway = gateway
-        self.client = gateway.client
         self.users_page, self.members_page = users_page, members_page
+
+    @property
+    def client(self):
+        return self.gateway.client
 
     async def department(self, department_id: str) -> Department:
         from lark_oapi.api.contact.v3 import GetDepartmentRequest
@@ -145,7 +148,16 @@ class Directory:
     async def gather(
         self, department_id: str | None = None, chat_id: str | None = None
     ) -> tuple[list[Person], Department | None]:
-        """The department's members and/or the chat's, each once, and the department."""
+        """The department's members and/or the chat's, each once, and the department;
+        DirectoryError (Feishu's code and message) when the directory says no."""
+        try:
+            return await self._gather(department_id, chat_id)
+        except FeishuError as exc:
+            raise DirectoryError(exc.code, str(exc)) from exc
+
+    async def _gather(
+        self, department_id: str | None, chat_id: str | None
+    ) -> tuple[list[Person], Department | None]:
         people: list[Person] = []
         dept = None
         if department_id:

@@ -52,7 +52,7 @@ async def send_digests(
     async with sessions() as session:
         chats = await list_team_chats(session)
         keys = [marker(p, c.chat_id) for p in periods for c in chats]
-        done = await existing_markers(session, keys)
+        done = await existing_markers(session, keys, now)
     for period in periods:
         todo = [c for c in chats if marker(period, c.chat_id) not in done]
         if not todo:
@@ -63,14 +63,16 @@ async def send_digests(
         body = None if data.view.is_empty else build_digest_card(data.view, LANG)
         for chat in todo:
             key = marker(period, chat.chat_id)
+            # A digest planned again after its message was lost gets a new uuid.
+            uuid = "dg" + hashlib.sha256(f"{key}|{now.isoformat()}".encode()).hexdigest()[:40]
             async with sessions() as session:
-                if not await claim_marker(session, key, now):
+                if not await claim_marker(session, key, now, uuid if body else None):
                     await session.rollback()
                     continue
                 if body is not None:
                     await enqueue(
                         session,
-                        uuid="dg" + hashlib.sha256(key.encode()).hexdigest()[:40],
+                        uuid=uuid,
                         now=now,
                         kind="send",
                         purpose="digest",

@@ -98,7 +98,7 @@ async def plan_round(
             )
             key = marker_key(task.id, due_date.isoformat(), step.key, person.open_id)
             plans[person.open_id].append(Planned(key, line, mine))
-    sent = await existing_markers(session, [p.marker for ps in plans.values() for p in ps])
+    sent = await existing_markers(session, [p.marker for ps in plans.values() for p in ps], now)
     result = {}
     for open_id, items in plans.items():
         left = [p for p in items if p.marker not in sent]
@@ -107,8 +107,11 @@ async def plan_round(
     return result
 
 
-def card_uuid(markers: list[str]) -> str:
-    return "rm" + hashlib.sha256("\n".join(sorted(markers)).encode()).hexdigest()[:40]
+def card_uuid(markers: list[str], now: datetime) -> str:
+    """Unique per planning: a step planned again after its card was lost needs a new uuid
+    (Feishu and the outbox would take the old one for the lost message)."""
+    text = "\n".join([*sorted(markers), now.isoformat()])
+    return "rm" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 async def send_round(
@@ -133,14 +136,15 @@ async def send_round(
             mine=tuple(p.line for p in items if p.mine),
             others=tuple(p.line for p in items if not p.mine),
         )
+        uuid = card_uuid(markers, now)
         async with sessions() as session:
-            if not await claim_markers(session, markers, now):
+            if not await claim_markers(session, markers, now, outbox_uuid=uuid):
                 await session.rollback()
                 stats.lost_races += 1
                 continue
             await enqueue(
                 session,
-                uuid=card_uuid(markers),
+                uuid=uuid,
                 now=now,
                 kind="send",
                 # The assignee's own nudge, or a manager/director hearing of someone else's.

@@ -199,6 +199,19 @@ class Store:
         self.callback_tokens: dict[str, CallbackToken] = {}
         self.stats = new_stats()
 
+    def record(self, entry: dict) -> None:
+        """One request as tests read it back (`requests`), and the counters (`stats`)."""
+        stats, status, code = self.stats, entry["status"], entry["code"]
+        stats["requests"] += 1
+        stats["by_api"][entry["api"]] = stats["by_api"].get(entry["api"], 0) + 1
+        if status == 429:
+            stats["http_429"] += 1
+        if code == 230020:
+            stats["code_230020"] += 1
+        if code not in (0, None) or status >= 400:
+            stats["errors"] += 1
+        self.requests.append(entry)
+
     def store(self, msg: StoredMessage) -> None:
         self.messages.append(msg)
         self.by_id[msg.message_id] = msg

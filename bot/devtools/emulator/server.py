@@ -626,18 +626,7 @@ class FeishuEmulator:
         return copy.copy(fault)
 
     def _record(self, req: Request, reply: Reply, started: float, error: str | None) -> None:
-        stats = self._store.stats
-        code = reply.code
-        stats["requests"] += 1
-        by_api = stats["by_api"]
-        by_api[req.api] = by_api.get(req.api, 0) + 1
-        if reply.status == 429:
-            stats["http_429"] += 1
-        if code == 230020:
-            stats["code_230020"] += 1
-        if code not in (0, None) or reply.status >= 400:
-            stats["errors"] += 1
-        self._store.requests.append(
+        self._store.record(
             {
                 "api": req.api,
                 "method": req.method,
@@ -648,7 +637,7 @@ class FeishuEmulator:
                 "body": req.raw.decode("utf-8", "replace") if not req.json_ok else None,
                 "time": started,
                 "status": reply.status,
-                "code": code,
+                "code": reply.code,
                 "msg": reply.payload.get("msg") if reply.payload else None,
                 "fault": error,
             }
@@ -676,26 +665,21 @@ class FeishuEmulator:
         return web.json_response({"items": items})
 
     async def _not_found(self, request: web.Request) -> web.Response:
+        reply = Reply(404, {"code": 404, "msg": "404 page not found"})
+        req = Request(
+            api="unknown",
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            match={},
+            raw=b"",
+            json=None,
+            json_ok=True,  # nothing read: no body to record
+        )
         with self._lock:
-            self._store.stats["requests"] += 1
-            self._store.stats["errors"] += 1
-            self._store.requests.append(
-                {
-                    "api": "unknown",
-                    "method": request.method,
-                    "path": request.path,
-                    "query": dict(request.query),
-                    "headers": {k.lower(): v for k, v in request.headers.items()},
-                    "json": None,
-                    "body": None,
-                    "time": self.now(),
-                    "status": 404,
-                    "code": 404,
-                    "msg": "404 page not found",
-                    "fault": None,
-                }
-            )
-        return web.json_response({"code": 404, "msg": "404 page not found"}, status=404)
+            self._record(req, reply, self.now(), None)
+        return self._respond(reply)
 
 
 def _api_names() -> frozenset[str]:

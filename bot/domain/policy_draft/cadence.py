@@ -45,6 +45,8 @@ class Timing:
     notes: list[str] = field(default_factory=list)
     # 2: an explicit cadence; 1: read from an adjective such as 年度/月度 next to a plan
     strength: int = 2
+    name: str = ""  # the deliverable the expression names ("月度执行计划"), if it does
+    priority: int = 0  # the rule's rank: lower = more specific
 
     @property
     def kind(self) -> str:
@@ -69,6 +71,24 @@ _EACH_EN = r"(?:each|every|per|a|the)"
 
 def _int(s: str | None) -> int | None:
     return int(s) if s else None
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _date_rule(month: int, day: int, before: bool, notes: list[str]) -> dict[str, Any]:
+    """A date in a given month; days past the 28th are counted from the month's end, so
+    "4月30日前" is exactly the 29th of April (day = -2)."""
+    last = _MONTH_DAYS[month - 1]
+    due = day - 1 if before else day
+    if 29 <= due <= last:
+        return {"day": due - last - 1}
+    if due > last:
+        notes.append(f"day {day} is past the month's end: read as its last day")
+        return {"day": -1}
+    if before and due == 28:
+        return {"day": 28}
+    return _day_rule(day, before, notes)
 
 
 def _day_rule(day: int, before: bool, notes: list[str]) -> dict[str, Any]:
@@ -155,19 +175,55 @@ def _zh_month_day(m):
     return rule, notes
 
 
-@_rule(r"每个?月(?:的)?(?:最后一个工作日|最后一天|底|末)|(?<!年)月底|(?<!年)月末|月度终了")
+@_rule(r"每个?月(?:的)?月?(?:最后[一1]个工作日|最后[一1]天|底|末)|(?<!年)月底|(?<!年)月末|月度终了")
 def _zh_month_end(m):
     return {"kind": "monthly", "day": -1}, []
 
 
-@_rule(r"每个?月(?:的)?(?:初|上旬|前几天)|(?<![年季])月初")
+@_rule(r"每个?月(?:的)?第[一1]个工作日")
+def _zh_month_first_workday(m):
+    return {"kind": "monthly", "day": 1, "adjust": "next_workday"}, []
+
+
+@_rule(r"每个?月(?:的)?上旬")
+def _zh_month_early(m):
+    return {"kind": "monthly", "day": 10}, [f"'{m.group(0)}' read as by the 10th"]
+
+
+@_rule(r"每个?月(?:的)?下旬")
+def _zh_month_late(m):
+    return {"kind": "monthly", "day": -1}, [f"'{m.group(0)}' read as by the month's last day"]
+
+
+@_rule(r"每个?月(?:的)?(?:初|前几天)|(?<![年季])月初")
 def _zh_month_start(m):
     return {"kind": "monthly", "day": 5}, [f"'{m.group(0)}' read as by the 5th"]
 
 
 @_rule(r"每个?月(?:的)?中旬|(?<!年)月中")
 def _zh_month_mid(m):
-    return {"kind": "monthly", "day": 15}, [f"'{m.group(0)}' read as by the 15th"]
+    return {"kind": "monthly", "day": 20}, [f"'{m.group(0)}' read as by the 20th"]
+
+
+@_rule(
+    r"每\s*[两2]\s*周|每隔[一1]周|隔周|双周|每半个?月|biweekly|bi-weekly|fortnightly|"
+    r"every (?:other|two|2) weeks?",
+    flags=re.I,
+)
+def _fortnightly(m):
+    return {"kind": "weekly", "weekday": DEFAULT_WEEKDAY}, [
+        f"'{m.group(0)}': drafted as weekly on Friday (the format has no fortnightly rule)"
+    ]
+
+
+@_rule(
+    r"每半年|半年度|每年两次|semi-?annually|twice a year|every (?:six|6) months|half-?yearly",
+    flags=re.I,
+)
+def _half_yearly(m):
+    return {"kind": "yearly", "month": 6, "day": -1}, [
+        f"'{m.group(0)}': drafted as yearly by 30 June; copy it for 31 December"
+    ]
 
 
 @_rule(r"每个?月|按月|每月度")
@@ -197,7 +253,7 @@ def _zh_after_quarter(m):
     }, notes
 
 
-@_rule(r"每个?季度?(?:的)?(?:末|最后一个月底|最后一天|结束前)|季末|季度末|季度结束前")
+@_rule(r"每个?季度?(?:的)?(?:末|最后[一1]个月底|最后[一1]天|结束前)|季末|季度末|季度结束前")
 def _zh_quarter_end(m):
     return {"kind": "quarterly", "month": 3, "day": -1}, []
 
@@ -229,11 +285,8 @@ def _zh_year_date(m):
     if not 1 <= month <= 12:
         return None
     notes: list[str] = []
-    return {
-        "kind": "yearly",
-        "month": month,
-        **_day_rule(int(m.group(2)), bool(m.group(3)), notes),
-    }, notes
+    rule = _date_rule(month, int(m.group(2)), bool(m.group(3)), notes)
+    return {"kind": "yearly", "month": month, **rule}, notes
 
 
 @_rule(r"每年(?:的)?(\d{1,2})\s*月(?:份)?(底|末|初)?")
@@ -280,17 +333,20 @@ def _zh_period_report(m):
 
 
 def _adjective_rules(m: re.Match, plan: bool):
-    kinds = [_PERIOD[g] for g in m.groups() if g]
+    words = [g for g in m.groups() if g]
+    noun = m.group(0)[(m.end(2) if m.group(2) else m.end(1)) - m.start(0) :]
     rules = []
-    for kind in kinds:
+    for word in words:
+        kind = _PERIOD[word]
         if plan:
-            rules.append({"kind": kind, "before_start": True})
+            rule = {"kind": kind, "before_start": True}
         elif kind == "monthly":
-            rules.append({"kind": "monthly", "day": -1})
+            rule = {"kind": "monthly", "day": -1}
         elif kind == "quarterly":
-            rules.append({"kind": "quarterly", "month": 3, "day": -1})
+            rule = {"kind": "quarterly", "month": 3, "day": -1}
         else:
-            rules.append({"kind": "yearly", "month": 12, "day": -1})
+            rule = {"kind": "yearly", "month": 12, "day": -1}
+        rules.append({**rule, "_name": word + noun})
     word = "plan: due before the period starts" if plan else "report: due at the period's end"
     return rules, [f"'{m.group(0)}' read as a {word}"]
 
@@ -316,10 +372,11 @@ def _zh_yearly(m):
 
 
 @_rule(
-    rf"({_ZH_EVENT})(?:正式)?(?:开始|启动|开展|举办|召开|举行|执行)?(?:之前|前|以前)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)"
+    rf"({_ZH_EVENT})(?:正式)?(?:开始|启动|开展|举办|召开|举行|执行)?(?:之前|前|以前)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日|周|星期)"
 )
 def _zh_before_event(m):
-    return _event_rule(m.group(1), "start", -int(m.group(2)), m.group(3) == "工作日")
+    n = int(m.group(2)) * (7 if m.group(3) in ("周", "星期") else 1)
+    return _event_rule(m.group(1), "start", -n, m.group(3) == "工作日")
 
 
 @_rule(
@@ -330,12 +387,14 @@ def _zh_before_event2(m):
 
 
 @_rule(
-    rf"({_ZH_EVENT})(?:开始|启动|开展|举办|召开|举行)?(?:后|之后)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)|({_ZH_EVENT})(?:结束|完成|结项|落地|闭幕|收尾|结案)(?:后|之后)?(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)"
+    rf"({_ZH_EVENT})(?:开始|启动|开展|举办|召开|举行)?(?:后|之后)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)|({_ZH_EVENT})(?:结束|完成|结项|落地|闭幕|收尾|结案)(?:后|之后)?(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日|周|星期)"
 )
 def _zh_after_event(m):
     if m.group(1):
         return _event_rule(m.group(1), "start", int(m.group(2)), m.group(3) == "工作日")
-    return _event_rule(m.group(4), "end", int(m.group(5)), m.group(6) == "工作日")
+    weeks = m.group(6) in ("周", "星期")
+    n = int(m.group(5)) * (7 if weeks else 1)
+    return _event_rule(m.group(4), "end", n, m.group(6) == "工作日")
 
 
 @_rule(rf"({_ZH_EVENT})(?:开始|举办|召开)?(?:当天|当日)|({_ZH_EVENT})(?:结束|完成)(?:当天|当日)")
@@ -376,7 +435,7 @@ def _zh_minutes(m):
     return {"kind": "sla", "hours": _hours(int(m.group(1)) / 60)}, []
 
 
-@_rule(r"(\d{1,2})\s*(?:个)?(工作日|天|日)\s*(?:内|之内|以内)")
+@_rule(r"(\d{1,2})\s*(?:个)?(工作日|自然日|天|日)\s*(?:内|之内|以内)")
 def _zh_days_within(m):
     n = int(m.group(1))
     word = "working days" if m.group(2) == "工作日" else "days"
@@ -529,11 +588,8 @@ def _en_year_date(m):
     else:
         before, month, day = m.group(4), _EN_MONTHS[m.group(5).lower()], int(m.group(6))
     notes: list[str] = []
-    return {
-        "kind": "yearly",
-        "month": month,
-        **_day_rule(day, before.lower() == "before", notes),
-    }, notes
+    rule = _date_rule(month, day, before.lower() == "before", notes)
+    return {"kind": "yearly", "month": month, **rule}, notes
 
 
 @_rule(r"\b(?:at the )?(?:end of (?:each|every|the) year|year[- ]end)\b", flags=_I)
@@ -600,7 +656,7 @@ def _en_same_day(m):
 
 
 def _hours(h: float) -> int | float:
-    return int(h) if float(h).is_integer() else round(h, 2)
+    return int(h) if float(h).is_integer() else round(h, 3)
 
 
 # ---------------------------------------------------------------------------------------
@@ -610,7 +666,7 @@ def find_timings(text: str) -> list[Timing]:
     """Every due rule stated in ``text`` (already normalised), in text order."""
     taken: list[tuple[int, int]] = []
     found: list[Timing] = []
-    for pattern, handler, strength in _RULES:
+    for priority, (pattern, handler, strength) in enumerate(_RULES):
         for m in pattern.finditer(text):
             s, e = m.span()
             if any(s < b and a < e for a, b in taken):
@@ -622,8 +678,18 @@ def find_timings(text: str) -> list[Timing]:
             taken.append((s, e))
             for rule in rules if isinstance(rules, list) else [rules]:
                 strength_here = 1 if handler in (_zh_period_plan, _zh_period_report) else strength
-                found.append(Timing(dict(rule), s, e, m.group(0), list(notes), strength_here))
+                rule = dict(rule)
+                name = rule.pop("_name", "")
+                found.append(
+                    Timing(rule, s, e, m.group(0), list(notes), strength_here, name, priority)
+                )
     found.sort(key=lambda t: t.start)
+    if _POSTPONE.search(text):  # "遇节假日顺延": a day off moves the deadline later
+        for t in found:
+            if t.kind in ("weekly", "monthly", "quarterly", "yearly") or (
+                t.kind == "activity" and t.due.get("unit") != "working"
+            ):
+                t.due["adjust"] = "next_workday"
     _merge_weak_days(found)
     found = _drop_vaguer(found)
     for t in found:
@@ -634,6 +700,10 @@ def find_timings(text: str) -> list[Timing]:
     return found
 
 
+_POSTPONE = re.compile(r"顺延|推迟至下一个?工作日|next working day|next business day", re.I)
+_EVERY = re.compile(r"每|次月|下个?月|every|each|before|by|on the", re.I)
+
+
 def _drop_vaguer(found: list[Timing]) -> list[Timing]:
     """A guessed rule gives way to a stated one of the same kind; duplicates go."""
     stated = {t.kind for t in found if not t.notes}
@@ -641,8 +711,16 @@ def _drop_vaguer(found: list[Timing]) -> list[Timing]:
     for t in found:
         best[t.kind] = max(best.get(t.kind, 0), t.strength)
     out: list[Timing] = []
+    periodic = [t for t in found if t.kind not in ("sla", "activity")]
+    for t in periodic:
+        same = [o for o in periodic if o.kind == t.kind and o is not t]
+        if same and not _EVERY.match(t.text):
+            # "每年12月31日前完成年终盘点": the stated cadence wins over a word like 年终
+            if any(_EVERY.match(o.text) or o.priority < t.priority for o in same):
+                found = [o for o in found if o is not t]
     for t in found:
-        if t.notes and (t.kind in stated or t.strength < best[t.kind]):
+        several_ok = t.kind in ("sla", "activity")  # "24小时内回复…，立即转交…": two duties
+        if t.notes and not several_ok and (t.kind in stated or t.strength < best[t.kind]):
             continue
         if any(o.due == t.due for o in out):
             continue

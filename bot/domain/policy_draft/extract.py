@@ -8,7 +8,13 @@ from typing import Any
 
 from bot.domain.policy_draft import naming
 from bot.domain.policy_draft.cadence import Timing, find_timings
-from bot.domain.policy_draft.fields import REPORT_WORDS, Contents, listed_items, thresholds
+from bot.domain.policy_draft.fields import (
+    REPORT_WORDS,
+    Contents,
+    clause_objects,
+    listed_items,
+    thresholds,
+)
 from bot.domain.policy_draft.numbers import normalise
 from bot.domain.policy_draft.structure import Outline, RoleSection
 
@@ -161,10 +167,8 @@ def match_role(text: str, roles: list[DraftRole], exclude: str = "") -> DraftRol
 def build(outline: Outline) -> Draft:
     all_text = " ".join(r.name_zh for r in outline.roles) + outline.title
     en_doc = not naming.has_cjk(all_text)
-    roles: list[DraftRole] = []
-    taken: set[str] = set()
-    for sec in outline.roles:
-        roles.append(_role(sec, en_doc, taken))
+    roles = [_role(sec) for sec in outline.roles]
+    _assign_role_keys(roles)
     _link_superiors(outline, roles)
     duties: list[DraftDuty] = []
     untimed: list[Untimed] = []
@@ -219,29 +223,49 @@ def build(outline: Outline) -> Draft:
     return draft
 
 
-def _role(sec: RoleSection, en_doc: bool, taken: set[str]) -> DraftRole:
+def _role(sec: RoleSection) -> DraftRole:
     notes: list[str] = []
     name_en = sec.name_en
     if not name_en:
         name_en, complete = naming.translate(sec.name_zh)
         if not complete:
             notes.append(f"name_en '{name_en}' is partly pinyin: translate it")
-    key = naming.unique(_role_key(name_en), taken, ROLE_KEY_MAX)
+    key = ""  # assigned once every role's name is known
     if not sec.described:
         notes.append("named in the overview but never described: no duties drafted")
     return DraftRole(key, sec.name_zh, name_en, notes=notes, described=sec.described,
                      rank=_rank(sec.name_zh + " " + name_en))  # fmt: skip
 
 
-def _role_key(name_en: str) -> str:
-    key = naming.slug(name_en, 40)
-    if len(key) > 16:
-        short = {"representative": "rep", "assistant": "assistant", "administrator": "admin",
-                 "coordinator": "coordinator", "department": "dept"}  # fmt: skip
-        words = [short.get(w, w) for w in key.split("_")]
-        words = [w for w in words if w not in ("specialist", "officer", "staff", "and", "of")]
-        key = "_".join(words) or key
-    return naming.slug(key, ROLE_KEY_MAX)
+_SHORT = {"representative": "rep", "administrator": "admin", "department": "dept"}
+_GENERIC = ("specialist", "officer", "staff", "and", "of", "the")
+
+
+def _assign_role_keys(roles: list[DraftRole]) -> None:
+    """Keys from English names, without the department word most of them start with:
+    销售总监 / 销售经理 / 销售代表 -> director / manager / rep."""
+    firsts = [naming.slug(r.name_en, 80).split("_")[0] for r in roles]
+    common = max(set(firsts), key=firsts.count) if firsts else ""
+    shared = firsts.count(common)
+    drop = common if shared >= 2 and (shared * 2 >= len(roles) or shared >= 3) else ""
+    taken: set[str] = set()
+    for r in roles:
+        words = naming.slug(r.name_en, 80).split("_")
+        if drop and len(words) > 1 and words[0] == drop:
+            words = words[1:]
+        r.key = naming.unique(_role_key(" ".join(words), taken), taken, ROLE_KEY_MAX)
+
+
+def _role_key(name_en: str, taken: set[str]) -> str:
+    """Short and readable: "Customer Service Supervisor" -> "service_supervisor"."""
+    words = [_SHORT.get(w, w) for w in naming.slug(name_en, 80).split("_")]
+    specific = [w for w in words if w not in _GENERIC] or words
+    cands = ["_".join(specific), "_".join(words)]
+    cands += ["_".join(specific[i:]) for i in range(1, len(specific))]
+    for cand in cands:
+        if len(cand) <= ROLE_KEY_MAX and cand not in taken:
+            return cand
+    return naming.slug("_".join(specific), ROLE_KEY_MAX)
 
 
 def _link_superiors(outline: Outline, roles: list[DraftRole]) -> None:
@@ -255,8 +279,9 @@ def _link_superiors(outline: Outline, roles: list[DraftRole]) -> None:
                     if boss:
                         role.reports_to = boss.key
                         break
-                    if _OUTSIDE.search(cand) and not role.reports_to_label:
-                        role.reports_to_label = cand
+                    explicit = pattern is _SUPERIOR[0] or "report" in pattern.pattern
+                    if (explicit or _OUTSIDE.search(cand)) and not role.reports_to_label:
+                        role.reports_to_label = cand.strip("*_ ")
                 if role.reports_to:
                     break
             if role.reports_to:
@@ -304,6 +329,9 @@ def _attach_kpis(sentence: str, duty: DraftDuty, en_doc: bool) -> bool:
     return True
 
 
+# "方案审批" approves someone else's report: done by clicking, not by reporting
+_APPROVING = re.compile(r"(?:审批|审核|批准|approval|approve|sign-off)$", re.I)
+
 _PREVIOUS = {
     "monthly": re.compile(r"上个?月|上月度|last month|previous month|prior month", re.I),
     "quarterly": re.compile(r"上一?个?季度|last quarter|previous quarter", re.I),
@@ -328,8 +356,10 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
         book = re.search(r"《([^》]{2,30})》", norm)
         if book:
             name = book.group(1)
+        elif single and title:
+            name = title
         else:
-            name = title if (single and title) else _name(norm, t, title, en_doc)
+            name = t.name or _name(norm, t, title, en_doc)
         name_en, notes = name, list(t.notes)
         if not en_doc:
             name_en, complete = naming.translate(name)
@@ -347,7 +377,9 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
         prev = _PREVIOUS.get(t.kind)
         if prev and prev.search(norm) and not duty.due.get("before_start"):
             duty.due["covers"] = "previous"
-        _report(duty, norm, role, roles, en_doc)
+        shared = len(timings) > 1 and not REPORT_WORDS.search(name)
+        if not shared and not _APPROVING.search(name):
+            _report(duty, norm, role, roles, en_doc)
         out.append(duty)
     return out
 
@@ -356,7 +388,7 @@ def _name(norm: str, t: Timing, title: str, en_doc: bool) -> str:
     book = re.search(r"《([^》]{2,30})》", norm)
     if book:
         return book.group(1)
-    bounds = [0] + [m.end() for m in re.finditer(r"[，,；;：:()（）]", norm)] + [len(norm) + 1]
+    bounds = [0] + [m.end() for m in re.finditer(r"[，,；;()（）]", norm)] + [len(norm) + 1]
     parts = [(bounds[i], norm[bounds[i] : bounds[i + 1] - 1]) for i in range(len(bounds) - 1)]
     idx = next((i for i, (s, p) in enumerate(parts) if s <= t.start < s + len(p) + 1), 0)
     order = [idx] + list(range(idx + 1, len(parts))) + list(range(idx - 1, -1, -1))
@@ -372,8 +404,13 @@ def _name(norm: str, t: Timing, title: str, en_doc: bool) -> str:
 
 
 _FILLER_ZH = re.compile(
-    r"^(?:如|例如|并|且|需|须|应|要|于|在|及时|按时|负责|前|后|内|之前|之内|以内|完成后|"
-    r"下班前|上午|下午|中午|\d{1,2}[:点]\d{0,2}(?:分)?|前|之前|的|对|将|由|向|次|1次)+"
+    r"^(?:如|例如|并|且|需|须|应|要|于|及时|按时|负责|前|后|内|之前|之内|以内|完成后|"
+    r"下班前|上午|下午|中午|前|之前|的|对|将|由|向|一次|次|1次|每个?月|每周|每季度?|每年|每日|每天|"
+    r"提交|输出|编制|完成|召开|组织|制定|撰写|形成|出具|上报|报送|填写)+"
+)
+_NOISE_ZH = re.compile(
+    r"(?:须|需|应|要|必须)?(?:在|于)(?=\s|$)|(?:须|需|应|必须)(?:在|于)|"
+    r"(?:上午|下午|晚上|中午)?\d{1,2}(?::\d{2}|点\d{0,2}分?|点半)(?:之?前)?|下班前"
 )
 _FILLER_EN = re.compile(
     r"^(?:\s*(?:by|before|on|and|to|must|should|shall|will|also|then|the|a|an|at|"
@@ -385,10 +422,12 @@ _FILLER_EN = re.compile(
 def _clean_name(p: str, en_doc: bool) -> str:
     p = p.strip(" 　.。,，")
     if en_doc:
+        p = re.split(r"\s+(?:including|covering|with|listing|so that|in order to)\b", p)[0]
         p = _FILLER_EN.sub("", p).strip(" .,")
         words = p.split()
         p = " ".join(words[:8])
         return p[:1].upper() + p[1:]
+    p = _NOISE_ZH.sub("", p)
     p = _FILLER_ZH.sub("", p.replace(" ", ""))
     p = re.sub(r"(?:前|之前|以内|内)$", "", p)
     return p[:20]
@@ -404,7 +443,7 @@ def _report(
     duty: DraftDuty, norm: str, role: DraftRole, roles: list[DraftRole], en_doc: bool
 ) -> None:
     contents = Contents()
-    for label, hint in listed_items(norm):
+    for label, hint in listed_items(norm) or clause_objects(norm):
         contents.field_for(label, en_doc, hint)
     thresholds(norm, contents, en_doc)
     is_report = bool(contents.fields) or bool(REPORT_WORDS.search(duty.name_zh + " " + norm))

@@ -78,6 +78,8 @@ class Contents:
         for f in self.fields:
             if f.label_zh == label:
                 return f
+        if en_doc:
+            label = label[:1].upper() + label[1:]
         en = label if en_doc else naming.translate(label)[0]
         key = naming.unique(naming.slug(en or label, 30), {f.key for f in self.fields}, 30)
         ftype = next((t for p, t in _FIELD_TYPES if p.search(label)), "longtext")
@@ -93,12 +95,30 @@ def _strip_parens(text: str) -> tuple[str, str]:
     return clean.strip(), "；".join(a.strip() for a in asides if a.strip())
 
 
+_PARTICIPANTS = re.compile(
+    r"(?:专员|经理|总监|主管|助理|人员|团队|部门?|小组|manager|director|lead|agent|team)$", re.I
+)
+
+
 def listed_items(text: str) -> list[tuple[str, str]]:
-    """(label, hint) for each item of the first content list in ``text``."""
+    """(label, hint) for the contents a report is said to hold, from every list in ``text``
+    that belongs to a report: "进度报告(含A、B、C)", "整理A、B，形成《报告》",
+    "a weekly report covering A, B and C". Lists of people ("参与人员含策划、客户关系专员")
+    and lists in sentences that produce nothing are not contents."""
+    if not REPORT_WORDS.search(text):
+        return []
+    found: list[tuple[str, str]] = []
     for m in _LIST_VERB.finditer(text):
         tail = text[m.end() :]
         # a list inside brackets ends at its closing bracket; otherwise at a clause break
+        if re.search(
+            r"(?:人员|参与|出席|参加|成员|participants|attendees)\s*$", text[: m.start()], re.I
+        ):
+            continue  # "参与人员含策划、数字营销": who takes part, not what is reported
         if m.start() > 0 and text[m.start() - 1] in "(（":
+            before = text[max(0, m.start() - 9) : m.start() - 1]
+            if not REPORT_WORDS.search(before):
+                continue  # "品牌手册(含VI视觉…)": what a handbook holds, not a report
             depth, end = 1, len(tail)
             for i, ch in enumerate(tail):
                 depth += ch in "(（[［"
@@ -110,9 +130,32 @@ def listed_items(text: str) -> list[tuple[str, str]]:
         else:
             tail = _cut_at_clause(tail)
         items = _split_list(tail)
-        if len(items) >= 2:
-            return items
-    return []
+        if len(items) < 2 or sum(bool(_PARTICIPANTS.search(i[0])) for i in items) * 2 >= len(items):
+            continue
+        found += [i for i in items if all(i[0] != f[0] for f in found)]
+    return found
+
+
+_OBJECT_VERB = re.compile(
+    r"(?:^|[，,；;、])\s*(?:并|及时)?(?:分析|总结|形成|提出|说明|评估|列出|汇报|统计|整理|记录|标注)"
+    r"([\u4e00-\u9fffA-Za-z]{2,12})"
+)
+
+
+def clause_objects(text: str) -> list[tuple[str, str]]:
+    """ "分析核心指标达成情况(…)，总结经验教训(…)，形成优化建议" -> what each clause produces:
+    the contents of a report whose text lists none."""
+    clean = re.sub(r"[\(（\[［][^()（）\[\]［］]*[\)）\]］]", "", text)
+    items: list[tuple[str, str]] = []
+    for m in _OBJECT_VERB.finditer(clean):
+        label = re.split(r"并|及|和|以便|以|后|供|给", m.group(1))[0]
+        if len(label) < 2:
+            continue
+        if REPORT_WORDS.search(label[-2:]) and len(label) > 4 or _PARTICIPANTS.search(label):
+            continue  # "形成《…报告》" names the report itself
+        if all(label != i[0] for i in items):
+            items.append((label, ""))
+    return items if len(items) >= 2 else []
 
 
 def _cut_at_clause(text: str) -> str:
@@ -120,8 +163,13 @@ def _cut_at_clause(text: str) -> str:
     for i, ch in enumerate(text):
         depth += ch in "(（[［"
         depth -= ch in ")）]］"
-        if depth == 0 and (ch in "，。；;！？" or (ch in ",." and text[i + 1 : i + 2] == " ")):
-            if ch == "," and re.match(r",\s*(?:and\s+)?[\w ]{1,40}(?:,|\band\b)", text[i:]):
+        if depth:
+            continue
+        nxt = text[i + 1 : i + 2]
+        if ch in "，。；;！？：:" or (ch == "." and nxt in (" ", "")):
+            return text[:i]
+        if ch == ",":
+            if re.match(r",\s*(?:and\s+)?[A-Za-z][\w -]{0,40}(?:,|\band\b|$)", text[i:]):
                 continue  # "A, B and C" is one list
             return text[:i]
     return text
@@ -148,7 +196,7 @@ def _split_list(text: str) -> list[tuple[str, str]]:
         label, hint = _strip_parens(p)
         label = re.sub(r"^\s*(?:the|its|their|a|an)\s+", "", label, flags=re.I)
         label = label.strip(" 　:：等。.")
-        label = re.sub(r"等$", "", label)
+        label = re.sub(r"等[\u4e00-\u9fff]{0,3}$", "", label)
         if not label or len(label) > 24 or re.search(r"[，。；;]", label):
             continue
         if hint.startswith(("如", "例如", "e.g.", "eg")):
@@ -176,7 +224,7 @@ _ZH_OPS = (
 _KPI_ZH = re.compile(
     r"([\u4e00-\u9fffA-Za-z]{2,12}?)\s*(?:需|须|应|要)?\s*("
     + _ZH_OPS
-    + r")\s*(?:的)?\s*([\u4e00-\u9fff]{0,6}?)\s*(?:的)?\s*(\d+(?:\.\d+)?)\s*(%|小时|天|分钟|分|人|次|个|元|万元)?\s*(以上|以下|以内)?"
+    + r")\s*(?:的)?\s*([\u4e00-\u9fff]{0,6}?)\s*(?:的)?\s*(\d+(?:\.\d+)?)\s*(%|小时|天|分钟|分|秒|人|次|个|通|篇|条|场|家|份|单|件|元|万元)?\s*(以上|以下|以内)?"
 )
 _KPI_EN = re.compile(
     r"\b([a-z][a-z -]{2,40}?)\s+(?:of|at|is|stays?|kept|must be|should be|to be|rate)?\s*"
@@ -185,10 +233,10 @@ _KPI_EN = re.compile(
     r"(\d+(?:\.\d+)?)\s*(%|percent|hours?|days?|minutes?)?(?:\s+of\s+(?:the\s+)?([a-z]+))?",
     re.I,
 )
-_STOP_METRIC = re.compile(
-    r"^.*(?:如|例如|确保|保证|使|将|把|并|且|其中|要求|目标|统计|计算|控制|维持|保持|每月|每周|每季度?|"
-    r"每年|需|须|应|的)\s*"
+_LEAD_METRIC = re.compile(
+    r"^.*(?:确保|保证|要求|其中|统计|计算|控制在?|维持|保持|每个?月|每周|每季度?|每年|目标为?)"
 )
+_LEAD_WORD = re.compile(r"^(?:如|例如|使|将|把|并|且|需|须|应|要|的)+")
 
 
 def _op(word: str, after: str | None) -> str:
@@ -206,7 +254,7 @@ def thresholds(text: str, contents: Contents, en_doc: bool) -> None:
     """Add a field and a KPI for each threshold stated in ``text``."""
     for m in _KPI_ZH.finditer(text) if not en_doc else ():
         metric, word, denom, value, unit, after = m.groups()
-        metric = _STOP_METRIC.sub("", metric).strip()
+        metric = _LEAD_WORD.sub("", _LEAD_METRIC.sub("", metric)).strip()
         if len(metric) < 2 or (unit in (None, "") and not denom and float(value) < 1):
             continue
         _add_kpi(
@@ -247,8 +295,11 @@ def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: 
         if unit == "%":
             num.type, threshold = "percent", value / 100
         else:
-            num.type = "integer" if unit in ("人", "次", "个") else "number"
-            num.unit = {"小时": "h", "天": "d", "分钟": "min", "分": "min"}.get(unit, unit)
+            counted = unit in ("人", "次", "个", "通", "篇", "条", "场", "家", "份", "单", "件")
+            num.type = "integer" if counted else "number"
+            num.unit = {"小时": "h", "天": "d", "分钟": "min", "分": "min", "秒": "s"}.get(
+                unit, unit
+            )
             threshold = value
         kpi = {"numerator": num.key, "format": "percent" if unit == "%" else "number"}
     label_en = num.label_en

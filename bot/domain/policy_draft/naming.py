@@ -47,6 +47,36 @@ _GLOSSARY_TEXT = """
 跨部门 Cross-department|过程监控 Process Monitoring|专业技能 Professional Skills|技能 Skills
 执行报告 Execution Report|进度报告 Progress Report|满意度调查 Satisfaction Survey|问题 Issues
 新员工 New Staff|试用期 Probation|面试 Interviews|人才 Talent|梯队 Pipeline|全员 All Staff
+率 Rate|到场率 Attendance Rate|到场 Attendance|参与 Participation|参与人数 Participants|数量 Count
+人数 Headcount|成交 Deals|留资 Leads|现场 On-site|亮点 Highlights|风险点 Risks|需支持事项 Support Needed
+支持 Support|事项 Items|高频 Frequent|视觉 Visual|话术 Scripts|价值观 Values|分工 Responsibilities
+时间节点 Milestones|节点 Milestones|拆解 Breakdown|经营 Business|核心 Core|路径 Paths|需求 Needs
+建设 Building|拓展 Expansion|增长 Growth|经验教训 Lessons Learned|经验 Experience|教训 Lessons
+优化建议 Improvements|建议 Suggestions|达成 Achievement|达成情况 Achievement|情况 Status|变化 Changes
+费用 Expenses|实际 Actual|控制 Control|费用控制 Cost Control|签约 Contracts|金额 Amount|新增 New
+本周 This Week|下周 Next Week|上周 Last Week|本月 This Month|下月 Next Month|上月 Last Month
+重点 Key|重点客户 Key Accounts|录用 Hires|到岗 Onboarded|到岗率 Onboarding Rate|面试人数 Interviewees
+用人 Hiring|用人需求 Hiring Requests|信息 Information|招聘信息 Job Posting|工位 Workstation|账号 Accounts
+首次 First|联系 Contact|首次联系 First Contact|系统 System|录入 Entry|拜访重点客户 Key Account Visits
+满意度回访 Satisfaction Follow-up|档案 Records|更新 Update|反馈至 Forward to|至 to|跟进处理 Follow-up
+社交媒体 Social Media|评论 Comments|监测 Monitoring|热点 Trending Topics|素材 Assets|页面 Pages
+团队能力 Team Capability|提升 Improvement|能力 Capability|选拔 Selection|培养 Development
+协作 Collaboration|机制 Mechanism|内部 Internal|执行力 Execution|创新力 Innovation|声誉 Reputation
+环境 Environment|变化监控 Change Monitoring|调整 Adjustment|优化 Optimisation|方向 Direction
+供应商 Supplier|库存 Inventory|对账 Reconciliation|回款对账 Collections Reconciliation|账款 Accounts
+工作 Work|总结会 Review Meeting|述职 Performance Report|汇报 Report|值班表 Duty Roster|班表 Roster
+响应 Response|时长 Duration|时效 Turnaround|处理方案 Resolution Plan|解决 Resolution|升级处理 Escalation
+服务 Service|质量 Quality|抽检 Sampling|抽查 Spot Checks|评分 Scores|得分 Score|差评 Negative Reviews
+请假 Leave|考勤 Attendance|加班 Overtime|入职手续 Onboarding Paperwork|离职手续 Offboarding Paperwork
+职责 Responsibilities|岗位职责 Job Responsibilities|说明 Description|说明书 Description|形成 Produce
+供 for|全公司 Company-wide|参考 Reference|公司 Company|管理办法 Management Rules|办法 Rules|规定 Rules
+早会 Morning Meeting|班前会 Pre-shift Meeting|班组 Team|排班表 Roster|接待量 Volume Handled
+解决率 Resolution Rate|投诉量 Complaint Volume|留言 Voicemail|回拨 Call Back|受理 Intake|结果 Result
+改进 Improvement|类型 Type|录音 Recordings|改进建议 Improvement Suggestions|给出 Give|处理结果 Outcome
+审计 Audit|配合 Support|登记 Recording|凭证 Vouchers|会计凭证 Accounting Vouchers|结账 Closing
+核对 Check|现金 Cash|库存现金 Cash on Hand|资金 Funds|资产 Assets|收入 Income|余额 Balance
+相符率 Match Rate|账实相符率 Book-to-Actual Match Rate|财务报表 Financial Statements|账务 Accounts
+劳动合同 Employment Contract|续签 Renewal|到期 Expiry|员工满意度 Staff Satisfaction|人力 Human Resources
 """
 
 GLOSSARY: dict[str, str] = {}

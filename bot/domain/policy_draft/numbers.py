@@ -8,9 +8,8 @@ import re
 # is once a week, "五个工作日" is 5 working days.
 _CN_NUMBER = re.compile(
     r"(?<![星周拜])([零〇一二两三四五六七八九十百]+)"
-    r"(?=\s*(?:个|工作日|自然日|天|日|号|小时|钟头|分钟|次|周|月|年|场|篇|条|项|名|人|倍|%|％))"
+    r"(?=\s*(?:个|工作日|自然日|天|日|号|小时|钟头|分钟|秒|周|月|年|场|篇|条|项|名|人|倍|通|%|％))"
 )
-_CN_AFTER_WEEK = re.compile(r"(?<=[周拜])([零一二两三四五六七八九十]+)(?=\s*次)")
 _CN_CLOCK = re.compile(r"(上午|下午|晚上|中午|傍晚|早上)([零一二两三四五六七八九十]+)(?=[点时])")
 _CN_PERCENT = re.compile(r"百分之([零一二两三四五六七八九十百点]+)")
 
@@ -74,7 +73,6 @@ def normalise(text: str) -> str:
 
     text = _CN_PERCENT.sub(pct, text)
     text = _CN_NUMBER.sub(cn, text)
-    text = _CN_AFTER_WEEK.sub(cn, text)
     text = _CN_CLOCK.sub(lambda m: m.group(1) + str(cn_to_int(m.group(2)) or m.group(2)), text)
     text = _EN_NUMBER.sub(lambda m: str(EN_NUMBERS[m.group(1).lower()]), text)
     text = re.sub(r"\b(\d+)\s*\(\1\)", r"\1", text)  # "five (5) days"

@@ -16,8 +16,11 @@ from bot.domain.policy_draft.reader import Block
 
 _CN_DIGITS = "一二三四五六七八九十"
 # (pattern, depth): smaller depth = higher in the outline
-_MARKERS: list[tuple[re.Pattern, int]] = [
-    (re.compile(rf"^第[{_CN_DIGITS}百零\d]+[章节部分篇]\s*[、:：.]?\s*"), 1),
+# Legal-style documents nest 章 > 节 > 条 > （一） > 1.; others start at "一、".
+_MARKERS: list[tuple[re.Pattern, float]] = [
+    (re.compile(rf"^第[{_CN_DIGITS}百零\d]+(?:章|部分|篇)\s*[、:：.]?\s*"), 1),
+    (re.compile(rf"^第[{_CN_DIGITS}百零\d]+节\s*[、:：.]?\s*"), 1.2),
+    (re.compile(rf"^第[{_CN_DIGITS}百零\d]+条\s*[、:：.]?\s*"), 1.5),
     (re.compile(rf"^[{_CN_DIGITS}]+\s*[、.．]\s*"), 2),
     (re.compile(rf"^[\(（]\s*[{_CN_DIGITS}]+\s*[\)）]\s*[、.．]?\s*"), 3),
     (re.compile(r"^(?:(?:role|position|岗位|职位)\s*)?\d+\s*[\.．、:：](?!\d)\s*", re.I), 4),
@@ -25,7 +28,6 @@ _MARKERS: list[tuple[re.Pattern, int]] = [
     (re.compile(r"^[\(（]\s*\d+\s*[\)）]\s*|^[①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳]\s*"), 6),
     (re.compile(r"^[a-z]\s*[\.\)]\s+|^[\(（][a-z][\)）]\s*", re.I), 7),
     (re.compile(r"^[-•·*▪◦●○■□]\s*"), 8),
-    (re.compile(rf"^第[{_CN_DIGITS}百零\d]+条\s*"), 4),
 ]
 _TITLE_ZH = (
     "总经理|副总经理|总裁|副总裁|总监|副总监|经理|副经理|主管|专员|助理|组长|主任|负责人|"
@@ -42,6 +44,12 @@ _TITLE_EN = (
 _ROLE_END_ZH = re.compile(rf"(?:{_TITLE_ZH})$")
 _ROLE_END_EN = re.compile(rf"\b(?:{_TITLE_EN})s?$", re.I)
 _NOT_ROLE = re.compile(r"(?:人员|成员|全员|员工|职责|制度|规定|办法|细则|说明书?|总则|附则)$")
+# "Reports to the Sales Manager", "协助销售经理": about a role, not a role
+_NOT_ROLE_START = re.compile(
+    r"^(?:reports?\b|reporting\b|under\b|works with\b|supports\b|assists\b|向|对|直接上级|"
+    r"上级|汇报|协助|负责|在|由|受|配合|支持)",
+    re.I,
+)
 _STRIP_HEAD = re.compile(
     r"^(?:岗位名称|岗位|职位名称|职位|角色|role|position|job title|title)\s*[:：]\s*", re.I
 )
@@ -60,7 +68,7 @@ class Item:
     """A numbered paragraph inside a role's section: normally one duty."""
 
     text: str
-    depth: int
+    depth: float
 
 
 @dataclass
@@ -80,7 +88,7 @@ class Outline:
     overview: list[str]  # role names listed in an overview sentence
 
 
-def split_marker(text: str) -> tuple[int, str]:
+def split_marker(text: str) -> tuple[float, str]:
     """(depth, text without its numbering); depth 0 = not numbered."""
     for pattern, depth in _MARKERS:
         m = pattern.match(text)
@@ -93,10 +101,10 @@ def role_name(text: str) -> tuple[str, str] | None:
     """(name as written, English name if given) when ``text`` names a role, else None."""
     t = text.strip().rstrip(":：").strip()
     t = _STRIP_HEAD.sub("", t)
+    t = _STRIP_TAIL.sub("", t).strip(" -—–:：")
     m = _BRACKETS.match(t)
     if m:
-        t = m.group(1).strip()
-    t = _STRIP_TAIL.sub("", t).strip(" -—–:：")
+        t = _STRIP_TAIL.sub("", m.group(1).strip()).strip(" -—–:：")
     alt = ""
     pm = _PAREN.search(t)
     if pm:
@@ -107,7 +115,7 @@ def role_name(text: str) -> tuple[str, str] | None:
     )
     if len(parts) == 2 and not alt:
         t, alt = parts[0].strip(), parts[1].strip()
-    if not t or _SENTENCE_PUNCT.search(t) or _NOT_ROLE.search(t):
+    if not t or _SENTENCE_PUNCT.search(t) or _NOT_ROLE.search(t) or _NOT_ROLE_START.match(t):
         return None
     zh_like = bool(re.search(r"[\u4e00-\u9fff]", t))
     if zh_like:
@@ -149,6 +157,7 @@ def overview_roles(text: str) -> list[str]:
         for token in re.split(r"[、，,]|\band\b|以及|及|和|与", tail):
             token = re.sub(r"^.*" + _OVERVIEW_VERB.pattern, "", token.strip(), flags=re.I)
             token = re.sub(r"^\s*(?:the|共|了|:|：)\s*", "", token.strip(), flags=re.I)
+            token = token.strip(" .。;；")
             found = role_name(token)
             if found and found[0] not in names:
                 names.append(found[0])
@@ -165,7 +174,7 @@ def outline(blocks: list[Block]) -> Outline:
             title = text if len(text) <= 60 else text[:60]
             break
     # 1. role heading candidates and their depth (headings count as depth -1..-6)
-    cands: list[tuple[int, int, str, str, str]] = []  # (index, depth, zh, en, rest)
+    cands: list[tuple[int, float, str, str, str]] = []  # (index, depth, zh, en, rest)
     overview: list[str] = []
     for i, b in enumerate(blocks):
         depth, text = split_marker(b.text)
@@ -182,7 +191,7 @@ def outline(blocks: list[Block]) -> Outline:
             overview = overview_roles(normalise(text))
     if not cands:
         return Outline(title, [RoleSection(n) for n in overview], overview)
-    counts: dict[int, int] = {}
+    counts: dict[float, int] = {}
     for _, d, *_ in cands:
         counts[d] = counts.get(d, 0) + 1
     role_depth = min(counts, key=lambda d: (-counts[d] if counts[d] > 1 else 0, d))
@@ -216,9 +225,22 @@ def outline(blocks: list[Block]) -> Outline:
             current.items.append(Item(text, depth))
         else:
             current.intro.append(text)
+    for sec in sections.values():
+        if not sec.items and len(sec.intro) > 1:
+            # duties written as plain paragraphs: all but the first (the role's summary)
+            rest = sec.intro[1:]
+            sec.items = [Item(t, 0) for t in rest if not _META.match(t)]
+            sec.intro = sec.intro[:1] + [t for t in rest if _META.match(t)]
     roles = [sections.get(n) or RoleSection(n) for n in order]
     return Outline(title, roles, overview)
 
 
-def _shallower(depth: int, role_depth: int) -> bool:
+_META = re.compile(
+    r"^(?:直接上级|上级|汇报对象|汇报关系|下级|岗位职责|主要职责|职责|岗位概述|岗位目的|任职资格|"
+    r"reports? to|reporting to|responsibilities|duties|summary|purpose)\s*[:：]?\s*",
+    re.I,
+)
+
+
+def _shallower(depth: float, role_depth: float) -> bool:
     return depth < role_depth

@@ -1,0 +1,179 @@
+"""The team from a group's members, in chat: an admin says "导入本群成员" / "import members"
+in a group; people whose job title matches a role join as that role, the others are listed
+on the answer card with a role select each. Every step checks the asker against the team
+as it is now."""
+
+from __future__ import annotations
+
+from bot.dispatch.context import Ctx
+from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.dispatch.router import Intent, Router
+from bot.domain.directory import (
+    DirectoryError,
+    ImportPlan,
+    Person,
+    Placed,
+    describe_unplaced,
+    plan_import,
+)
+from cards.actions import AssignRoles
+from cards.answers import toast, with_card
+from cards.team_import import ImportView, Joined, NeedsRole, build_import_card
+from cards.team_import import field_name as select_name
+from storage.audit import audit
+from storage.org import SyncReport, import_people
+from storage.tasks import ensure_periodic_tasks
+
+router = Router(name="team_import")
+
+TEXT = {
+    "not_admin": {
+        "zh": "只有管理员可以导入群成员。",
+        "en": "Only admins can import the group's members.",
+    },
+    "not_group": {
+        "zh": "请在要导入的群里 @我 说「导入本群成员」。",
+        "en": 'Say "import members" (@-mentioning me) in the group whose members you want to add.',
+    },
+    "offline": {
+        "zh": "还没有连接飞书应用，读不到通讯录。请先配置 FEISHU_APP_ID 和 FEISHU_APP_SECRET。",
+        "en": "No Feishu app is connected, so I cannot read the directory: set FEISHU_APP_ID and FEISHU_APP_SECRET.",
+    },
+    "failed": {
+        "zh": "读取群成员失败（{error}）。请确认应用已开通通讯录与群成员权限（见 README）。",
+        "en": "Could not read the group's members ({error}). Check the app's contact and chat-member scopes (see README).",
+    },
+}
+
+
+def _counts(report: SyncReport) -> tuple[int, int, int]:
+    added = sum(c.startswith("+ member") for c in report.changes)
+    updated = sum(c.startswith("~ member") for c in report.changes)
+    return added, updated, report.unchanged
+
+
+def _role_name(ctx: Ctx, key: str, lang: str) -> str:
+    role = ctx.policy.roles.get(key)
+    return role.name(lang) if role else key
+
+
+def _roles(ctx: Ctx, lang: str) -> tuple[tuple[str, str], ...]:
+    return tuple((r.key, r.name(lang)) for r in ctx.policy.roles.values())
+
+
+async def _apply(ctx: Ctx, plan: ImportPlan, source: str) -> SyncReport:
+    report = await import_people(ctx.session, plan, ctx.now, source=source)
+    await ctx.session.flush()
+    await ensure_periodic_tasks(ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now)
+    return report
+
+
+@router.message(
+    "team.import", keywords=("导入本群成员", "导入群成员", "导入成员", "import members")
+)
+async def on_import(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
+    lang = ctx.lang
+    actor = ctx.member
+    if actor is None or not actor.is_admin:
+        audit(
+            ctx.session,
+            at=ctx.now,
+            action="team.refused",
+            actor=event.sender_open_id,
+            subject=event.message_id,
+            text=event.text[:200],
+        )
+        await ctx.answer(TEXT["not_admin"][lang], msg_type="text")
+        return
+    if not event.is_group:
+        await ctx.answer(TEXT["not_group"][lang], msg_type="text")
+        return
+    directory = ctx.services.directory
+    if directory is None:
+        await ctx.answer(TEXT["offline"][lang], msg_type="text")
+        return
+    try:
+        people, _ = await directory.gather(chat_id=event.chat_id)
+    except DirectoryError as exc:
+        error = f"{exc.code}: {exc.msg[:80]}"
+        await ctx.answer(TEXT["failed"][lang].format(error=error), msg_type="text")
+        return
+    plan = plan_import(people, ctx.policy.roles)
+    report = await _apply(ctx, plan, source=f"chat import {event.chat_id}")
+    added, updated, same = _counts(report)
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="team.imported",
+        actor=actor.open_id,
+        subject=event.chat_id,
+        added=added,
+        updated=updated,
+        need_role=[u.person.open_id for u in plan.unplaced],
+    )
+    view = ImportView(
+        joined=tuple(
+            Joined(p.person.name, _role_name(ctx, p.role, lang), p.admin) for p in plan.placed
+        ),
+        needs_role=tuple(
+            NeedsRole(u.person.open_id, u.person.name, describe_unplaced(u, ctx.policy.roles, lang))
+            for u in plan.unplaced
+        ),
+        roles=_roles(ctx, lang),
+        actor_name=actor.name,
+        added=added,
+        updated=updated,
+        unchanged=same,
+    )
+    await ctx.answer(build_import_card(view, lang))
+
+
+@router.action(AssignRoles)
+async def on_assign_roles(ctx: Ctx, event: CardActionEvent, action: AssignRoles) -> dict:
+    """The roles chosen on the import card. The clicker must be an admin now; the people
+    and roles come from the card, each role checked against the policy."""
+    lang = ctx.lang
+    actor = ctx.member
+    if actor is None or not actor.is_admin:
+        audit(
+            ctx.session,
+            at=ctx.now,
+            action="team.refused",
+            actor=ctx.asker,
+            subject=event.open_message_id,
+        )
+        return toast("error", TEXT["not_admin"]["zh"], TEXT["not_admin"]["en"])
+    ids, names = action.ids, action.names
+    if not ids or len(ids) != len(names):
+        return toast("error", "这张卡片已失效。", "This card is out of date.")
+    placed, left = [], []
+    for i, (open_id, name) in enumerate(zip(ids, names, strict=True)):
+        if not isinstance(open_id, str) or not open_id.startswith("ou_"):
+            continue
+        person = Person(open_id, str(name)[:60] or open_id)
+        role = event.form_value.get(select_name(i))
+        if isinstance(role, str) and role in ctx.policy.roles:
+            placed.append(Placed(person, role))
+        else:
+            left.append(person)
+    if not placed:
+        return toast("warning", "请先为至少一人选择角色。", "Pick a role for someone first.")
+    await _apply(ctx, ImportPlan(tuple(placed), ()), source="chat import (card)")
+    audit(
+        ctx.session,
+        at=ctx.now,
+        action="team.roles_assigned",
+        actor=actor.open_id,
+        subject=event.open_message_id,
+        roles={p.person.open_id: p.role for p in placed},
+    )
+    view = ImportView(
+        joined=(),
+        needs_role=tuple(NeedsRole(p.open_id, p.name, "") for p in left),
+        roles=_roles(ctx, lang),
+        actor_name=actor.name,
+        assigned=tuple(Joined(p.person.name, _role_name(ctx, p.role, lang)) for p in placed),
+    )
+    done = len(placed)
+    answer = toast("success", f"已分配 {done} 人的角色", f"Roles assigned to {done}")
+    return with_card(answer, build_import_card(view, lang))
