@@ -63,6 +63,21 @@ async def test_sandbox_api_round_trip(sandbox):
     assert len(due_cards()) == 1  # admins may also get a calendar notice; one answer only
 
 
+async def test_sandbox_team_group_import_lists_the_newcomer(sandbox):
+    box, _ = sandbox
+    assert (await box.say("ou_li", "oc_sandbox_team", "导入本群成员"))["status"] == 200
+
+    def import_card() -> dict | None:
+        for m in box.messages("oc_sandbox_team"):
+            if m["from"] == "bot" and m["card"]:
+                if m["card"]["header"]["title"]["content"] == "已导入本群成员":
+                    return m["card"]
+        return None
+
+    card = await wait_until(import_card, 10)
+    assert "刘洋 (实习生)" in str(card) and "select_static" in str(card)
+
+
 @pytest.fixture
 async def browser():
     if CHROMIUM is None:

@@ -98,6 +98,13 @@ class Sandbox:
             await session.commit()
         for member in DEMO_TEAM.members:
             self.emulator.set_p2p_chat(member.open_id, p2p_chat(member.open_id))
+            # the directory behind "导入本群成员": job titles are the roles' names
+            title = bot.policy.roles[member.role].name_zh
+            self.emulator.add_user(member.open_id, member.name, job_title=title)
+        self.emulator.add_user("ou_liu", "刘洋 (实习生)", job_title="实习生")  # needs a role
+        self.emulator.set_chat_members(
+            TEAM_CHAT, [m.open_id for m in DEMO_TEAM.members] + ["ou_liu"]
+        )
         await self._demo_activity(bot)
 
     async def _demo_activity(self, bot: BotApp) -> None:
