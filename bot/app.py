@@ -78,6 +78,7 @@ class BotApp:
     calendar: WorkCalendar
     router: Router = field(default_factory=build_router)
     gateway: object | None = None  # FeishuGateway when credentials are configured
+    connect: bool = True  # ask Feishu who we are on start (`tick` connects only to send)
     workers: bool = False  # run the inbox/outbox workers (off: tests and `tick` drain them)
     scheduler: bool = False  # run the minute scheduler and the ten-minute housekeeping
     transport: Any = None  # a transport with start()/stop() (the long connection), if any
@@ -124,7 +125,8 @@ class BotApp:
 
     async def start(self) -> None:
         await self.prepare()
-        await self.connect_feishu()
+        if self.connect:
+            await self.connect_feishu()
         for hook in self.on_ready:
             await hook(self)
         if self.workers:
@@ -219,6 +221,7 @@ class BotApp:
             await self.outbox.stop()
         if self.gateway is not None:
             await self.gateway.close()
+        await self.ingest.close()
         await self.engine.dispose()
 
     def wake_outbox(self) -> None:

@@ -13,6 +13,7 @@ import sys
 
 from bot.cli import common
 from bot.config import Settings, redact_url
+from bot.fast import run
 
 log = logging.getLogger("dutybot")
 
@@ -143,12 +144,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if sandbox:
         print("No Feishu credentials configured: starting the sandbox instead.", flush=True)
         settings = _sandbox_settings(settings)
-    asyncio.run(_serve(settings, sandbox=sandbox))
+    run(_serve(settings, sandbox=sandbox))  # uvloop when installed
     return 0
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     settings = _sandbox_settings(common.settings())
     common.setup_logging(settings.log_level)
-    asyncio.run(_serve(settings, sandbox=True))
+    run(_serve(settings, sandbox=True))
     return 0
