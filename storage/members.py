@@ -117,3 +117,29 @@ async def export_team(session: AsyncSession) -> dict:
         "members": out_members,
         "chats": [{"chat_id": c.chat_id, "name": c.name, "team": c.is_team} for c in chats],
     }
+
+
+async def names_of(session: AsyncSession, open_ids: set[str]) -> dict[str, str]:
+    """open_id -> name, for members past and present (history keeps its names)."""
+    ids = {i for i in open_ids if i}
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Member).where(col(Member.open_id).in_(ids)))).all()
+    return {m.open_id: m.name for m in rows}
+
+
+async def list_active(session: AsyncSession) -> list[Member]:
+    """Everyone on the team now, by name."""
+    stmt = select(Member).where(Member.active).order_by(Member.name, Member.open_id)
+    return list((await session.exec(stmt)).all())
+
+
+async def get_chat(session: AsyncSession, chat_id: str) -> Chat | None:
+    return await session.get(Chat, chat_id) if chat_id else None
+
+
+async def add_chat(session: AsyncSession, chat_id: str, name: str, now) -> Chat:
+    """A chat the bot was added to (not a team chat until an admin says so)."""
+    chat = Chat(chat_id=chat_id, name=name[:200], is_team=False, created_at=now, updated_at=now)
+    session.add(chat)
+    return chat

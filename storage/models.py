@@ -123,6 +123,8 @@ class Task(SQLModel, table=True):
     done_at: datetime | None = _ts(nullable=True)
     note: str | None = Field(default=None, sa_type=Text)  # e.g. the approver's rejection comment
     snoozed_until: datetime | None = _ts(nullable=True)  # reminders wait; escalation does not
+    # The deadline before a rejection moved it (None: never moved): "was it on time?"
+    original_due_at: datetime | None = _ts(nullable=True)
     # When the reminder ladder next needs this task (see bot.domain.reminders); NULL: never.
     next_action_at: datetime | None = Field(
         default=RECHECK,

@@ -127,3 +127,21 @@ async def mark_done(session: AsyncSession, task: Task, now: datetime) -> bool:
         return False
     task.status, task.done_at, task.updated_at = TaskStatus.DONE, now, now
     return True
+
+
+async def cancel_open_duties(
+    session: AsyncSession, open_id: str, duty_keys: list[str], now: datetime
+) -> int:
+    """Cancel a member's open tasks of these duties (a role change); finished work stays."""
+    if not duty_keys:
+        return 0
+    result = await session.exec(
+        update(Task)
+        .where(
+            Task.assignee_open_id == open_id,
+            col(Task.duty_key).in_(duty_keys),
+            col(Task.status).in_(TaskStatus.OPEN_STATES),
+        )
+        .values(status=TaskStatus.CANCELLED, updated_at=now)
+    )
+    return result.rowcount or 0

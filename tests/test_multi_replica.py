@@ -46,7 +46,7 @@ async def _setup(url: str, domain: str, *, credentials: bool):
     await engine.dispose()
     extra = {} if credentials else {"app_id": "", "app_secret": "", "verification_token": ""}
     bot = build_app(make_settings(url, domain, **extra), clock=FixedClock(NOW))
-    await bot.prepare()
+    await bot.start()
     await sync_team(bot)
     await new_activity(bot, date(2026, 12, 28), date(2026, 12, 29))
     return bot
