@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
 import hashlib
-import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery.inbox import InboxWorker
 from bot.delivery.ingest import IngestBatcher
 from bot.delivery.outbox import OutboxWorker
-from bot.dispatch.context import Ctx, Services
-from bot.dispatch.events import PayloadError, card_action_event, message_event, typed_event
+from bot.dispatch.context import Services
+from bot.dispatch.dispatcher import Dispatcher
+from bot.dispatch.events import PayloadError, card_action_event
 from bot.dispatch.router import Router
 from bot.domain.policy import Policy, load_policy
 from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
 from bot.transport.ingress import Envelope, WebhookKeys, parse_request
+from cards.answers import answer_card, toast
 from handlers import (
     activities,
     admin,
-    card_actions,
     digests,
     menu,
     messages,
@@ -35,10 +37,9 @@ from handlers import (
     tasks,
     team_import,
 )
+from handlers.reports import routing
 from storage import db
-from storage.cards import button_value, remember_card
 from storage.inbox import event_row, purge_old
-from storage.models import InboundEvent
 from storage.outbox import enqueue
 from storage.policy_sync import sync_policy
 from storage.tasks import ensure_periodic_tasks
@@ -60,19 +61,32 @@ def build_router() -> Router:
         admin.router,
         digests.router,  # before messages: "本周汇总" is not "本周" (this week's tasks)
         messages.router,
-        card_actions.router,
         menu.router,  # the bot menu: no keywords, one event type
     )
 
 
 @dataclass
 class BotApp:
+    """The running bot. `async with app:` prepares the database and the policy, connects to
+    Feishu, runs `on_ready` hooks (e.g. the sandbox's demo team), then starts what was asked
+    for: the inbox and outbox workers, the scheduler (with housekeeping), a transport.
+    Leaving stops them in reverse order and closes the database."""
+
     settings: Settings
     clock: Clock
     policy: Policy
     calendar: WorkCalendar
     router: Router = field(default_factory=build_router)
     gateway: object | None = None  # FeishuGateway when credentials are configured
+    connect: bool = True  # ask Feishu who we are on start (`tick` connects only to send)
+    workers: bool = False  # run the inbox/outbox workers (off: tests and `tick` drain them)
+    scheduler: bool = False  # run the minute scheduler and the ten-minute housekeeping
+    transport: Any = None  # a transport with start()/stop() (the long connection), if any
+    on_ready: list[Callable[[BotApp], Awaitable[None]]] = field(default_factory=list)
+    # Extra scheduler steps, (name, async fn(sessions, services, now)), run after digests.
+    tick_steps: list[tuple[str, Callable]] = field(
+        default_factory=lambda: [("approvals", routing.tick_step)]
+    )
 
     def __post_init__(self) -> None:
         self.engine = db.make_engine(self.settings.database_url)
@@ -86,18 +100,60 @@ class BotApp:
         self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
         self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)
+        self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
+        self.stats["malformed"] = 0
         self.outbox = (
             OutboxWorker(self.sessions, self.gateway, self.clock) if self.gateway else None
         )
-        self.inbox = InboxWorker(self.sessions, self.dispatch, self.clock, after=self.wake_outbox)
+        self.dispatcher = Dispatcher(
+            self.router, self.services, self.sessions, self.clock.now, self.stats
+        )
+        self.inbox = InboxWorker(
+            self.sessions, self.dispatcher.handle_stored, self.clock, after=self.wake_outbox
+        )
         self._background: set[asyncio.Task] = set()
-        self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
-        self.stats["malformed"] = 0
+        self._scheduler = None
+        self._maintenance: asyncio.Task | None = None
 
     # -- life cycle -------------------------------------------------------------------
+    async def __aenter__(self) -> BotApp:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        await self.prepare()
+        if self.connect:
+            await self.connect_feishu()
+        for hook in self.on_ready:
+            await hook(self)
+        if self.workers:
+            self.start_workers()
+        if self.scheduler:
+            from bot.jobs.scheduler import Scheduler
+
+            self._scheduler = Scheduler(self)
+            self._scheduler.start()
+            self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        if self.transport is not None:
+            self.transport.start()
+
     async def prepare(self) -> None:
-        """Schema, policy and the periodic tasks of the current and next period."""
+        """Schema, policy and the periodic tasks of the current and next period. Replicas
+        starting together may race on the policy rows: a lost race is retried."""
         await db.ensure_schema(self.engine, auto_upgrade=self.settings.is_sqlite)
+        for attempt in range(3):
+            try:
+                await self._prepare_once()
+                return
+            except DBAPIError:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+
+    async def _prepare_once(self) -> None:
         async with self.sessions() as session:
             now = self.clock.now()
             changes = await sync_policy(session, self.policy, now)
@@ -133,8 +189,31 @@ class BotApp:
         if self.outbox:
             self.outbox.start()
 
+    async def _maintain(self) -> None:
+        """Every minute: reconnect to Feishu if the first try failed; every 10 minutes:
+        forget old de-duplication records."""
+        minute = 0
+        while True:
+            await asyncio.sleep(60)
+            minute += 1
+            try:
+                if self.gateway and self.services.bot_open_id is None:
+                    await self.connect_feishu()
+                if minute % 10 == 0:
+                    await self.housekeeping()
+            except Exception:
+                log.exception("maintenance pass failed")
+
     async def stop(self) -> None:
         """Stop taking work, let in-flight passes finish, close the database."""
+        if self.transport is not None:
+            await self.transport.stop()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._maintenance
+        if self._scheduler is not None:
+            await self._scheduler.stop()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
         await self.inbox.stop()
@@ -142,6 +221,7 @@ class BotApp:
             await self.outbox.stop()
         if self.gateway is not None:
             await self.gateway.close()
+        await self.ingest.close()
         await self.engine.dispose()
 
     def wake_outbox(self) -> None:
@@ -154,8 +234,10 @@ class BotApp:
         task.add_done_callback(self._background.discard)
 
     # -- ingress ----------------------------------------------------------------------
-    async def accept(self, env: Envelope) -> bool:
-        """Store a verified event once (stale ones as dropped); True when it is new."""
+    async def accept(self, env: Envelope, *, handled_inline: bool = False) -> bool:
+        """Store a verified event once (stale ones as dropped, inline-answered clicks as
+        done, so the inbox worker never sees them); True when it is new and current."""
+        status = "dropped" if env.stale else "done" if handled_inline else "pending"
         new = await self.ingest.submit(
             event_row(
                 dedupe_key=env.dedupe_key,
@@ -164,7 +246,7 @@ class BotApp:
                 payload=env.text,
                 event_created_at=env.created_at,
                 now=self.clock.now(),
-                status="dropped" if env.stale else "pending",
+                status=status,
             )
         )
         self.stats["received"] += 1
@@ -179,99 +261,38 @@ class BotApp:
                 env.event_id,
                 env.created_at.isoformat(),
             )
-        else:
+        elif not handled_inline:
             self.inbox.wake()
         return new and not env.stale
 
-    async def dispatch(self, session: AsyncSession, row: InboundEvent) -> None:
-        """Route one stored event to its handler (called by the inbox worker)."""
-        payload = json.loads(row.payload)
-        ctx = Ctx(session, self.clock.now(), self.services, source=row.dedupe_key)
-        # Signed but malformed events are refused here, at the boundary: handlers only ever
-        # see typed events, and a refusal is logged once, never retried.
-        try:
-            if row.event_type == "im.message.receive_v1":
-                event = message_event(payload, self.services.bot_open_id)
-            else:
-                event = typed_event(row.event_type, payload)
-        except PayloadError as exc:
-            self.stats["malformed"] += 1
-            log.warning("event %s (%s) refused: %s", row.event_id, row.event_type, exc)
-            return
-        if row.event_type == "im.message.receive_v1":
-            if event.is_group and not event.mentions_bot:
-                return  # only answer in groups when @-mentioned
-            intent = self.router.match(event.text)
-            handler = self.router.message_handler(intent.name)
-            if handler:
-                await handler(ctx, event, intent)
-            return
-        handler = self.router.events.get(row.event_type)
-        if handler is not None and event is not None:
-            await handler(ctx, event)
-            return
-        log.info("no handler for %s (%s)", row.event_type, row.event_id)
-
     async def callback(self, env: Envelope) -> dict:
-        """Answer a card callback within the 3 s budget (de-duplicated by event_id)."""
+        """Answer a card callback within the 3 s budget. The click is stored (de-duplicated
+        by event_id) as already handled: this inline answer is its only handling."""
         self.stats["callbacks"] += 1
-        if not await self.accept(env):
+        if not await self.accept(env, handled_inline=True):
             return {}
         try:
             event = card_action_event(env.payload)
         except PayloadError:
-            return card_actions.toast(
-                "error", "无法识别这次点击。", "This click could not be read."
-            )
-        if "a" not in event.value and event.action_name:
-            # Form submit buttons may come back without their value: find the button by
-            # name in the card we showed in that message.
-            async with self.sessions() as session:
-                value = await button_value(session, event.open_message_id, event.action_name)
-            if value is not None:
-                event = dataclasses.replace(event, value=value)
-        handler = self.router.action_handler(event.value)
-        if handler is None:
-            return card_actions.toast(
-                "warning",
-                "这张卡片已过期，请重新对我说「待办」。",
-                "This card is out of date; ask me again.",
-            )
-        work = asyncio.ensure_future(self._run_action(handler, event, env))
+            return toast("error", "无法识别这次点击。", "This click could not be read.")
+        found = await self.dispatcher.resolve_click(event)
+        if isinstance(found, dict):
+            return found
+        event, handler, action = found
+        work = asyncio.ensure_future(
+            self.dispatcher.handle_click(event, handler, action, env.dedupe_key)
+        )
+        work.add_done_callback(lambda _: self.wake_outbox())
         try:
             return await asyncio.wait_for(asyncio.shield(work), CALLBACK_BUDGET)
         except TimeoutError:
             # Too slow to answer inline: finish in the background and update the card with
             # the delayed-update token, after this answer (Feishu requires that order).
             self._track(self._finish_late(work, event))
-            return card_actions.toast("info", "正在处理…", "Working on it…")
-
-    async def _run_action(self, handler, event, env: Envelope) -> dict:
-        async with self.sessions() as session:
-            ctx = Ctx(session, self.clock.now(), self.services, source=env.dedupe_key)
-            try:
-                answer = await handler(ctx, event)
-                card = (answer.get("card") or {}).get("data") if isinstance(answer, dict) else None
-                if card and event.open_message_id:
-                    await remember_card(
-                        session,
-                        event.open_message_id,
-                        json.dumps(card, ensure_ascii=False),
-                        ctx.now,
-                    )
-            except Exception:
-                await session.rollback()
-                log.exception("card action %s failed", event.value.get("a"))
-                return card_actions.toast(
-                    "error", "出错了，请稍后再试。", "Something went wrong; please try again."
-                )
-            await session.commit()
-        self.wake_outbox()
-        return answer
+            return toast("info", "正在处理…", "Working on it…")
 
     async def _finish_late(self, work: asyncio.Future, event) -> None:
-        answer = await work
-        card = (answer.get("card") or {}).get("data")
+        card = answer_card(await work)
         if card and event.token:
             async with self.sessions() as session:
                 await enqueue(
@@ -315,9 +336,15 @@ class BotApp:
 
 
 def build_app(
-    settings: Settings, clock: Clock | None = None, gateway: object | None = None
+    settings: Settings,
+    clock: Clock | None = None,
+    gateway: object | None = None,
+    *,
+    workers: bool = False,
+    scheduler: bool = False,
 ) -> BotApp:
-    """Build the bot from settings. A gateway is created when credentials are configured."""
+    """Build the bot from settings (nothing runs until `async with` / `start()`). A gateway
+    is created when credentials are configured."""
     clock = clock or SystemClock()
     for secret in (settings.app_secret, settings.encrypt_key, settings.verification_token):
         add_secret(secret)  # never logged, at any level
@@ -327,4 +354,12 @@ def build_app(
         from bot.feishu.gateway import FeishuGateway
 
         gateway = FeishuGateway(settings.domain, settings.app_id, settings.app_secret, clock)
-    return BotApp(settings=settings, clock=clock, policy=policy, calendar=calendar, gateway=gateway)
+    return BotApp(
+        settings=settings,
+        clock=clock,
+        policy=policy,
+        calendar=calendar,
+        gateway=gateway,
+        workers=workers,
+        scheduler=scheduler,
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from cards.actions import CreateActivity
 from cards.elements import card, hr, markdown, md_text, plain, plain_str
 from cards.i18n import norm_lang
 from cards.task_card import ActivityView, activity_facts
 
-CREATE_ACTION = "activity.create"
 FORM_NAME = "activity_form"
 FIELDS = ("title", "mode", "start", "end", "budget", "owner", "expected")
 NAME_CHARS = 40
@@ -85,8 +85,8 @@ def build_activity_form(
     default_owner: str | None = None,
     today: date | None = None,
 ) -> dict:
-    """A form; its submit button carries {"a": "activity.create", "v": 1, "n": nonce}
-    (the nonce makes a double submit create one activity)."""
+    """A form; its submit button carries `CreateActivity(nonce)` (the nonce makes a double
+    submit create one activity)."""
     lang = norm_lang(lang)
     L = LABELS[lang]
     owner: dict = {
@@ -138,9 +138,7 @@ def build_activity_form(
                 "text": plain(L["submit"]),
                 "type": "primary_filled",
                 "form_action_type": "submit",
-                "behaviors": [
-                    {"type": "callback", "value": {"a": CREATE_ACTION, "v": 1, "n": nonce}}
-                ],
+                "behaviors": [{"type": "callback", "value": CreateActivity(nonce, lang).pack()}],
             },
         ],
     }
@@ -187,7 +185,6 @@ def build_activity_list_card(items: list[tuple[ActivityView, int]], lang: str) -
 
 
 __all__ = [
-    "CREATE_ACTION",
     "FIELDS",
     "PersonOption",
     "build_activity_created_card",

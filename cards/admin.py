@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cards.actions import MakeTeamChat
 from cards.elements import button, card, markdown, md_text
 from cards.i18n import norm_lang
 
@@ -51,9 +52,7 @@ def build_intro_card(lang: str, *, chat_id: str, offer_team: bool) -> dict:
     L = LABELS[norm_lang(lang)]
     elements = [markdown(L["intro"])]
     if offer_team:
-        elements.append(
-            button(L["make_team"], {"a": "chat.make_team", "v": 1, "c": chat_id}, style="primary")
-        )
+        elements.append(button(L["make_team"], MakeTeamChat(chat_id).pack(), style="primary"))
     return card(
         title=L["intro_title"], template="blue", summary=L["intro_title"], elements=elements
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cards.actions import RefreshDue
 from cards.elements import (
     CARD_BUDGET_BYTES,
     button,
@@ -24,7 +25,6 @@ from cards.task_actions import primary_button, with_buttons
 from cards.views import DueView, TaskView
 
 MAX_TASKS = 30
-REFRESH_ACTION = "due.refresh"
 
 ACTIVE_STATUSES = ("open", "submitted", "rejected")
 CLOSED_STATUSES = ("approved", "done", "cancelled")
@@ -195,9 +195,7 @@ def build_due_card(view: DueView, lang: str) -> dict:
         template = "green"
 
     # "o" (whose list) lets the handler refuse a click on someone else's card; "l" keeps the language.
-    value = {"a": REFRESH_ACTION, "v": 1, "o": view.member.open_id, "l": lang}
-    if scope != "all":
-        value["scope"] = scope
+    value = RefreshDue(view.member.open_id, lang, scope).pack()
     footer = [
         markdown(L["updated"].format(when=format_day_time(now, lang)), text_size="notation"),
         button(L["refresh"], value, style="default"),
@@ -304,4 +302,4 @@ def _local(dt: datetime, tz: tzinfo) -> datetime:
     return dt.astimezone(tz)
 
 
-__all__ = ["MAX_TASKS", "REFRESH_ACTION", "build_due_card", "group_tasks"]
+__all__ = ["MAX_TASKS", "build_due_card", "group_tasks"]

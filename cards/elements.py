@@ -333,3 +333,11 @@ __all__ = [
     "text_tag",
     "truncate",
 ]
+
+
+def md_id(value: str | None) -> str:
+    """An identifier (open_id, chat_id) as inline code, so it can be copied exactly; anything
+    that is not a plain identifier is shown as escaped text instead."""
+    if value and re.fullmatch(r"[0-9A-Za-z_-]{1,64}", value):
+        return f"`{value}`"
+    return md_text(value, 64)

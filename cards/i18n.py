@@ -48,3 +48,8 @@ def format_day_time(dt: datetime, lang: str, *, ref: datetime | None = None) -> 
         return f"{day} {wd} {hm}"
     year = f" {dt.year}" if with_year else ""
     return f"{wd} {dt.day} {_MONTHS_EN[dt.month - 1]}{year} {hm}"
+
+
+def t(lang: str, zh: str, en: str) -> str:
+    """The one zh/en text idiom: both wordings side by side where the text is used."""
+    return en if norm_lang(lang) == "en" else zh

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cards.elements import card, markdown, md_text, plain_str, text_div, truncate
+from cards.elements import card, markdown, md_id, md_text, plain_str, text_div, truncate
 from cards.i18n import norm_lang
 from cards.schema import HEADER_TEMPLATES
 from cards.views import MemberView
@@ -23,6 +23,7 @@ LABELS = {
         "ask_none": "请联系部门管理员把你加入团队。",
         "more": "……还有 {n} 位管理员",
         "after": "加入后发送「帮助」即可查看可用的命令。",
+        "open_id": "你的 open_id（请发给管理员）：{open_id}",
     },
     "en": {
         "title": "You're not on the team yet",
@@ -37,12 +38,16 @@ LABELS = {
         "ask_none": "Please ask your department's admin to add you.",
         "more": "…and {n} more admins",
         "after": 'Once you\'re added, say "help" to see what you can do.',
+        "open_id": "Your open_id (send it to an admin): {open_id}",
     },
 }
 
 
-def build_not_on_team_card(name: str | None, admins: list[MemberView], lang: str) -> dict:
-    """Polite refusal for someone who is not a team member, listing admins to ask."""
+def build_not_on_team_card(
+    name: str | None, admins: list[MemberView], lang: str, open_id: str = ""
+) -> dict:
+    """Polite refusal for someone who is not a team member, listing admins to ask and the
+    person's open_id (what an admin needs to add them)."""
     L = LABELS[norm_lang(lang)]
     shown = md_text(name, NAME_CHARS)
     greeting = L["hello"].format(name=shown) if shown else L["hello_anon"]
@@ -61,6 +66,7 @@ def build_not_on_team_card(name: str | None, admins: list[MemberView], lang: str
         elements=[
             markdown(f"{greeting}\n{L['body']}"),
             markdown(ask),
+            *([markdown(L["open_id"].format(open_id=md_id(open_id)))] if open_id else []),
             markdown(L["after"], text_size="notation"),
         ],
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cards.actions import Approve, FullText, OpenReport, Reject, ViewReport
 from cards.elements import (
     CARD_BUDGET_BYTES,
     action_row,
@@ -30,11 +31,6 @@ from cards.elements import (
 )
 from cards.i18n import format_day_time, norm_lang
 
-APPROVE = "report.approve"
-REJECT = "report.reject"
-OPEN = "report.open"
-FULL = "report.full"
-VIEW = "report.view"
 APPROVE_NAME = "report_approve"
 REJECT_NAME = "report_reject"
 COMMENT_NAME = "comment"
@@ -57,6 +53,8 @@ LABELS = {
         "due": "截止",
         "late": "逾期提交",
         "on_time": "按时提交",
+        "first_late": "首版逾期提交",
+        "first_on_time": "首版按时提交",
         "submitted": "提交于",
         "version": "第 {n} 版",
         "approver": "审批人",
@@ -92,6 +90,8 @@ LABELS = {
         "due": "Due",
         "late": "submitted late",
         "on_time": "on time",
+        "first_late": "first version late",
+        "first_on_time": "first version on time",
         "submitted": "Submitted",
         "version": "version {n}",
         "approver": "Approver",
@@ -206,7 +206,10 @@ def _meta(view: ReportView, lang: str, *, audience: str) -> dict:
         task += L["sep"] + md_text(view.period, PERIOD_CHARS)
     lines.append(f"**{L['task']}**{c}{task}")
     due = f"**{L['due']}**{c}{_when(view.due_at, view, lang)}{L['sep']}"
-    due += f"<font color='red'>{L['late']}</font>" if view.late else L["on_time"]
+    # The deadline shown is the one in force (a rejection may have moved it later); "late"
+    # is about the first version against the original deadline.
+    first = "first_" if view.version > 1 else ""
+    due += f"<font color='red'>{L[first + 'late']}</font>" if view.late else L[first + "on_time"]
     lines.append(due)
     version = L["version"].format(n=view.version)
     lines.append(
@@ -227,7 +230,7 @@ def _field_elements(
         if len(text) > cap:
             out.append(text_div(truncate(text, cap)))
             if full_buttons:
-                value = {"a": FULL, "v": 1, "r": view.report_id, "f": row.key, "l": lang}
+                value = FullText(view.report_id, row.key, lang).pack()
                 label = plain_str(row.label, 20) or row.key
                 out.append(
                     button(L["full"].format(label=label, n=f"{len(text):,}"), value, style="text")
@@ -262,12 +265,19 @@ def _outcome(view: ReportView, lang: str, *, audience: str) -> list[dict]:
 
 def _decision_form(view: ReportView, lang: str) -> dict:
     L = LABELS[lang]
-    base = {"v": 1, "r": view.report_id, "ver": view.version, "l": lang}
     approve = button(
-        L["approve"], {"a": APPROVE, **base}, style="primary_filled", name=APPROVE_NAME
+        L["approve"],
+        Approve(view.report_id, view.version, lang).pack(),
+        style="primary_filled",
+        name=APPROVE_NAME,
     )
     approve["form_action_type"] = "submit"
-    reject = button(L["reject"], {"a": REJECT, **base}, style="danger", name=REJECT_NAME)
+    reject = button(
+        L["reject"],
+        Reject(view.report_id, view.version, lang).pack(),
+        style="danger",
+        name=REJECT_NAME,
+    )
     reject["form_action_type"] = "submit"
     comment = {
         "tag": "input",
@@ -288,9 +298,7 @@ def _author_buttons(view: ReportView, lang: str) -> list[dict]:
     L = LABELS[lang]
     if view.status not in ("submitted", "rejected"):
         return []
-    value = {"a": OPEN, "v": 1, "t": view.task_id, "l": lang}
-    if view.author_card_uuid:
-        value["c"] = view.author_card_uuid
+    value = OpenReport(view.task_id, lang, view.author_card_uuid or "").pack()
     text = L["edit"] if view.status == "submitted" else L["resubmit"]
     style = "default" if view.status == "submitted" else "primary_filled"
     return [button(text, value, style=style)]
@@ -395,7 +403,7 @@ def build_decision_notice(view: ReportView, lang: str) -> dict:
         lines.append(N["redo"].format(due=_when(view.due_at, view, lang)))
     elements = [text_div("\n".join(lines))]
     if rejected:
-        value = {"a": OPEN, "v": 1, "t": view.task_id, "l": lang}
+        value = OpenReport(view.task_id, lang).pack()
         elements.append(button(N["resubmit"], value, style="primary_filled"))
     title = N["rejected_title" if rejected else "approved_title"]
     return card(
@@ -520,7 +528,7 @@ def build_pending_card(items: list[ReportItem], now: datetime, lang: str) -> dic
         if it.note:
             second.append(md_text(it.note, 60))
         text = markdown(f"{first}\n{S.join(second)}")
-        btn = button(L["view"], {"a": VIEW, "v": 1, "r": it.report_id, "l": lang})
+        btn = button(L["view"], ViewReport(it.report_id, lang).pack())
         rows.append((text, btn))
     title = L["pending_title"].format(n=len(items))
     return _list_card(title, "orange", markdown(L["oldest"], text_size="notation"), rows, L["more"])
@@ -555,7 +563,7 @@ def build_my_reports_card(items: list[ReportItem], now: datetime, lang: str) -> 
         if it.comment and status != "approved":
             lines.append(f"<font color='grey'>{md_text(it.comment, COMMENT_LINE_CHARS)}</font>")
         text = markdown("\n".join(lines))
-        btn = button(L["view"], {"a": VIEW, "v": 1, "r": it.report_id, "l": lang})
+        btn = button(L["view"], ViewReport(it.report_id, lang).pack())
         rows.append((text, btn))
     return _list_card(L["mine_title"], "blue", None, rows, L["more"])
 
@@ -621,23 +629,16 @@ def build_task_picker(
         line += S + P["due"].format(when=format_day_time(it.due_at, lang, ref=now))
         if it.status in ("submitted", "rejected"):
             line += f"{S}<font color='grey'>{P[it.status]}</font>"
-        value = {"a": OPEN, "v": 1, "t": it.task_id, "l": lang}
-        if card_uuid:
-            value["c"] = card_uuid
+        value = OpenReport(it.task_id, lang, card_uuid or "").pack()
         text = {"submitted": P["edit"], "rejected": P["redo"]}.get(it.status, P["open"])
         rows.append((markdown(line), button(text, value, style="primary")))
     return _list_card(P["title"], "blue", text_div(intro), rows, P["more"])
 
 
 __all__ = [
-    "APPROVE",
     "APPROVE_NAME",
     "COMMENT_NAME",
-    "FULL",
-    "OPEN",
-    "REJECT",
     "REJECT_NAME",
-    "VIEW",
     "FieldRow",
     "KpiRow",
     "PickItem",

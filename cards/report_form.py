@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from cards.actions import SubmitReport
 from cards.elements import (
     CARD_BUDGET_BYTES,
     button,
@@ -24,7 +25,6 @@ from cards.elements import (
 )
 from cards.i18n import format_day_time, norm_lang
 
-SUBMIT_ACTION = "report.submit"
 SUBMIT_NAME = "report_submit"
 FORM_NAME = "report_form"
 INPUT_MAX_CHARS = 1000  # Feishu's input component takes at most 1000 characters
@@ -111,6 +111,7 @@ class FormView:
     version: int = 1  # the version submitting creates
     comment: str | None = None  # the rejection comment being answered
     card_uuid: str | None = None  # outbox uuid of the message holding this card
+    source_message: str = ""  # the card the form was opened from (updated on submit)
 
 
 def _unit(f: FormField, lang: str) -> str:
@@ -201,12 +202,10 @@ def _build(view: FormView, lang: str) -> dict:
     for f in view.fields:
         inputs.append(_label(f, lang))
         inputs.append(_input(f, lang))
-    value: dict = {"a": SUBMIT_ACTION, "v": 1, "t": view.task_id, "l": lang}
-    if view.card_uuid:
-        value["c"] = view.card_uuid
-    kept = [f.key for f in view.fields if f.kept_chars]
-    if kept:
-        value["k"] = kept
+    kept = tuple(f.key for f in view.fields if f.kept_chars)
+    value = SubmitReport(
+        view.task_id, lang, view.card_uuid or "", kept, view.version, view.source_message
+    ).pack()
     text = L["update"] if view.version > 1 and not view.comment else L["submit"]
     if view.comment:
         text = L["resubmit"]
@@ -252,7 +251,6 @@ def build_report_form(view: FormView, lang: str) -> dict:
 
 __all__ = [
     "FORM_NAME",
-    "SUBMIT_ACTION",
     "SUBMIT_NAME",
     "FormField",
     "FormView",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cards.actions import AssignRoles
 from cards.elements import card, markdown, md_text, plain
 from cards.i18n import norm_lang
 
-ASSIGN_ACTION = "team.import_assign"
+ASSIGN_ACTION = AssignRoles.name
 FORM_NAME = "import_roles"
 MAX_SELECTS = 20  # one select per person; more would crowd the card (and its element limit)
 
@@ -107,13 +108,9 @@ def build_import_card(view: ImportView, lang: str) -> dict:
                     "options": [{"text": plain(name), "value": key} for key, name in view.roles],
                 }
             )
-        value = {
-            "a": ASSIGN_ACTION,
-            "v": 1,
-            "l": lang,
-            "ids": [p.open_id for p in shown],
-            "names": [p.name[:60] for p in shown],
-        }
+        value = AssignRoles(
+            lang, tuple(p.open_id for p in shown), tuple(p.name[:60] for p in shown)
+        ).pack()
         form.append(
             {
                 "tag": "button",

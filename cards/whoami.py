@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cards.elements import card, markdown, md_text, plain_str, text_tag
+from cards.elements import card, markdown, md_id, md_text, plain_str, text_tag
 from cards.i18n import norm_lang
 from cards.views import MemberView
 
@@ -19,6 +19,7 @@ LABELS = {
         "approver": "审批人",
         "admin": "管理员",
         "chats": "团队群",
+        "open_id": "open_id（管理员用它把你加入团队）",
         "yes": "是",
         "no": "否",
         "none": "无",
@@ -37,6 +38,7 @@ LABELS = {
         "approver": "Reports approved by",
         "admin": "Admin",
         "chats": "Team chats",
+        "open_id": "open_id (admins use it to add you)",
         "yes": "Yes",
         "no": "No",
         "none": "None",
@@ -81,6 +83,7 @@ def build_whoami_card(
         (L["approver"], approver),
         (L["admin"], L["yes"] if member.is_admin else L["no"]),
         (L["chats"], chat_text),
+        (L["open_id"], md_id(member.open_id) or "—"),
     ]
     details = "\n".join(f"**{k}**{L['colon']}{v}" for k, v in rows)
     plain_name = plain_str(member.name, NAME_CHARS) or "—"

@@ -13,19 +13,19 @@ from bot.dispatch.router import Intent, Router, detect_lang
 from bot.domain.activities import ActivityError, ActivityInput
 from bot.domain.roster import Roster
 from bot.services.activities import activity_view, create_activity
+from cards.actions import CreateActivity
 from cards.activity_form import (
-    CREATE_ACTION,
     PersonOption,
     build_activity_created_card,
     build_activity_form,
     build_activity_list_card,
 )
+from cards.answers import toast, with_card
 from cards.notice import build_notice_card
-from handlers.card_actions import toast
 from storage.activities import activity_tasks, list_activities
 from storage.audit import audit
 from storage.leave import add_leave, list_leave, remove_leave
-from storage.members import get_member, load_roster
+from storage.members import load_roster
 from storage.models import Marker, Member
 from storage.queue import insert_ignore
 
@@ -67,10 +67,8 @@ def _refuse(ctx: Ctx, lang: str, zh: str, en: str) -> dict:
     ),
 )
 async def on_new_activity(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
-    member = await get_member(ctx.session, event.sender_open_id)
-    if not may_create_activities(member, ctx):
+    if not may_create_activities(ctx.member, ctx):
         await ctx.answer(
-            event,
             _refuse(
                 ctx,
                 intent.lang,
@@ -94,7 +92,7 @@ async def on_new_activity(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         default_owner=people[0].open_id if people else None,
         today=ctx.local_now.date(),
     )
-    await ctx.answer(event, card)
+    await ctx.answer(card)
 
 
 def _date(value: object) -> date | None:
@@ -163,15 +161,14 @@ def parse_form(form: dict) -> tuple[ActivityInput | None, list[str]]:
     )
 
 
-@router.action(CREATE_ACTION)
-async def on_activity_form(ctx: Ctx, event: CardActionEvent) -> dict:
-    member = await get_member(ctx.session, event.operator_open_id)
-    if not may_create_activities(member, ctx):
+@router.action(CreateActivity)
+async def on_activity_form(ctx: Ctx, click: CardActionEvent, action: CreateActivity) -> dict:
+    if not may_create_activities(ctx.member, ctx):
         audit(
             ctx.session,
             at=ctx.now,
             action="activity.create.refused",
-            actor=event.operator_open_id,
+            actor=ctx.asker,
             subject="activity",
         )
         return toast(
@@ -179,21 +176,20 @@ async def on_activity_form(ctx: Ctx, event: CardActionEvent) -> dict:
             "只有管理员和市场经理可以新建活动。",
             "Only admins and the manager can create activities.",
         )
-    data, errors = parse_form(event.form_value)
+    data, errors = parse_form(click.form_value)
     if data is None:
         return toast(
             "error",
             "；".join(e.split(" / ")[0] for e in errors),
             "; ".join(e.split(" / ")[-1] for e in errors),
         )
-    nonce = str(event.value.get("n") or "")
-    if nonce:
-        key = f"actform:{nonce}"
+    if action.nonce:
+        key = f"actform:{action.nonce}"
         if not await insert_ignore(ctx.session, Marker, {"key": key, "created_at": ctx.now}, "key"):
             return toast("info", "这个活动已经创建过了。", "This activity was already created.")
     try:
         change = await create_activity(
-            ctx.session, ctx.services, ctx.now, data, created_by=event.operator_open_id
+            ctx.session, ctx.services, ctx.now, data, created_by=ctx.asker
         )
     except ActivityError as exc:
         await ctx.session.rollback()
@@ -202,17 +198,14 @@ async def on_activity_form(ctx: Ctx, event: CardActionEvent) -> dict:
         return toast("error", zh, en)
     roster = await load_roster(ctx.session, ctx.policy)
     view = activity_view(change.activity, roster)
-    return {
-        **toast("success", "活动已创建", "Activity created"),
-        "card": {"type": "raw", "data": build_activity_created_card(view, len(change.tasks), "zh")},
-    }
+    card = build_activity_created_card(view, len(change.tasks), ctx.lang)
+    return with_card(toast("success", "活动已创建", "Activity created"), card)
 
 
 @router.message("activity.list", keywords=("活动列表", "查看活动", "list activities", "activities"))
 async def on_activity_list(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
-    if await get_member(ctx.session, event.sender_open_id) is None:
+    if ctx.member is None:
         await ctx.answer(
-            event,
             _refuse(ctx, intent.lang, "你还不在团队名单中。", "You are not on the team yet."),
         )
         return
@@ -225,7 +218,7 @@ async def on_activity_list(ctx: Ctx, event: MessageEvent, intent: Intent) -> Non
         items.append(
             (activity_view(activity, roster), len([t for t in tasks if t.status != "cancelled"]))
         )
-    await ctx.answer(event, build_activity_list_card(items, intent.lang))
+    await ctx.answer(build_activity_list_card(items, intent.lang))
 
 
 # -- leave -----------------------------------------------------------------------------
@@ -265,10 +258,9 @@ async def on_leave(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
 
 async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool) -> None:
     lang = detect_lang(MENTION_RE.sub("", event.text))  # a Chinese name is not a Chinese sentence
-    sender = await get_member(ctx.session, event.sender_open_id)
+    sender = ctx.member
     if sender is None or not sender.is_admin:
         await ctx.answer(
-            event,
             _refuse(
                 ctx,
                 lang,
@@ -282,7 +274,7 @@ async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool)
     today = ctx.local_now.date()
     if cancel:
         if target is None:
-            await ctx.answer(event, LEAVE_USAGE[lang], msg_type="text")
+            await ctx.answer(LEAVE_USAGE[lang], msg_type="text")
             return
         removed = await remove_leave(ctx.session, target.open_id, today)
         audit(
@@ -298,7 +290,7 @@ async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool)
             if lang == "zh"
             else f"Removed {removed} leave span(s) for {target.name}."
         )
-        await ctx.answer(event, text, msg_type="text")
+        await ctx.answer(text, msg_type="text")
         return
     dates = [d for d in (_date(m.group(0)) for m in DATE_RE.finditer(event.text)) if d]
     if target is None or not dates:
@@ -309,7 +301,7 @@ async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool)
             lines += [
                 f"- {roster.name(lv.open_id)} {lv.start_date} – {lv.end_date}" for lv in current
             ]
-        await ctx.answer(event, "\n".join(lines), msg_type="text")
+        await ctx.answer("\n".join(lines), msg_type="text")
         return
     start, end = dates[0], dates[1] if len(dates) > 1 else dates[0]
     if end < start or (end - start).days > MAX_LEAVE_DAYS:
@@ -318,7 +310,7 @@ async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool)
             if lang == "zh"
             else "The end must follow the start, within a year."
         )
-        await ctx.answer(event, msg, msg_type="text")
+        await ctx.answer(msg, msg_type="text")
         return
     added = await add_leave(ctx.session, target.open_id, start, end, ctx.now)
     audit(
@@ -340,4 +332,4 @@ async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool)
         text = f"Recorded: {target.name} is on leave {start} – {end}. No reminders then; tasks due then are excused in digests."
         if not added:
             text = f"{target.name}'s leave {start} – {end} was already recorded."
-    await ctx.answer(event, text, msg_type="text")
+    await ctx.answer(text, msg_type="text")

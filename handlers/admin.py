@@ -8,37 +8,34 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import col, update
-
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import BotAddedEvent, CardActionEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
 from bot.domain.policy import Role
+from cards.actions import MakeTeamChat
 from cards.admin import build_intro_card, build_team_change_card, build_team_chat_card
-from handlers.card_actions import toast
+from cards.answers import toast, with_card
+from handlers.reports.routing import reroute_pending
 from storage.audit import audit
-from storage.members import get_member, save_member
-from storage.models import Chat, Member, Task, TaskStatus
-from storage.tasks import ensure_periodic_tasks
+from storage.members import add_chat, get_chat, get_member, save_member
+from storage.models import Member
+from storage.tasks import cancel_open_duties, ensure_periodic_tasks
 
 router = Router(name="admin")
 
 OPEN_ID = re.compile(r"\bou_[0-9a-z]+\b")
-TEXT = {
-    "not_admin": {
-        "zh": "只有管理员可以修改团队。请联系管理员。",
-        "en": "Only admins can change the team; please ask an admin.",
-    },
-    "assign_usage": {
-        "zh": "用法：绑定 @张三 市场策划专员（角色可用中文名、英文名或代号：{roles}）",
-        "en": "Usage: assign @Zhang planner (role by Chinese or English name or key: {roles})",
-    },
-    "approver_usage": {
-        "zh": "用法：设置审批人 @成员 @审批人",
-        "en": "Usage: set approver @member @approver",
-    },
-    "remove_usage": {"zh": "用法：移除 @张三", "en": "Usage: remove @Zhang"},
-    "not_member": {"zh": "{name} 不在团队中。", "en": "{name} is not on the team."},
+TEXT: dict[str, tuple[str, str]] = {  # (zh, en)
+    "not_admin": (
+        "只有管理员可以修改团队。请联系管理员。",
+        "Only admins can change the team; please ask an admin.",
+    ),
+    "assign_usage": (
+        "用法：绑定 @张三 市场策划专员（角色可用中文名、英文名或代号：{roles}）",
+        "Usage: assign @Zhang planner (role by Chinese or English name or key: {roles})",
+    ),
+    "approver_usage": ("用法：设置审批人 @成员 @审批人", "Usage: set approver @member @approver"),
+    "remove_usage": ("用法：移除 @张三", "Usage: remove @Zhang"),
+    "not_member": ("{name} 不在团队中。", "{name} is not on the team."),
 }
 
 
@@ -62,7 +59,7 @@ def _role_in(text: str, roles: dict[str, Role]) -> Role | None:
 
 
 async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
-    actor = await get_member(ctx.session, event.sender_open_id)
+    actor = ctx.member
     if actor is None or not actor.is_admin:
         audit(
             ctx.session,
@@ -72,9 +69,18 @@ async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
             subject=event.message_id,
             text=event.text[:200],
         )
-        await ctx.answer(event, TEXT["not_admin"][lang], msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["not_admin"]), msg_type="text")
         return None
     return actor
+
+
+async def _reroute(ctx: Ctx) -> list[str]:
+    """Pending approvals follow the change; a line saying how many moved, if any."""
+    await ctx.session.flush()
+    moved = await reroute_pending(ctx)
+    if not moved:
+        return []
+    return [ctx.t(f"{moved} 份待审批报告已转给新的审批人", f"{moved} pending report(s) re-routed")]
 
 
 @router.message("team.assign", keywords=("绑定", "分配角色", "assign", "add member"))
@@ -86,7 +92,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     people, role = _people(event), _role_in(event.text, ctx.policy.roles)
     if len(people) != 1 or role is None:
         roles = ", ".join(r.key for r in ctx.policy.roles.values())
-        await ctx.answer(event, TEXT["assign_usage"][lang].format(roles=roles), msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["assign_usage"]).format(roles=roles), msg_type="text")
         return
     open_id, name = people[0]
     member, previous = await save_member(
@@ -96,15 +102,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     if previous and previous != role.key:
         # Periodic work of the old role stops; activity tasks and finished work stay.
         old_duties = [d.key for d in ctx.policy.duties_for_role(previous) if d.due.is_periodic]
-        await ctx.session.exec(
-            update(Task)
-            .where(
-                Task.assignee_open_id == open_id,
-                col(Task.duty_key).in_(old_duties),
-                col(Task.status).in_(TaskStatus.OPEN_STATES),
-            )
-            .values(status=TaskStatus.CANCELLED, updated_at=ctx.now)
-        )
+        await cancel_open_duties(ctx.session, open_id, old_duties, ctx.now)
     created = await ensure_periodic_tasks(
         ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now, [open_id]
     )
@@ -119,17 +117,18 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         card=event.message_id,
     )
     if previous is None:
-        line = {
-            "zh": f"已把 {member.name} 加入团队，角色：{role.name_zh}",
-            "en": f"Added {member.name} as {role.name_en}",
-        }[lang]
+        line = ctx.t(
+            f"已把 {member.name} 加入团队，角色：{role.name_zh}",
+            f"Added {member.name} as {role.name_en}",
+        )
     else:
-        line = {
-            "zh": f"{member.name} 的角色：{ctx.policy.roles[previous].name_zh if previous in ctx.policy.roles else previous} → {role.name_zh}",
-            "en": f"{member.name}: {previous} → {role.key}",
-        }[lang]
-    tasks = {"zh": f"新建周期任务 {created} 项", "en": f"{created} periodic tasks created"}[lang]
-    await ctx.answer(event, build_team_change_card([line, tasks], actor.name, lang))
+        was = ctx.policy.roles.get(previous)
+        line = ctx.t(
+            f"{member.name} 的角色：{was.name_zh if was else previous} → {role.name_zh}",
+            f"{member.name}: {was.name_en if was else previous} → {role.name_en}",
+        )
+    tasks = ctx.t(f"新建周期任务 {created} 项", f"{created} periodic tasks created")
+    await ctx.answer(build_team_change_card([line, tasks, *await _reroute(ctx)], actor.name, lang))
 
 
 @router.message("team.approver", keywords=("设置审批人", "审批人设为", "set approver"))
@@ -140,7 +139,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         return
     people = _people(event)
     if len(people) != 2:
-        await ctx.answer(event, TEXT["approver_usage"][lang], msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["approver_usage"]), msg_type="text")
         return
     member = await get_member(ctx.session, people[0][0])
     approver = await get_member(ctx.session, people[1][0])
@@ -149,7 +148,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
     )
     if missing or member.open_id == approver.open_id:
         await ctx.answer(
-            event, TEXT["not_member"][lang].format(name=missing or people[0][1]), msg_type="text"
+            ctx.t(*TEXT["not_member"]).format(name=missing or people[0][1]), msg_type="text"
         )
         return
     member.manager_open_id, member.updated_at = approver.open_id, ctx.now
@@ -163,11 +162,11 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
         approver=approver.open_id,
         card=event.message_id,
     )
-    line = {
-        "zh": f"{member.name} 的报告由 {approver.name} 审批",
-        "en": f"{approver.name} now approves {member.name}'s reports",
-    }[lang]
-    await ctx.answer(event, build_team_change_card([line], actor.name, lang))
+    line = ctx.t(
+        f"{member.name} 的报告由 {approver.name} 审批",
+        f"{approver.name} now approves {member.name}'s reports",
+    )
+    await ctx.answer(build_team_change_card([line, *await _reroute(ctx)], actor.name, lang))
 
 
 @router.message("team.remove", keywords=("移除成员", "移除", "remove member", "remove"))
@@ -178,11 +177,11 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         return
     people = _people(event)
     if len(people) != 1:
-        await ctx.answer(event, TEXT["remove_usage"][lang], msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["remove_usage"]), msg_type="text")
         return
     member = await get_member(ctx.session, people[0][0])
     if member is None:
-        await ctx.answer(event, TEXT["not_member"][lang].format(name=people[0][1]), msg_type="text")
+        await ctx.answer(ctx.t(*TEXT["not_member"]).format(name=people[0][1]), msg_type="text")
         return
     member.active, member.updated_at = False, ctx.now
     ctx.session.add(member)
@@ -194,54 +193,42 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         subject=member.open_id,
         card=event.message_id,
     )
-    line = {
-        "zh": f"已将 {member.name} 移出团队（任务记录保留）",
-        "en": f"Removed {member.name} from the team (their task history is kept)",
-    }[lang]
-    await ctx.answer(event, build_team_change_card([line], actor.name, lang))
+    line = ctx.t(
+        f"已将 {member.name} 移出团队（任务记录保留）",
+        f"Removed {member.name} from the team (their task history is kept)",
+    )
+    await ctx.answer(build_team_change_card([line, *await _reroute(ctx)], actor.name, lang))
 
 
 @router.event("im.chat.member.bot.added_v1")
 async def on_bot_added(ctx: Ctx, event: BotAddedEvent) -> None:
     """Introduce ourselves; offer the person who added us, if an admin, to make it a team chat."""
-    chat_id = event.chat_id
-    if not chat_id:
-        return
-    adder = (
-        await get_member(ctx.session, event.operator_open_id) if event.operator_open_id else None
-    )
-    chat = await ctx.session.get(Chat, chat_id)
+    adder = ctx.member
+    chat = await get_chat(ctx.session, event.chat_id)
     if chat is None:
-        name = event.chat_name or chat_id
-        ctx.session.add(
-            Chat(
-                chat_id=chat_id,
-                name=name[:200],
-                is_team=False,
-                created_at=ctx.now,
-                updated_at=ctx.now,
-            )
-        )
+        await add_chat(ctx.session, event.chat_id, event.chat_name or event.chat_id, ctx.now)
     offer = bool(adder and adder.is_admin and not (chat and chat.is_team))
-    await ctx.send("chat_id", chat_id, build_intro_card("zh", chat_id=chat_id, offer_team=offer))
+    await ctx.send(
+        "chat_id", event.chat_id, build_intro_card("zh", chat_id=event.chat_id, offer_team=offer)
+    )
 
 
-@router.action("chat.make_team")
-async def on_make_team(ctx: Ctx, event: CardActionEvent) -> dict:
-    actor = await get_member(ctx.session, event.operator_open_id)
+@router.action(MakeTeamChat)
+async def on_make_team(ctx: Ctx, click: CardActionEvent, action: MakeTeamChat) -> dict:
+    actor = ctx.member
     if actor is None or not actor.is_admin:
         audit(
             ctx.session,
             at=ctx.now,
             action="team.refused",
-            actor=event.operator_open_id,
-            subject=event.open_message_id,
+            actor=ctx.asker,
+            subject=click.open_message_id,
         )
         return toast(
             "error", "只有管理员可以设置团队群。", "Only admins can make this a team chat."
         )
-    chat_id = event.open_chat_id or str(event.value.get("c") or "")
-    chat = await ctx.session.get(Chat, chat_id)
+    chat_id = click.open_chat_id or action.chat_id
+    chat = await get_chat(ctx.session, chat_id)
     if chat is None:
         return toast("error", "找不到这个群。", "This chat is unknown.")
     chat.is_team, chat.active, chat.updated_at = True, True, ctx.now
@@ -252,9 +239,6 @@ async def on_make_team(ctx: Ctx, event: CardActionEvent) -> dict:
         action="chat.made_team",
         actor=actor.open_id,
         subject=chat_id,
-        card=event.open_message_id,
+        card=click.open_message_id,
     )
-    return {
-        **toast("success", "已设为团队群", "Team chat set"),
-        "card": {"type": "raw", "data": build_team_chat_card("zh")},
-    }
+    return with_card(toast("success", "已设为团队群", "Team chat set"), build_team_chat_card("zh"))

@@ -61,7 +61,7 @@ async def on_digest(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
             actor=event.sender_open_id,
             subject=event.message_id,
         )
-        await ctx.answer(event, TEXT["refused"][intent.lang], msg_type="text")
+        await ctx.answer(TEXT["refused"][intent.lang], msg_type="text")
         return
     today = ctx.local_now.date()
     if intent.scope in ("month", "last_month"):
@@ -73,9 +73,9 @@ async def on_digest(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     data = await build_digest(ctx.session, ctx.services, roster, ctx.now, period, intent.lang)
     if data.view.is_empty:
         text = TEXT["empty"][intent.lang].format(label=period_label(period, intent.lang))
-        await ctx.answer(event, text, msg_type="text")
+        await ctx.answer(text, msg_type="text")
         return
-    await ctx.answer(event, build_digest_card(data.view, intent.lang))
+    await ctx.answer(build_digest_card(data.view, intent.lang))
 
 
 __all__ = ["may_see_digest", "router"]

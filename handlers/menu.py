@@ -4,12 +4,15 @@ open_id (a menu click carries no chat). Keys are set in the developer console (R
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import MenuEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
-from handlers import messages, reports
+from handlers import messages
+from handlers.reports.lists import on_pending
+from handlers.reports.submit import on_submit
 
 router = Router(name="menu")
 
@@ -18,8 +21,8 @@ LANG = "zh"  # a menu click has no words to tell the language; the team's own is
 # menu key -> (intent, the words a person would have typed, the handler that answers them)
 ITEMS = {
     "due": ("due", "待办", messages.on_due),
-    "submit": ("report.submit", "提交报告", reports.on_submit),
-    "approvals": ("report.pending", "待审批", reports.on_pending),
+    "submit": ("report.submit", "提交报告", on_submit),
+    "approvals": ("report.pending", "待审批", on_pending),
     "help": ("help", "帮助", messages.on_help),
 }
 
@@ -48,4 +51,5 @@ async def on_menu(ctx: Ctx, event: MenuEvent) -> None:
         message_type="text",
         text=words,
     )
-    await handler(ctx, asked, Intent(intent, LANG, "all", words))
+    asking = dataclasses.replace(ctx, event=asked, lang=LANG)  # the same session and asker
+    await handler(asking, asked, Intent(intent, LANG, "all", words))

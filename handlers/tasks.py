@@ -13,10 +13,11 @@ from bot.dispatch.events import CardActionEvent
 from bot.dispatch.router import Router
 from bot.domain.reminders import next_working_morning
 from bot.services.digests import weekly_progress_draft
-from cards.task_actions import TASK_DONE, TASK_SNOOZE
-from handlers.card_actions import toast
+from cards.actions import MarkDone, Snooze
+from cards.answers import toast, with_card
+from handlers.reports import PREFILL
+from handlers.views import card_after
 from storage.audit import audit
-from storage.members import get_member
 from storage.models import Task, TaskStatus
 from storage.reminders import snooze_task
 from storage.tasks import get_task, mark_done
@@ -28,20 +29,8 @@ router = Router(name="tasks")
 WEEKLY_PROGRESS = "manager.weekly_progress"
 
 
-def _task_id(event: CardActionEvent) -> int | None:
-    raw = event.value.get("t")
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.isdigit():
-        return int(raw)
-    return None
-
-
-async def _load(ctx: Ctx, event: CardActionEvent) -> tuple[Task | None, dict | None]:
-    task_id = _task_id(event)
-    task = await get_task(ctx.session, task_id) if task_id is not None else None
+async def _load(ctx: Ctx, task_id: int) -> tuple[Task | None, dict | None]:
+    task = await get_task(ctx.session, task_id)
     if task is None:
         return None, toast(
             "warning",
@@ -56,18 +45,18 @@ def _name(ctx: Ctx, task: Task) -> tuple[str, str]:
     return (duty.name_zh, duty.name_en) if duty else (task.duty_key, task.duty_key)
 
 
-@router.action(TASK_DONE)
-async def on_done(ctx: Ctx, event: CardActionEvent) -> dict:
-    task, problem = await _load(ctx, event)
+@router.action(MarkDone)
+async def on_done(ctx: Ctx, click: CardActionEvent, action: MarkDone) -> dict:
+    task, problem = await _load(ctx, action.task_id)
     if task is None:
         return problem or {}
-    operator = await get_member(ctx.session, event.operator_open_id)
+    operator = ctx.member
     if operator is None or (operator.open_id != task.assignee_open_id and not operator.is_admin):
         audit(
             ctx.session,
             at=ctx.now,
             action="task.done.refused",
-            actor=event.operator_open_id,
+            actor=ctx.asker,
             subject=f"task:{task.id}",
         )
         return toast(
@@ -91,20 +80,24 @@ async def on_done(ctx: Ctx, event: CardActionEvent) -> dict:
         ctx.session,
         at=ctx.now,
         action="task.done",
-        actor=event.operator_open_id,
+        actor=ctx.asker,
         subject=f"task:{task.id}",
         duty=task.duty_key,
         assignee=task.assignee_open_id,
     )
-    return toast("success", f"已完成：{zh}", f"Done: {en}")
+    answer = toast("success", f"已完成：{zh}", f"Done: {en}")
+    # The card clicked shows it at once: a what's-due list loses the task (and its counts
+    # change); a reminder or task card says "done" where the buttons were.
+    card = await card_after(ctx, click.open_message_id, task.id, ctx.t("✅ 已完成", "✅ Done"))
+    return with_card(answer, card) if card else answer
 
 
-@router.action(TASK_SNOOZE)
-async def on_snooze(ctx: Ctx, event: CardActionEvent) -> dict:
-    task, problem = await _load(ctx, event)
+@router.action(Snooze)
+async def on_snooze(ctx: Ctx, click: CardActionEvent, action: Snooze) -> dict:
+    task, problem = await _load(ctx, action.task_id)
     if task is None:
         return problem or {}
-    if event.operator_open_id != task.assignee_open_id:
+    if ctx.asker != task.assignee_open_id:
         return toast(
             "warning",
             "只有任务负责人可以推迟自己的提醒。",
@@ -118,16 +111,21 @@ async def on_snooze(ctx: Ctx, event: CardActionEvent) -> dict:
         ctx.session,
         at=ctx.now,
         action="task.snoozed",
-        actor=event.operator_open_id,
+        actor=ctx.asker,
         subject=f"task:{task.id}",
         until=until.isoformat(),
     )
     local = until.astimezone(ctx.tz)
-    return toast(
+    answer = toast(
         "success",
         f"好的，{local:%m-%d %H:%M} 再提醒你（逾期升级不受影响）。",
         f"OK, I'll remind you again on {local:%b %d %H:%M} (escalation is not paused).",
     )
+    note = ctx.t(f"⏰ {local:%m-%d %H:%M} 再提醒", f"⏰ until {local:%b %d %H:%M}")
+    card = await card_after(
+        ctx, click.open_message_id, task.id, note, relist=False, only=(Snooze.name,)
+    )
+    return with_card(answer, card) if card else answer
 
 
 async def draft_weekly_progress(ctx: Ctx, task: Task) -> dict:
@@ -136,18 +134,4 @@ async def draft_weekly_progress(ctx: Ctx, task: Task) -> dict:
     return await weekly_progress_draft(ctx.session, ctx.services, ctx.now, task)
 
 
-def _register_prefill() -> bool:
-    """Give the reports form our draft (handlers.reports.PREFILL, if it exists)."""
-    try:
-        from handlers import reports
-    except ImportError:  # pragma: no cover - the reports module always exists
-        return False
-    table = getattr(reports, "PREFILL", None)
-    if table is None:
-        log.debug("handlers.reports has no PREFILL table yet; weekly draft not registered")
-        return False
-    table[WEEKLY_PROGRESS] = draft_weekly_progress
-    return True
-
-
-PREFILL_REGISTERED = _register_prefill()
+PREFILL[WEEKLY_PROGRESS] = draft_weekly_progress

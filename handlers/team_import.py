@@ -16,11 +16,11 @@ from bot.domain.directory import (
     describe_unplaced,
     plan_import,
 )
-from cards.team_import import ASSIGN_ACTION, ImportView, Joined, NeedsRole, build_import_card
+from cards.actions import AssignRoles
+from cards.answers import toast, with_card
+from cards.team_import import ImportView, Joined, NeedsRole, build_import_card
 from cards.team_import import field_name as select_name
-from handlers.card_actions import toast
 from storage.audit import audit
-from storage.members import get_member
 from storage.org import SyncReport, import_people
 from storage.tasks import ensure_periodic_tasks
 
@@ -72,9 +72,9 @@ async def _apply(ctx: Ctx, plan: ImportPlan, source: str) -> SyncReport:
     "team.import", keywords=("导入本群成员", "导入群成员", "导入成员", "import members")
 )
 async def on_import(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
-    lang = intent.lang
-    actor = await get_member(ctx.session, event.sender_open_id)
-    if actor is None or not actor.is_admin or not actor.active:
+    lang = ctx.lang
+    actor = ctx.member
+    if actor is None or not actor.is_admin:
         audit(
             ctx.session,
             at=ctx.now,
@@ -83,20 +83,20 @@ async def on_import(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
             subject=event.message_id,
             text=event.text[:200],
         )
-        await ctx.answer(event, TEXT["not_admin"][lang], msg_type="text")
+        await ctx.answer(TEXT["not_admin"][lang], msg_type="text")
         return
     if not event.is_group:
-        await ctx.answer(event, TEXT["not_group"][lang], msg_type="text")
+        await ctx.answer(TEXT["not_group"][lang], msg_type="text")
         return
     directory = ctx.services.directory
     if directory is None:
-        await ctx.answer(event, TEXT["offline"][lang], msg_type="text")
+        await ctx.answer(TEXT["offline"][lang], msg_type="text")
         return
     try:
         people, _ = await directory.gather(chat_id=event.chat_id)
     except DirectoryError as exc:
         error = f"{exc.code}: {exc.msg[:80]}"
-        await ctx.answer(event, TEXT["failed"][lang].format(error=error), msg_type="text")
+        await ctx.answer(TEXT["failed"][lang].format(error=error), msg_type="text")
         return
     plan = plan_import(people, ctx.policy.roles)
     report = await _apply(ctx, plan, source=f"chat import {event.chat_id}")
@@ -125,27 +125,26 @@ async def on_import(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         updated=updated,
         unchanged=same,
     )
-    await ctx.answer(event, build_import_card(view, lang))
+    await ctx.answer(build_import_card(view, lang))
 
 
-@router.action(ASSIGN_ACTION)
-async def on_assign_roles(ctx: Ctx, event: CardActionEvent) -> dict:
+@router.action(AssignRoles)
+async def on_assign_roles(ctx: Ctx, event: CardActionEvent, action: AssignRoles) -> dict:
     """The roles chosen on the import card. The clicker must be an admin now; the people
     and roles come from the card, each role checked against the policy."""
-    value = event.value
-    lang = value.get("l") if value.get("l") in ("zh", "en") else "zh"
-    actor = await get_member(ctx.session, event.operator_open_id)
-    if actor is None or not actor.is_admin or not actor.active:
+    lang = ctx.lang
+    actor = ctx.member
+    if actor is None or not actor.is_admin:
         audit(
             ctx.session,
             at=ctx.now,
             action="team.refused",
-            actor=event.operator_open_id,
+            actor=ctx.asker,
             subject=event.open_message_id,
         )
         return toast("error", TEXT["not_admin"]["zh"], TEXT["not_admin"]["en"])
-    ids, names = value.get("ids"), value.get("names")
-    if not isinstance(ids, list) or not isinstance(names, list) or len(ids) != len(names):
+    ids, names = action.ids, action.names
+    if not ids or len(ids) != len(names):
         return toast("error", "这张卡片已失效。", "This card is out of date.")
     placed, left = [], []
     for i, (open_id, name) in enumerate(zip(ids, names, strict=True)):
@@ -176,7 +175,5 @@ async def on_assign_roles(ctx: Ctx, event: CardActionEvent) -> dict:
         assigned=tuple(Joined(p.person.name, _role_name(ctx, p.role, lang)) for p in placed),
     )
     done = len(placed)
-    return {
-        **toast("success", f"已分配 {done} 人的角色", f"Roles assigned to {done}"),
-        "card": {"type": "raw", "data": build_import_card(view, lang)},
-    }
+    answer = toast("success", f"已分配 {done} 人的角色", f"Roles assigned to {done}")
+    return with_card(answer, build_import_card(view, lang))

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from bot.dispatch.context import Ctx
-from cards.views import MemberView, TaskView
+from cards.actions import BadAction, RefreshDue
+from cards.due import build_due_card
+from cards.notice import build_not_on_team_card
+from cards.task_actions import TASK_BUTTONS, button_values, mark_task
+from cards.views import DueView, MemberView, TaskView
 from storage.activities import activity_titles
-from storage.members import get_duties, get_member
+from storage.cards import shown_card
+from storage.members import first_member_with_role, get_duties, get_member, list_admins
 from storage.models import Member, Task
+from storage.tasks import list_open_tasks
 
 
 def _name(row, lang: str) -> str:
@@ -31,8 +37,6 @@ async def member_view(ctx: Ctx, member: Member, lang: str) -> MemberView:
 async def resolve_manager(ctx: Ctx, member: Member) -> Member | None:
     """Who approves this member's reports: the team file's `manager`, else the first active
     member holding the role this member's role reports to."""
-    from storage.members import first_member_with_role
-
     if member.manager_open_id:
         manager = await get_member(ctx.session, member.manager_open_id)
         if manager:
@@ -65,3 +69,52 @@ async def task_views(ctx: Ctx, tasks: list[Task], lang: str) -> tuple[TaskView, 
             )
         )
     return tuple(views)
+
+
+async def require_member(ctx: Ctx) -> Member | None:
+    """The asker if they are on the team; otherwise answer politely with who the admins
+    are (and the asker's open_id, for the admin who adds them)."""
+    if ctx.member is None:
+        admins = [await member_view(ctx, a, ctx.lang) for a in await list_admins(ctx.session)]
+        await ctx.answer(build_not_on_team_card(None, admins, ctx.lang, ctx.asker))
+    return ctx.member
+
+
+async def due_card(ctx: Ctx, member: Member, scope: str, lang: str) -> dict:
+    """A member's what's-due card as of now."""
+    view = DueView(
+        member=await member_view(ctx, member, lang),
+        now=ctx.local_now,
+        tasks=await task_views(ctx, await list_open_tasks(ctx.session, member.open_id), lang),
+        timezone=ctx.services.settings.timezone,
+        scope=scope,
+    )
+    return build_due_card(view, lang)
+
+
+async def card_after(
+    ctx: Ctx,
+    message_id: str,
+    task_id: int,
+    note: str,
+    *,
+    relist: bool = True,
+    only: tuple[str, ...] = TASK_BUTTONS,
+) -> dict | None:
+    """The card shown in `message_id` (one of ours) as it should look now that `task_id`
+    changed: a what's-due list is rebuilt (`relist`: the task leaves it, the counts
+    change); any other task card keeps its text, with `note` in place of that task's
+    buttons. None when the message is not ours or does not show the task."""
+    shown = await shown_card(ctx.session, message_id)
+    if shown is None:
+        return None
+    if relist:
+        value = next((v for v in button_values(shown) if v.get("a") == RefreshDue.name), None)
+        try:
+            refresh = RefreshDue.unpack(value) if value else None
+        except BadAction:
+            refresh = None
+        owner = await get_member(ctx.session, refresh.owner) if refresh and refresh.owner else None
+        if refresh is not None and owner is not None:
+            return await due_card(ctx, owner, refresh.scope, refresh.lang or ctx.lang)
+    return mark_task(shown, task_id, note, only=only)

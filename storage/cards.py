@@ -56,3 +56,17 @@ async def button_value(session: AsyncSession, message_id: str, name: str) -> dic
         return _find_value(json.loads(snapshot.content), name)
     except ValueError:
         return None
+
+
+async def shown_card(session: AsyncSession, message_id: str) -> dict | None:
+    """The card JSON last shown in `message_id` (ours, sent or patched), or None."""
+    if not message_id:
+        return None
+    snapshot = await session.get(CardSnapshot, message_id)
+    if snapshot is None:
+        return None
+    try:
+        card = json.loads(snapshot.content)
+    except ValueError:
+        return None
+    return card if isinstance(card, dict) else None

@@ -12,10 +12,22 @@ from bot.domain.policy import Policy
 from bot.domain.roster import Roster
 from storage.models import Chat, Duty, Leave, Member
 
+# What the scheduler reads of a member: plain rows with Member's attributes, not ORM
+# objects (a tick reads the whole team every minute; rows are an order of magnitude cheaper,
+# and no timestamps: they cost a conversion per row).
+ROSTER_COLUMNS = (
+    Member.open_id,
+    Member.name,
+    Member.role_key,
+    Member.manager_open_id,
+    Member.is_admin,
+    Member.active,
+)
+
 
 async def load_roster(session: AsyncSession, policy: Policy) -> Roster[Member]:
     """The active team and everyone's leave, for one pass of planning or sending."""
-    rows = (await session.exec(select(Member).where(Member.active))).all()
+    rows = (await session.exec(select(*ROSTER_COLUMNS).where(Member.active))).all()
     leaves: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for leave in (await session.exec(select(Leave))).all():
         leaves[leave.open_id].append((leave.start_date, leave.end_date))
@@ -105,3 +117,29 @@ async def export_team(session: AsyncSession) -> dict:
         "members": out_members,
         "chats": [{"chat_id": c.chat_id, "name": c.name, "team": c.is_team} for c in chats],
     }
+
+
+async def names_of(session: AsyncSession, open_ids: set[str]) -> dict[str, str]:
+    """open_id -> name, for members past and present (history keeps its names)."""
+    ids = {i for i in open_ids if i}
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Member).where(col(Member.open_id).in_(ids)))).all()
+    return {m.open_id: m.name for m in rows}
+
+
+async def list_active(session: AsyncSession) -> list[Member]:
+    """Everyone on the team now, by name."""
+    stmt = select(Member).where(Member.active).order_by(Member.name, Member.open_id)
+    return list((await session.exec(stmt)).all())
+
+
+async def get_chat(session: AsyncSession, chat_id: str) -> Chat | None:
+    return await session.get(Chat, chat_id) if chat_id else None
+
+
+async def add_chat(session: AsyncSession, chat_id: str, name: str, now) -> Chat:
+    """A chat the bot was added to (not a team chat until an admin says so)."""
+    chat = Chat(chat_id=chat_id, name=name[:200], is_team=False, created_at=now, updated_at=now)
+    session.add(chat)
+    return chat

@@ -28,6 +28,13 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# A task's `next_action_at` when it must be looked at again: the tick reads it at once and
+# stores the exact value. Every write that does not set the column explicitly resets it to
+# this (column default and onupdate), so an insert or update that forgets the ladder costs
+# one extra look, never a missed reminder.
+RECHECK = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _ts(nullable: bool = False, index: bool = False):
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
@@ -101,6 +108,7 @@ class Task(SQLModel, table=True):
         UniqueConstraint("duty_key", "assignee_open_id", "period_key", name="uq_task_period"),
         Index("ix_tasks_assignee_status_due", "assignee_open_id", "status", "due_at"),
         Index("ix_tasks_status_due", "status", "due_at"),
+        Index("ix_tasks_status_next_action", "status", "next_action_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -115,6 +123,15 @@ class Task(SQLModel, table=True):
     done_at: datetime | None = _ts(nullable=True)
     note: str | None = Field(default=None, sa_type=Text)  # e.g. the approver's rejection comment
     snoozed_until: datetime | None = _ts(nullable=True)  # reminders wait; escalation does not
+    # The deadline before a rejection moved it (None: never moved): "was it on time?"
+    original_due_at: datetime | None = _ts(nullable=True)
+    # When the reminder ladder next needs this task (see bot.domain.reminders); NULL: never.
+    next_action_at: datetime | None = Field(
+        default=RECHECK,
+        sa_type=UTCDateTime,
+        nullable=True,
+        sa_column_kwargs={"onupdate": RECHECK},
+    )
 
 
 class InboundEvent(SQLModel, table=True):

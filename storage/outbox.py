@@ -227,3 +227,9 @@ async def open_incident(session: AsyncSession, key: str, now: datetime, quiet: t
         return True
     await session.exec(update(Marker).where(Marker.key == key).values(created_at=now))
     return False
+
+
+async def queued_at(session: AsyncSession, uuid: str) -> datetime | None:
+    """When the outbox row with this uuid was queued (None when there is none)."""
+    stmt = select(OutboundMessage.created_at).where(OutboundMessage.uuid == uuid)
+    return (await session.exec(stmt)).scalars().first()

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_
+from sqlalchemy import bindparam, delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Marker, OutboundMessage, Task, TaskStatus
+from storage.models import RECHECK, Marker, OutboundMessage, Task, TaskStatus
 from storage.outbox import DEAD
 from storage.queue import insert_ignore
 
@@ -25,8 +25,9 @@ REMINDABLE = (TaskStatus.OPEN, TaskStatus.REJECTED)  # submitted work waits for 
 CHUNK = 500
 
 
-# What planning a round needs of a task: plain rows, not ORM objects (a tick may read
-# thousands; rows are several times cheaper to build).
+# What planning a round needs of a task: plain rows, not ORM objects (a morning round may
+# read thousands; rows are several times cheaper to build). `next_action_at` comes back so
+# that storing the next value is a compare-and-set (see set_next_actions).
 DUE_NOW_COLUMNS = (
     Task.id,
     Task.duty_key,
@@ -35,20 +36,51 @@ DUE_NOW_COLUMNS = (
     Task.due_at,
     Task.status,
     Task.snoozed_until,
+    Task.next_action_at,
 )
 
 
-def due_now_query(lo: datetime, hi: datetime):
-    """Tasks a reminder step may apply to: not delivered yet, due in [lo, hi). Served by
-    the (status, due_at) index."""
+def due_now_query(now: datetime):
+    """Tasks whose next reminder action has come: not delivered yet, `next_action_at` ≤ now.
+    Served by the (status, next_action_at) index: between rounds this is a handful of rows."""
     return select(*DUE_NOW_COLUMNS).where(
-        col(Task.status).in_(REMINDABLE), Task.due_at >= lo, Task.due_at < hi
+        col(Task.status).in_(REMINDABLE), col(Task.next_action_at) <= now
     )  # no ORDER BY: the cards sort their lines; the database need not sort thousands
 
 
-async def tasks_due_between(session: AsyncSession, lo: datetime, hi: datetime) -> list:
+async def tasks_due_now(session: AsyncSession, now: datetime) -> list:
     """Rows with the attributes of DUE_NOW_COLUMNS (id, duty_key, assignee_open_id, …)."""
-    return list((await session.exec(due_now_query(lo, hi))).all())
+    return list((await session.exec(due_now_query(now))).all())
+
+
+async def set_next_actions(
+    session: AsyncSession, changes: list[tuple[int, datetime | None, datetime | None]]
+) -> None:
+    """Store (task id, value seen, new value) for each task a round planned, unless the
+    task changed since it was read (another write reset `next_action_at`): that write's
+    value wins and the task is looked at again. Does not commit."""
+    stmt = (
+        update(Task)
+        .where(Task.id == bindparam("b_id"), Task.next_action_at == bindparam("b_seen"))
+        .values(next_action_at=bindparam("b_next"))
+        .execution_options(synchronize_session=False)
+    )
+    conn = await session.connection()
+    for i in range(0, len(changes), CHUNK):
+        chunk = changes[i : i + CHUNK]
+        await conn.execute(stmt, [{"b_id": t, "b_seen": s, "b_next": n} for t, s, n in chunk])
+
+
+async def recheck_open_tasks(session: AsyncSession, due_from: datetime) -> int:
+    """Make every undelivered task due from `due_from` on be looked at by the next round
+    (the ladder, working hours or the team changed). Does not commit."""
+    result = await session.exec(
+        update(Task)
+        .where(col(Task.status).in_(REMINDABLE), Task.due_at >= due_from)
+        .values(next_action_at=RECHECK)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
 
 
 def marker_key(task_id: int, due_local_date: str, step: str, recipient: str) -> str:
@@ -81,6 +113,35 @@ async def existing_markers(
         )
         found.update(rows.all())
     return found
+
+
+async def recheck_lost(session: AsyncSession, now: datetime) -> int:
+    """Tasks whose reminder card will never be delivered are looked at again (their
+    markers released), so the next round plans the step anew, as before `next_action_at`.
+    Does not commit; returns how many markers were released."""
+    lost = select(OutboundMessage.uuid).where(OutboundMessage.status != "sent", _undelivered(now))
+    keys = list(
+        (
+            await session.exec(
+                select(Marker.key).where(
+                    col(Marker.key).startswith("rem:"), col(Marker.outbox_uuid).in_(lost)
+                )
+            )
+        ).all()
+    )
+    if not keys:
+        return 0
+    ids = sorted({int(k.split(":")[1]) for k in keys})
+    for i in range(0, len(ids), CHUNK):
+        await session.exec(
+            update(Task)
+            .where(col(Task.id).in_(ids[i : i + CHUNK]), col(Task.status).in_(REMINDABLE))
+            .values(next_action_at=RECHECK)
+            .execution_options(synchronize_session=False)
+        )
+    for i in range(0, len(keys), CHUNK):
+        await session.exec(delete(Marker).where(col(Marker.key).in_(keys[i : i + CHUNK])))
+    return len(keys)
 
 
 async def release_lost(session: AsyncSession, keys: list[str], now: datetime) -> None:

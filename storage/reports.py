@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -207,6 +207,8 @@ async def set_task_state(
     if note is not None or not keep_note:
         values["note"] = note
     if due_at is not None:
+        # The first move keeps the original deadline (the UPDATE reads the old values).
+        values["original_due_at"] = func.coalesce(Task.original_due_at, Task.due_at)
         values["due_at"] = due_at
     await session.exec(
         update(Task)
@@ -261,3 +263,35 @@ async def tasks_by_id(session: AsyncSession, ids: list[int]) -> dict[int, Task]:
         return {}
     rows = (await session.exec(select(Task).where(col(Task.id).in_(ids)))).all()
     return {t.id: t for t in rows}
+
+
+async def version_submitted_at(
+    session: AsyncSession, report_id: int, version: int
+) -> datetime | None:
+    """When `version` of a report was submitted."""
+    stmt = select(ReportVersion.submitted_at).where(
+        ReportVersion.report_id == report_id, ReportVersion.version == version
+    )
+    return (await session.exec(stmt)).first()
+
+
+async def set_approver(session: AsyncSession, report: Report, open_id: str | None) -> None:
+    """Record who approves a report now (the team changed since it was submitted)."""
+    await session.exec(
+        update(Report)
+        .where(Report.id == report.id)
+        .values(approver_open_id=open_id)
+        .execution_options(synchronize_session=False)
+    )
+    report.approver_open_id = open_id
+
+
+async def pending_reports(session: AsyncSession, limit: int = 1000) -> list[Report]:
+    """Every report waiting for a decision, oldest first."""
+    stmt = (
+        select(Report)
+        .where(Report.status == ReportStatus.SUBMITTED)
+        .order_by(Report.submitted_at, Report.id)
+        .limit(limit)
+    )
+    return list((await session.exec(stmt)).all())

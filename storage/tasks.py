@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -10,9 +11,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.policy import Policy
+from bot.domain.reminders import first_action_at
 from bot.domain.schedule import upcoming_occurrences
 from bot.domain.workcalendar import WorkCalendar
-from storage.models import Member, Task, TaskStatus
+from storage.models import Marker, Member, Task, TaskStatus
 from storage.queue import insert_ignore
 
 CHUNK = 500
@@ -28,8 +30,14 @@ async def ensure_periodic_tasks(
 ) -> int:
     """Create the current and next period's task of every periodic duty for every active
     member (or just `open_ids`); unique per (duty, assignee, period), so re-running adds
-    nothing. Returns how many tasks were created. Does not commit."""
-    stmt = select(Member).where(Member.active).order_by(Member.open_id)  # one lock order
+    nothing. Returns how many tasks were created. Does not commit.
+
+    For the whole team, a `Marker` keyed by everything the rows derive from (who has which
+    role, each duty's periods and due times) records that they exist: the tick that runs
+    every minute then costs one read of the team instead of tens of thousands of inserts."""
+    stmt = (
+        select(Member.open_id, Member.role_key).where(Member.active).order_by(Member.open_id)
+    )  # one lock order
     if open_ids is not None:
         stmt = stmt.where(col(Member.open_id).in_(open_ids))
     members = (await session.exec(stmt)).all()
@@ -37,6 +45,16 @@ async def ensure_periodic_tasks(
         duty.key: upcoming_occurrences(duty.due, now, tz, calendar)
         for duty in policy.periodic_duties()
     }
+    marker = None
+    if open_ids is None:
+        marker = _periodic_marker(policy, members, occurrences)
+        if await session.get(Marker, marker) is not None:
+            return 0
+    first_action: dict[datetime, datetime | None] = {}
+    for occs in occurrences.values():
+        for occ in occs:
+            if occ.due_at not in first_action:
+                first_action[occ.due_at] = first_action_at(policy, calendar, tz, occ.due_at)
     rows = []
     for member in members:
         for duty in policy.duties_for_role(member.role_key):
@@ -50,6 +68,7 @@ async def ensure_periodic_tasks(
                         "status": TaskStatus.OPEN,
                         "created_at": now,
                         "updated_at": now,
+                        "next_action_at": first_action[occ.due_at],
                     }
                 )
     created = 0
@@ -57,7 +76,17 @@ async def ensure_periodic_tasks(
         created += await insert_ignore(
             session, Task, rows[i : i + CHUNK], ["duty_key", "assignee_open_id", "period_key"]
         )
+    if marker is not None:
+        await insert_ignore(session, Marker, {"key": marker, "created_at": now}, "key")
     return created
+
+
+def _periodic_marker(policy: Policy, members, occurrences) -> str:
+    parts = [f"{m.open_id}:{m.role_key}" for m in members]
+    for duty in policy.periodic_duties():
+        occs = ",".join(f"{o.period_key}@{o.due_at.isoformat()}" for o in occurrences[duty.key])
+        parts.append(f"{duty.key}/{duty.role}={occs}")
+    return "periodic:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
 
 async def list_open_tasks(session: AsyncSession, open_id: str) -> list[Task]:
@@ -98,3 +127,21 @@ async def mark_done(session: AsyncSession, task: Task, now: datetime) -> bool:
         return False
     task.status, task.done_at, task.updated_at = TaskStatus.DONE, now, now
     return True
+
+
+async def cancel_open_duties(
+    session: AsyncSession, open_id: str, duty_keys: list[str], now: datetime
+) -> int:
+    """Cancel a member's open tasks of these duties (a role change); finished work stays."""
+    if not duty_keys:
+        return 0
+    result = await session.exec(
+        update(Task)
+        .where(
+            Task.assignee_open_id == open_id,
+            col(Task.duty_key).in_(duty_keys),
+            col(Task.status).in_(TaskStatus.OPEN_STATES),
+        )
+        .values(status=TaskStatus.CANCELLED, updated_at=now)
+    )
+    return result.rowcount or 0

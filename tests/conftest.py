@@ -169,15 +169,12 @@ class Harness:
 @pytest.fixture
 async def harness(db_url, emulator, clock):
     settings = make_settings(db_url, emulator.base_url)
-    bot = build_app(settings, clock=clock)
-    await bot.prepare()
-    await bot.connect_feishu()
-    await sync_team(bot)
-    client = TestClient(TestServer(make_web_app(bot)))
-    await client.start_server()
-    yield Harness(bot, client, emulator, clock)
-    await client.close()
-    await bot.stop()
+    async with build_app(settings, clock=clock) as bot:  # workers off: tests drain them
+        await sync_team(bot)
+        client = TestClient(TestServer(make_web_app(bot)))
+        await client.start_server()
+        yield Harness(bot, client, emulator, clock)
+        await client.close()
 
 
 # -- shared by the PostgreSQL and CLI tests ---------------------------------------------

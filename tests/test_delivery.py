@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import ClassVar
 
 from sqlmodel import func, select
 
 from bot.app import build_app
 from bot.transport.webhook import make_web_app
+from cards.actions import CardAction
 from storage.models import InboundEvent, OutboundMessage
 from tests import feishu_events as fe
 from tests.conftest import Harness, make_settings
@@ -49,8 +52,7 @@ async def test_redelivery_after_restart_is_recognised(harness, db_url, emulator,
     await harness.bot.stop()
     clock.advance(timedelta(hours=6))  # Feishu's last retry comes ~6 h later
     bot = build_app(make_settings(db_url, emulator.base_url), clock=clock)
-    await bot.prepare()
-    await bot.connect_feishu()
+    await bot.start()
     from aiohttp.test_utils import TestClient, TestServer
 
     client = TestClient(TestServer(make_web_app(bot)))
@@ -186,7 +188,7 @@ async def test_failing_handler_is_retried_and_the_event_kept(harness):
         calls.append(event.message_id)
         if len(calls) == 1:
             raise RuntimeError("database hiccup")
-        await ctx.answer(event, "ok", msg_type="text")
+        await ctx.answer("ok", msg_type="text")
 
     harness.bot.router.messages["unknown"] = flaky
     await harness.post(fe.message("something odd", "ou_manager", harness.clock.now()))
@@ -225,14 +227,19 @@ async def test_concurrent_duplicates_are_stored_once(harness):
     assert len(harness.emulator.messages) == 1
 
 
+@dataclass(frozen=True)
+class Slow(CardAction):
+    name: ClassVar[str] = "test.slow"
+
+
 async def test_slow_card_action_answers_in_time_then_updates_the_card(harness):
     from cards.notice import build_notice_card
 
-    async def slow(ctx, event):
+    async def slow(ctx, click, action):
         await asyncio.sleep(3.0)
         return {"card": {"type": "raw", "data": build_notice_card("完成", "done", "zh")}}
 
-    harness.bot.router.actions["test.slow"] = slow
+    harness.bot.router.action(Slow)(slow)
     await harness.say("待办", sender="ou_manager")
     card_message = harness.emulator.messages[0].message_id
     token = harness.emulator.issue_callback_token(card_message)

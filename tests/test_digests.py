@@ -287,14 +287,10 @@ async def test_weekly_progress_draft_uses_the_digest_numbers(harness):
 
 
 async def test_weekly_progress_form_is_prefilled(harness):
-    from handlers import reports
-    from handlers.tasks import PREFILL_REGISTERED, draft_weekly_progress
+    from handlers.reports import PREFILL
+    from handlers.tasks import draft_weekly_progress
 
-    table = getattr(reports, "PREFILL", None)
-    if table is None:  # the reports module predates the PREFILL contract
-        assert PREFILL_REGISTERED is False
-        return
-    assert PREFILL_REGISTERED and table["manager.weekly_progress"] is draft_weekly_progress
+    assert PREFILL["manager.weekly_progress"] is draft_weekly_progress
     t = await week_49(harness.bot)
     harness.clock.set(at(2026, 12, 4, 16))
     answer = await harness.click("ou_manager", {"a": "report.open", "v": 1, "t": t["pending"].id})

@@ -41,17 +41,13 @@ async def longconn(db_url, emulator, clock):
             db_url, emulator.base_url, transport="longconn", verification_token="", encrypt_key=""
         ),
         clock=clock,
+        workers=True,
     )
-    await bot.prepare()
-    await bot.connect_feishu()
-    await sync_team(bot)
-    bot.start_workers()
-    transport = LongConnTransport(bot, stale_after=3.0, check_every=0.5)
-    transport.start()
-    await wait_for(lambda: emulator.longconn.connected == 1)
-    yield bot, transport
-    await transport.stop()
-    await bot.stop()
+    bot.on_ready.append(sync_team)  # the team is there before any event is handled
+    transport = bot.transport = LongConnTransport(bot, stale_after=3.0, check_every=0.5)
+    async with bot:
+        await wait_for(lambda: emulator.longconn.connected == 1)
+        yield bot, transport
     emulator.longconn.silent = False
 
 

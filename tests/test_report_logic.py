@@ -415,7 +415,8 @@ def test_form_has_one_named_input_per_field():
     submit = next(n for n in _walk(card) if n.get("name") == "report_submit")
     value = submit["behaviors"][0]["value"]
     assert submit["form_action_type"] == "submit" and value["c"] == "rabc" and "k" not in value
-    assert value == {"a": "report.submit", "v": 1, "t": 1, "l": "zh", "c": "rabc"}
+    # "ver": the version this form creates, so a double click stores one version
+    assert value == {"a": "report.submit", "v": 1, "t": 1, "l": "zh", "c": "rabc", "ver": 2}
 
 
 def test_form_fits_with_huge_defaults_by_keeping_what_does_not_fit():

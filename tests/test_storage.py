@@ -58,7 +58,7 @@ async def test_task_generation_is_idempotent_and_unique_per_period(harness):
 
 async def test_editing_the_policy_and_restarting_keeps_tasks(tmp_path, db_url, emulator, clock):
     bot = build_app(make_settings(db_url, emulator.base_url), clock=clock)
-    await bot.prepare()
+    await bot.start()
     await sync_team(bot)
     async with bot.sessions() as session:
         tasks_before = (await session.exec(select(func.count()).select_from(Task))).one()
@@ -79,7 +79,7 @@ async def test_editing_the_policy_and_restarting_keeps_tasks(tmp_path, db_url, e
     bot = build_app(
         make_settings(db_url, emulator.base_url, policy_path=str(policy_file)), clock=clock
     )
-    await bot.prepare()
+    await bot.start()
     async with bot.sessions() as session:
         weekly = await session.get(Duty, "manager.weekly_progress")
         faq_duty = await session.get(Duty, "brand.faq")

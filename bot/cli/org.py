@@ -30,7 +30,9 @@ def register(sub: common.SubParsers) -> None:
 
 
 def cmd_org_sync(args: argparse.Namespace) -> int:
+    from bot.dispatch.context import Ctx, Services
     from bot.domain.workcalendar import WorkCalendar
+    from handlers.reports.routing import reroute_pending
     from storage import db
     from storage.org import TeamFileError, apply_team, load_team_file
     from storage.policy_sync import sync_policy
@@ -51,12 +53,18 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
             report = await apply_team(session, team, now)
             await session.flush()
             created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
+            # Pending approvals follow the new team (queued; `dutybot run` sends them).
+            services = Services(settings, policy, calendar)
+            ctx = Ctx(session, now, services, source=f"org-sync:{now.isoformat()}")
+            rerouted = await reroute_pending(ctx)
             await session.commit()
-        return report, created
+        return report, created, rerouted
 
-    report, created = common.run_db(settings, run, what="sync")
+    report, created, rerouted = common.run_db(settings, run, what="sync")
     print(report.render())
     print(f"{created} periodic tasks created")
+    if rerouted:
+        print(f"{rerouted} pending report(s) re-routed to their new approver")
     return 0
 
 

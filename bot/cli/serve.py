@@ -1,5 +1,5 @@
 """`dutybot run` and `dutybot sandbox`: the long-running bot (webhook or long connection,
-workers, scheduler, maintenance) until SIGINT / SIGTERM."""
+workers, scheduler, maintenance: all started by `BotApp`) until SIGINT / SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 
 from bot.cli import common
 from bot.config import Settings, redact_url
+from bot.fast import run
 
 log = logging.getLogger("dutybot")
 
@@ -76,26 +77,23 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
 
     common.load_policy(settings)  # clear errors before anything starts
     box = None
-    try:
-        if sandbox:
-            from bot.devtools.sandbox.server import Sandbox
+    if sandbox:
+        from bot.devtools.sandbox.server import Sandbox
 
-            box = Sandbox(settings)
-            bot = await box.start()
-        else:
-            bot = build_app(settings)
-            await bot.prepare()
-            await bot.connect_feishu()
+        box = Sandbox(settings)
+        bot = await box.build()
+    else:
+        bot = build_app(settings, workers=True, scheduler=True)
+        if settings.transport == "longconn":
+            from bot.transport.longconn import LongConnTransport
+
+            bot.transport = LongConnTransport(bot)
+    try:
+        await bot.start()  # schema, policy, Feishu, workers, scheduler, transport
     except DatabaseBehind as exc:
         print(f"DutyBot cannot start: {exc}", file=sys.stderr)
+        await bot.stop()
         raise SystemExit(2) from None
-    bot.start_workers()
-    transport = None
-    if settings.transport == "longconn" and not sandbox:
-        from bot.transport.longconn import LongConnTransport
-
-        transport = bot.transport = LongConnTransport(bot)
-        transport.start()
     web_app = make_web_app(bot)
     if box is not None:
         box.install(web_app)
@@ -121,44 +119,9 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-
-    async def maintenance() -> None:
-        """Every minute: reconnect to Feishu if the first try failed; every 10 minutes: keep
-        the current and next period's tasks and forget old de-duplication records."""
-        from storage.tasks import ensure_periodic_tasks
-
-        minute = 0
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 60)
-            if stop.is_set():
-                return
-            minute += 1
-            try:
-                if bot.gateway and bot.services.bot_open_id is None:
-                    await bot.connect_feishu()
-                if minute % 10 == 0:
-                    await bot.housekeeping()
-                    async with bot.sessions() as session:
-                        await ensure_periodic_tasks(
-                            session, bot.policy, bot.calendar, settings.tz, bot.clock.now()
-                        )
-                        await session.commit()
-            except Exception:
-                log.exception("maintenance pass failed")
-
-    keeper = asyncio.create_task(maintenance())
-    from bot.jobs.scheduler import Scheduler
-
-    scheduler = Scheduler(bot)  # a tick a minute: periodic tasks, reminders, digests
-    scheduler.start()
     await stop.wait()
     log.info("shutting down: no new requests; finishing work in flight")
     await runner.cleanup()
-    await keeper
-    await scheduler.stop()
-    if transport is not None:
-        await transport.stop()
     await bot.stop()
     if box is not None:
         await box.stop()
@@ -181,12 +144,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if sandbox:
         print("No Feishu credentials configured: starting the sandbox instead.", flush=True)
         settings = _sandbox_settings(settings)
-    asyncio.run(_serve(settings, sandbox=sandbox))
+    run(_serve(settings, sandbox=sandbox))  # uvloop when installed
     return 0
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     settings = _sandbox_settings(common.settings())
     common.setup_logging(settings.log_level)
-    asyncio.run(_serve(settings, sandbox=True))
+    run(_serve(settings, sandbox=True))
     return 0

@@ -47,23 +47,14 @@ def cmd_tick(args: argparse.Namespace) -> int:
         now = now.replace(tzinfo=settings.tz)
 
     async def run() -> tuple[str, int, bool]:
-        from sqlalchemy.exc import DBAPIError
-
         from bot.app import build_app
         from bot.clock import RunningClock
         from bot.jobs.scheduler import run_tick
 
         # Runs from `now` at real speed: retries the pass schedules come due while it runs.
         bot = build_app(settings, clock=RunningClock(now))
-        try:
-            for attempt in range(3):  # replicas starting together may race on the policy rows
-                try:
-                    await bot.prepare()
-                    break
-                except DBAPIError:
-                    if attempt == 2:
-                        raise
-                    await asyncio.sleep(0.2 * (attempt + 1))
+        bot.connect = False  # only when there is something to send (below)
+        async with bot:
             if args.start_at:
                 import time
 
@@ -71,11 +62,14 @@ def cmd_tick(args: argparse.Namespace) -> int:
             report = await run_tick(bot, now)
             sent = 0
             if bot.outbox is not None:
-                await bot.connect_feishu()
-                sent = await bot.outbox.deliver_for(max(0.0, args.deliver_for))
+                from storage.outbox import depth
+
+                async with bot.sessions() as session:
+                    waiting, _ = await depth(session)
+                if waiting:  # nothing to send: lark-oapi is never imported (seconds, ~170 MB)
+                    await bot.connect_feishu()
+                    sent = await bot.outbox.deliver_for(max(0.0, args.deliver_for))
             return report.render(settings.tz), sent, bool(report.errors)
-        finally:
-            await bot.stop()
 
     from storage.db import DatabaseBehind
 

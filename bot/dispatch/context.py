@@ -1,4 +1,9 @@
-"""What a handler gets: one session, the current instant, and the bot's services."""
+"""What a handler gets: one session, the current instant, the bot's services, the event,
+and the asker (member and language) resolved once by the dispatcher.
+
+`Ctx.answer`, `Ctx.send` and `Ctx.patch` are the only way handlers queue messages: each
+goes through the outbox with a uuid derived from the inbound event, so a retried event
+never sends twice."""
 
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
-from bot.dispatch.events import MessageEvent
+from bot.dispatch.events import CardActionEvent, MessageEvent
 from bot.domain.policy import Policy
 from bot.domain.workcalendar import WorkCalendar
+from cards.i18n import t
+from storage.models import Member
 from storage.outbox import enqueue
 
 
@@ -40,6 +47,9 @@ class Ctx:
     now: datetime
     services: Services
     source: str  # the inbound event's dedupe key: makes outbound uuids deterministic
+    event: MessageEvent | CardActionEvent | None = None
+    member: Member | None = None  # the asker when they are an active member of the team
+    lang: str = "zh"  # the asker's language: of their message, or of the card they clicked
     _sent: int = field(default=0, repr=False)
 
     @property
@@ -54,6 +64,18 @@ class Ctx:
     def local_now(self) -> datetime:
         return self.now.astimezone(self.tz)
 
+    @property
+    def asker(self) -> str:
+        """The open_id of whoever wrote the message or clicked the card."""
+        if isinstance(self.event, MessageEvent):
+            return self.event.sender_open_id
+        if isinstance(self.event, CardActionEvent):
+            return self.event.operator_open_id
+        return ""
+
+    def t(self, zh: str, en: str) -> str:
+        return t(self.lang, zh, en)
+
     def next_uuid(self) -> str:
         """The same inbound event always yields the same uuids, in order (retries never double)."""
         self._sent += 1
@@ -61,16 +83,14 @@ class Ctx:
         return f"r{digest}"
 
     async def answer(
-        self,
-        event: MessageEvent,
-        body: dict | str,
-        msg_type: str = "interactive",
-        *,
-        uuid: str | None = None,
+        self, body: dict | str, msg_type: str = "interactive", *, uuid: str | None = None
     ) -> str:
-        """Answer a chat message: a reply in a group (so the asker sees it is theirs), a plain
-        message in a private chat; a request with no chat (a bot-menu click) goes to the
-        asker's private chat by open_id. Returns the outbox uuid (to patch the card later)."""
+        """Answer the chat message being handled: a reply in a group (so the asker sees it
+        is theirs), a plain message in a private chat; a request with no chat (a bot-menu
+        click) goes to the asker's private chat by open_id. Returns the outbox uuid."""
+        event = self.event
+        if not isinstance(event, MessageEvent):
+            raise TypeError("ctx.answer answers a chat message; a click returns its answer")
         uuid = uuid or self.next_uuid()
         if not event.chat_id:
             return await self.send("open_id", event.sender_open_id, body, msg_type, uuid=uuid)
@@ -123,8 +143,13 @@ class Ctx:
         )
         return uuid
 
-    async def patch(self, target_uuid: str, body: dict) -> None:
-        """Replace, in place, a card we sent earlier (identified by its outbox uuid)."""
+    async def patch(
+        self, target_uuid: str | None, body: dict, *, message_id: str | None = None
+    ) -> None:
+        """Replace, in place, a card we sent earlier, named by its outbox uuid (or by its
+        Feishu message id); no-op when there is none."""
+        if not target_uuid and not message_id:
+            return
         await enqueue(
             self.session,
             uuid=self.next_uuid(),
@@ -132,4 +157,5 @@ class Ctx:
             kind="patch",
             body=body,
             target_uuid=target_uuid,
+            target_message_id=None if target_uuid else message_id,
         )

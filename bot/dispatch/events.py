@@ -258,3 +258,26 @@ def typed_event(event_type: str, payload: dict) -> Any:
     None when DutyBot has no use for this event type."""
     build = EVENT_BUILDERS.get(event_type)
     return build(payload) if build else None
+
+
+@dataclass(frozen=True)
+class ChatEnteredEvent:
+    """`im.chat.access_event.bot_p2p_chat_entered_v1`: a person opened their private chat
+    with the bot."""
+
+    event_id: str
+    chat_id: str
+    operator_open_id: str
+
+
+def chat_entered_event(payload: dict) -> ChatEnteredEvent:
+    event = payload.get("event") or {}
+    operator = event.get("operator_id")
+    return ChatEnteredEvent(
+        event_id=_str(payload, "header", "event_id"),
+        chat_id=_str(event, "chat_id"),
+        operator_open_id=_str(operator, "open_id"),
+    )
+
+
+EVENT_BUILDERS["im.chat.access_event.bot_p2p_chat_entered_v1"] = chat_entered_event

@@ -1,7 +1,9 @@
 """Intents (what a chat message asks for) and the registry that maps them to handlers.
 
-Each handler module owns its keywords: `@router.message("due", keywords=(...))`. The
-root router matches a message against all registered keywords in registration order."""
+Each handler module owns its keywords: `@router.message("due", keywords=(...))`; card
+buttons are registered by their typed action: `@router.action(MarkDone)`. The root router
+matches a message against all registered keywords in registration order. Registering the
+same intent, action or event type twice raises: one click or message has one handler."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from cards.actions import CardAction, action_name
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -61,13 +65,24 @@ MessageHandler = Callable[..., Awaitable[None]]
 ActionHandler = Callable[..., Awaitable[dict]]
 
 
+class DuplicateHandler(ValueError):
+    """Two handlers for one intent, card action or event type."""
+
+
+def _put(table: dict, key: str, value: Any, what: str) -> None:
+    if key in table:
+        raise DuplicateHandler(f"{what} {key!r} is registered twice")
+    table[key] = value
+
+
 @dataclass
 class Router:
-    """First registration wins; message handlers by intent name, card actions by value["a"]."""
+    """Message handlers by intent name, card actions by their action class, other events by
+    Feishu event type; each registered once."""
 
     name: str
     messages: dict[str, MessageHandler] = field(default_factory=dict)
-    actions: dict[str, ActionHandler] = field(default_factory=dict)
+    actions: dict[str, tuple[type[CardAction], ActionHandler]] = field(default_factory=dict)
     events: dict[str, MessageHandler] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
 
@@ -82,7 +97,7 @@ class Router:
         maps a refinement to its own keywords and is checked before the plain keywords."""
 
         def register(fn: MessageHandler) -> MessageHandler:
-            self.messages.setdefault(intent, fn)
+            _put(self.messages, intent, fn, "intent")
             for scope, words in (scopes or {}).items():
                 self.rules.append(Rule(intent, scope, words))
             if keywords:
@@ -91,18 +106,21 @@ class Router:
 
         return register
 
-    def action(self, name: str) -> Callable[[ActionHandler], ActionHandler]:
+    def action(self, cls: type[CardAction]) -> Callable[[ActionHandler], ActionHandler]:
+        """Register the handler of a card button, called as (ctx, click, action) with the
+        button's value unpacked into `cls`."""
+
         def register(fn: ActionHandler) -> ActionHandler:
-            self.actions.setdefault(name, fn)
+            _put(self.actions, cls.name, (cls, fn), "card action")
             return fn
 
         return register
 
     def event(self, event_type: str) -> Callable[[MessageHandler], MessageHandler]:
-        """Register a handler for another Feishu event type, called as (ctx, typed_event)."""
+        """Register a handler for another Feishu event type, called as (ctx, typed event)."""
 
         def register(fn: MessageHandler) -> MessageHandler:
-            self.events.setdefault(event_type, fn)
+            _put(self.events, event_type, fn, "event type")
             return fn
 
         return register
@@ -110,11 +128,11 @@ class Router:
     def include(self, *routers: Router) -> Router:
         for router in routers:
             for k, v in router.events.items():
-                self.events.setdefault(k, v)
+                _put(self.events, k, v, "event type")
             for k, v in router.messages.items():
-                self.messages.setdefault(k, v)
+                _put(self.messages, k, v, "intent")
             for k, v in router.actions.items():
-                self.actions.setdefault(k, v)
+                _put(self.actions, k, v, "card action")
             self.rules.extend(router.rules)
         return self
 
@@ -132,6 +150,8 @@ class Router:
     def message_handler(self, intent: str) -> MessageHandler | None:
         return self.messages.get(intent) or self.messages.get("unknown")
 
-    def action_handler(self, value: dict[str, Any]) -> ActionHandler | None:
-        name = value.get("a")
-        return self.actions.get(name) if isinstance(name, str) else None
+    def action_handler(
+        self, value: dict[str, Any]
+    ) -> tuple[type[CardAction], ActionHandler] | None:
+        name = action_name(value)
+        return self.actions.get(name) if name else None

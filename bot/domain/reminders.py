@@ -85,3 +85,43 @@ def recipients_for(step: ReminderStep, assignee: P, roster: Roster[P]) -> list[P
             if all(p.open_id != person.open_id for p in found):
                 found.append(person)
     return found
+
+
+# -- when a task next needs the tick (`tasks.next_action_at`) ------------------------------
+# A lower bound: the tick reads only tasks whose value has come, plans them with the full
+# rules (bot.jobs.reminders) and stores the next value. None: nothing more will happen
+# (closed, ladder finished, or past its grace).
+
+
+def morning(policy: Policy, day: date, tz: tzinfo) -> datetime:
+    """The start of working hours on `day` (aware UTC)."""
+    return datetime.combine(day, policy.working_hours[0], tzinfo=tz).astimezone(UTC)
+
+
+def first_action_at(
+    policy: Policy, calendar: WorkCalendar, tz: tzinfo, due_at: datetime
+) -> datetime | None:
+    """When a task due at `due_at` first needs the tick: its first step's morning."""
+    if not policy.reminders:
+        return None
+    due = due_at.astimezone(tz).date()
+    return morning(policy, step_day(due, policy.reminders[0].offset, calendar), tz)
+
+
+def next_action_after(
+    policy: Policy,
+    calendar: WorkCalendar,
+    due: date,
+    local_now: datetime,
+    *,
+    retry_at: datetime | None = None,
+) -> datetime | None:
+    """After a round at `local_now` planned a task due on `due`: the morning of its next
+    step, or `retry_at` if sooner (someone of the current step was held back: the snooze's
+    end, or the next working morning for leave). None when the ladder has nothing more."""
+    today = local_now.date()
+    later = [d for d in (step_day(due, s.offset, calendar) for s in policy.reminders) if d > today]
+    found = morning(policy, min(later), local_now.tzinfo) if later else None
+    if retry_at is not None:
+        found = retry_at if found is None else min(found, retry_at)
+    return found

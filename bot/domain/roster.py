@@ -34,14 +34,16 @@ class Roster(Generic[P]):
     policy: Policy
     members: dict[str, P]  # active members by open_id
     leaves: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
+    _by_role: dict[str, list[P]] = field(default_factory=dict, repr=False)
 
     def get(self, open_id: str | None) -> P | None:
         return self.members.get(open_id) if open_id else None
 
     def with_role(self, role_key: str) -> list[P]:
-        return sorted(
-            (m for m in self.members.values() if m.role_key == role_key), key=lambda m: m.open_id
-        )
+        if not self._by_role:  # indexed once: a round asks this for every task
+            for m in sorted(self.members.values(), key=lambda m: m.open_id):
+                self._by_role.setdefault(m.role_key, []).append(m)
+        return list(self._by_role.get(role_key, ()))
 
     def manager_of(self, member: P) -> P | None:
         """Who this member reports to (the team file's override, else by role)."""

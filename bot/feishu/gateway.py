@@ -97,27 +97,40 @@ class FeishuGateway:
         timeout: float = 10.0,
         attempts: int = MAX_ATTEMPTS,
     ) -> None:
-        import lark_oapi as lark  # lazy: see module docstring
-
-        from bot.feishu import httpx_pool
-
-        httpx_pool.install()  # one pooled connection per loop instead of a new client per call
-        self._lark = lark
         self.domain = domain
+        self._app_id, self._app_secret, self._timeout = app_id, app_secret, timeout
         self.tokens = TenantTokenProvider(domain, app_id, app_secret, clock, timeout)
         self.limits = limits or SendLimits()
+        self._client = None
         self.attempts = attempts  # inline tries per call; the outbox retries beyond that
-        self.client = (
-            lark.Client.builder()
-            .app_id(app_id)
-            .app_secret(app_secret)
-            .domain(domain)
-            .timeout(timeout)
-            .enable_set_token(True)
-            .log_level(lark.LogLevel.WARNING)
-            .build()
-        )
         self.stats = {"sent": 0, "retries": 0, "rate_limited": 0, "errors": 0}
+
+    @property
+    def _lark(self):
+        import lark_oapi as lark  # lazy: see module docstring
+
+        return lark
+
+    @property
+    def client(self):
+        """The SDK client, built (and lark-oapi imported) on the first call to Feishu: a
+        `dutybot tick` with nothing to send never pays for it."""
+        if self._client is None:
+            lark = self._lark
+            from bot.feishu import httpx_pool
+
+            httpx_pool.install()  # one pooled connection per loop, not a new client per call
+            self._client = (
+                lark.Client.builder()
+                .app_id(self._app_id)
+                .app_secret(self._app_secret)
+                .domain(self.domain)
+                .timeout(self._timeout)
+                .enable_set_token(True)
+                .log_level(lark.LogLevel.WARNING)
+                .build()
+            )
+        return self._client
 
     async def _call(self, fn, *, receiver: str | None, what: str):
         """Run one SDK call with our token, limits and retry rules; return the response."""

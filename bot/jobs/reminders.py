@@ -11,6 +11,10 @@ hours) is ``bot.domain.reminders``; this module reads the tasks and queues the c
   only; the steps keep their days, so escalation to the manager and director goes on.
 * Leave: a task due while its assignee is on leave is excused (no reminders); a recipient
   on leave today is skipped (they hear the then-current step when back).
+
+A round reads only the tasks whose `next_action_at` has come, and stores each one's next
+value after its cards are queued: the next step's morning, the next working morning (or
+the snooze's end) while someone is held back, or nothing once the ladder is done.
 """
 
 from __future__ import annotations
@@ -24,13 +28,32 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.dispatch.context import Services
-from bot.domain.reminders import current_step, in_working_hours, recipients_for, stage, window
+from bot.domain.policy import Policy
+from bot.domain.reminders import (
+    GRACE_WORKDAYS,
+    current_step,
+    first_action_at,
+    in_working_hours,
+    next_action_after,
+    next_working_morning,
+    recipients_for,
+    stage,
+    window,
+)
 from bot.domain.roster import Roster
 from cards.reminder import ReminderLine, ReminderView, build_reminder_card
 from storage.activities import activity_titles
 from storage.members import load_roster
 from storage.outbox import enqueue
-from storage.reminders import claim_markers, existing_markers, marker_key, tasks_due_between
+from storage.reminders import (
+    claim_markers,
+    existing_markers,
+    marker_key,
+    recheck_lost,
+    recheck_open_tasks,
+    set_next_actions,
+    tasks_due_now,
+)
 
 log = logging.getLogger("dutybot.reminders")
 
@@ -53,37 +76,58 @@ class ReminderStats:
     recipients: list[str] = field(default_factory=list)
 
 
-async def plan_round(
-    session, services: Services, roster: Roster, now: datetime
-) -> dict[str, list[Planned]]:
-    """Everything that should go out now, by recipient, minus what was already sent."""
+@dataclass
+class RoundPlan:
+    by_recipient: dict[str, list[Planned]]
+    # (task id, next_action_at as read, its next value) for every task the round looked at
+    next_actions: list[tuple[int, datetime | None, datetime | None]]
+
+
+async def plan_round(session, services: Services, roster: Roster, now: datetime) -> RoundPlan:
+    """Everything that should go out now, by recipient, minus what was already sent; and
+    when each task looked at needs the next round."""
     policy, calendar, tz = services.policy, services.calendar, services.tz
     steps = policy.reminders
     if not steps:
-        return {}
-    today = now.astimezone(tz).date()
-    lo, hi = window(steps, calendar, tz, today)
-    tasks = await tasks_due_between(session, lo, hi)
+        return RoundPlan({}, [])
+    local_now = now.astimezone(tz)
+    today = local_now.date()
+    oldest = calendar.add_workdays(today, -(max(steps[-1].offset, 0) + GRACE_WORKDAYS))
+    tasks = await tasks_due_now(session, now)
     titles = await activity_titles(session, {t.activity_id for t in tasks if t.activity_id})
     plans: dict[str, list[Planned]] = defaultdict(list)
+    next_actions: list[tuple[int, datetime | None, datetime | None]] = []
     for task in tasks:
         assignee = roster.get(task.assignee_open_id)
-        if assignee is None or task.id is None:
-            continue
         due_local = task.due_at.astimezone(tz)
         due_date = due_local.date()
-        if roster.on_leave(assignee.open_id, due_date):
-            continue  # excused: flagged in digests, never chased
+        if assignee is None or due_date < oldest:  # gone, or past the ladder and its grace
+            next_actions.append((task.id, task.next_action_at, None))
+            continue
+        if roster.on_leave(assignee.open_id, due_date):  # excused: flagged in digests
+            tomorrow = next_working_morning(policy, calendar, local_now)  # leave may change
+            later = next_action_after(policy, calendar, due_date, local_now, retry_at=tomorrow)
+            next_actions.append((task.id, task.next_action_at, later))
+            continue
         index = current_step(steps, due_date, today, calendar)
         if index is None:
+            first = first_action_at(policy, calendar, tz, task.due_at)
+            next_actions.append((task.id, task.next_action_at, first))
             continue
         step = steps[index]
         stage_now, late = stage(now, task.due_at, today, due_date, calendar)
         duty = policy.duties.get(task.duty_key)
         snoozed = task.snoozed_until is not None and task.snoozed_until > now
+        retry: datetime | None = None  # when someone held back may hear the then-current step
         for person in recipients_for(step, assignee, roster):
             mine = person.open_id == assignee.open_id
             if (mine and snoozed) or roster.on_leave(person.open_id, today):
+                back = (
+                    task.snoozed_until
+                    if mine and snoozed
+                    else next_working_morning(policy, calendar, local_now)
+                )
+                retry = back if retry is None else min(retry, back)
                 continue
             line = ReminderLine(
                 task_id=task.id,
@@ -98,13 +142,42 @@ async def plan_round(
             )
             key = marker_key(task.id, due_date.isoformat(), step.key, person.open_id)
             plans[person.open_id].append(Planned(key, line, mine))
+        later = next_action_after(policy, calendar, due_date, local_now, retry_at=retry)
+        next_actions.append((task.id, task.next_action_at, later))
     sent = await existing_markers(session, [p.marker for ps in plans.values() for p in ps], now)
     result = {}
     for open_id, items in plans.items():
         left = [p for p in items if p.marker not in sent]
         if left:
             result[open_id] = left
-    return result
+    return RoundPlan(result, next_actions)
+
+
+def ladder_marker(policy: Policy, roster: Roster) -> str:
+    """A key for everything besides a task that decides who hears which step when: the
+    ladder, working hours, the reporting lines and the team. When it changes, the tasks
+    in the window are looked at again (a new manager hears the current step, as before)."""
+    parts = [repr(policy.reminders), repr(policy.working_hours)]
+    parts += sorted(f"{r.key}>{r.reports_to}" for r in policy.roles.values())
+    parts += sorted(
+        f"{m.open_id}|{m.role_key}|{m.manager_open_id}" for m in roster.members.values()
+    )
+    return "ladder:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
+
+
+async def recheck_if_changed(session, services: Services, roster: Roster, now: datetime) -> None:
+    """Once per ladder and team: make the tasks in the reminder window due for a look; and
+    every round: tasks whose card was lost are looked at again (the step is planned anew)."""
+    await recheck_lost(session, now)
+    key = ladder_marker(services.policy, roster)
+    if not await existing_markers(session, [key]):
+        steps = services.policy.reminders
+        if steps:
+            today = now.astimezone(services.tz).date()
+            lo, _ = window(steps, services.calendar, services.tz, today)
+            await recheck_open_tasks(session, lo)
+        await claim_markers(session, [key], now)
+    await session.commit()
 
 
 def card_uuid(markers: list[str], now: datetime) -> str:
@@ -126,7 +199,9 @@ async def send_round(
         return stats
     async with sessions() as session:
         roster = await load_roster(session, services.policy)
-        plans = await plan_round(session, services, roster, now)
+        await recheck_if_changed(session, services, roster, now)
+        planned = await plan_round(session, services, roster, now)
+    plans = planned.by_recipient
     for open_id in sorted(plans):
         items = plans[open_id]
         markers = [p.marker for p in items]
@@ -157,6 +232,11 @@ async def send_round(
         stats.cards += 1
         stats.items += len(items)
         stats.recipients.append(open_id)
+    # Only now that every card is queued: a crash before this looks at the tasks again.
+    if planned.next_actions:
+        async with sessions() as session:
+            await set_next_actions(session, planned.next_actions)
+            await session.commit()
     if stats.cards:
         log.info("reminders: %d card(s), %d item(s)", stats.cards, stats.items)
     return stats

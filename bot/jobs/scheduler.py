@@ -101,11 +101,15 @@ async def run_tick(bot, now: datetime) -> TickReport:
     async def digests() -> None:
         report.digests = await send_digests(sessions, services, now)
 
+    def extra(fn):  # steps the composition root adds (e.g. chasing pending approvals)
+        return lambda: fn(sessions, services, now)
+
     for name, step in (
         ("periodic tasks", periodic),
         ("calendar", calendar),
         ("reminders", reminders),
         ("digests", digests),
+        *((name, extra(fn)) for name, fn in getattr(bot, "tick_steps", ())),
     ):
         try:
             await step()

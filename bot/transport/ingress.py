@@ -7,12 +7,12 @@ Pure: no I/O, no clock of its own (the caller passes `now`). Every failure is a
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.fast import loads
 from bot.transport.crypto import DecryptError, decrypt, signature_matches
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -69,7 +69,7 @@ BAD_TIMESTAMP = Rejected(401, "request timestamp out of range")
 
 def _loads(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
+        return loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
 

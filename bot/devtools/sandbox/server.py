@@ -65,7 +65,9 @@ class Sandbox:
         self.webhook_url = f"http://{settings.host}:{settings.port}/feishu/events"
         self._http: aiohttp.ClientSession | None = None
 
-    async def start(self) -> BotApp:
+    async def build(self) -> BotApp:
+        """The bot wired to the sandbox's emulator, not started: entering it (or `start()`)
+        loads the demo team before the workers and the scheduler run."""
         domain = self.emulator.start()
         settings = replace(
             self.base_settings,
@@ -75,14 +77,24 @@ class Sandbox:
             encrypt_key=secrets.token_hex(16),
             domain=domain,
         )
-        bot = build_app(settings, clock=self.clock)
-        await bot.prepare()
-        await bot.connect_feishu()
+        bot = build_app(settings, clock=self.clock, workers=True, scheduler=True)
+        bot.on_ready.append(self._demo)
+        self.bot = bot
+        self._http = aiohttp.ClientSession()
+        return bot
+
+    async def start(self) -> BotApp:
+        """Build and start (workers, scheduler, demo team)."""
+        bot = await self.build()
+        await bot.start()
+        return bot
+
+    async def _demo(self, bot: BotApp) -> None:
         now = self.clock.now()
         async with bot.sessions() as session:
             await apply_team(session, DEMO_TEAM, now)
             await session.flush()
-            await ensure_periodic_tasks(session, bot.policy, bot.calendar, settings.tz, now)
+            await ensure_periodic_tasks(session, bot.policy, bot.calendar, bot.settings.tz, now)
             await session.commit()
         for member in DEMO_TEAM.members:
             self.emulator.set_p2p_chat(member.open_id, p2p_chat(member.open_id))
@@ -94,9 +106,6 @@ class Sandbox:
             TEAM_CHAT, [m.open_id for m in DEMO_TEAM.members] + ["ou_liu"]
         )
         await self._demo_activity(bot)
-        self.bot = bot
-        self._http = aiohttp.ClientSession()
-        return bot
 
     async def _demo_activity(self, bot: BotApp) -> None:
         """A demo activity five weeks out, so its task chain shows up on day one."""

@@ -304,6 +304,7 @@ def _build(
         reminders=reminders,
         working_hours=hours,
         rejection_redo_workdays=head.rejection_redo_workdays,
+        approval_window_workdays=head.approval_window_workdays,
         source=source,
     )
 

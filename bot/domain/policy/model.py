@@ -401,6 +401,7 @@ class Policy:
     reminders: tuple[ReminderStep, ...]
     working_hours: tuple[time, time]  # (start, end), local time
     rejection_redo_workdays: int
+    approval_window_workdays: int = 2  # a pending approval older than this is chased
     source: str = "<policy>"
 
     @property

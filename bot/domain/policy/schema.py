@@ -207,6 +207,7 @@ class PolicyHeadSpec(Spec):
     timezone: Annotated[str, AfterValidator(_timezone)] = "Asia/Shanghai"
     default_due_time: HHMM = time(18, 0)
     rejection_redo_workdays: Annotated[int, in_range(0, 60)] = 2
+    approval_window_workdays: Annotated[int, in_range(1, 60)] = 2
     reminders: RemindersSpec | None = None
 
 

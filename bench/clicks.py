@@ -1,0 +1,222 @@
+"""Card clicks under load: 50 people submit a report form at once, then their approver's
+50 approve / reject clicks arrive at once, each answered synchronously (Feishu's 3 s
+callback budget) by the bot behind its real webhook.
+
+    python -m bench.clicks [--people 50] [--quick]
+
+One process: the Feishu emulator (its own thread, limits off), the bot as `dutybot run`
+serves it (aiohttp on a port, inbox and outbox workers running, uvloop when installed) on
+SQLite, and an aiohttp client sending signed, encrypted `card.action.trigger` callbacks,
+all concurrently. Latency is from sending the request to reading the whole answer (toast
+and card). The client shares the event loop and the core with the bot, so these figures
+are pessimistic. The last line is ``RESULT click_p99_ms=… concurrency=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import feishu_events as fe  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 12, 4, 15, 0, tzinfo=TZ)  # a Friday afternoon: weekly reports are due
+WEEKLY = "manager.weekly_progress"
+FORM = {"completion_rate": "85", "risks": "物料延迟", "support_needed": "", "blockers_resolved": ""}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))]
+
+
+async def click(http, url: str, operator: str, value: dict, **kw) -> tuple[float, dict]:
+    req = fe.sign(fe.card_action(operator, value, NOW, **kw))
+    t0 = time.perf_counter()
+    async with http.post(url, data=req.body, headers=req.headers) as resp:
+        body = await resp.json()
+        status = resp.status
+    elapsed = time.perf_counter() - t0
+    if status != 200 or (body.get("toast") or {}).get("type") not in ("success", "info"):
+        raise RuntimeError(f"click {value.get('a')} by {operator}: {status} {body}")
+    return elapsed, body
+
+
+async def run(people: int) -> dict:
+    from aiohttp import web
+    from sqlmodel import select
+
+    from bot.app import build_app
+    from bot.clock import FixedClock
+    from bot.config import Settings
+    from bot.devtools.emulator.server import FeishuEmulator
+    from bot.transport.webhook import make_web_app
+    from storage import db
+    from storage.models import Member, Report, Task
+
+    emu = FeishuEmulator(
+        app_id=fe.APP_ID,
+        app_secret=fe.APP_SECRET,
+        bot_open_id=fe.BOT_OPEN_ID,
+        strict_ids=False,
+        limits_enabled=False,
+    )
+    emu.start()
+    tmp = Path(tempfile.mkdtemp(prefix="dutybot-clicks-"))
+    url = f"sqlite+aiosqlite:///{tmp / 'clicks.db'}"
+    settings = Settings(
+        app_id=fe.APP_ID,
+        app_secret=fe.APP_SECRET,
+        verification_token=fe.VERIFICATION_TOKEN,
+        encrypt_key=fe.ENCRYPT_KEY,
+        domain=emu.base_url,
+        database_url=url,
+    )
+    engine = db.make_engine(url)
+    await db.upgrade(engine)
+    await engine.dispose()
+    bot = build_app(settings, clock=FixedClock(NOW.astimezone(UTC)))
+    now = NOW.astimezone(UTC)
+    async with bot.sessions() as s:
+        s.add(
+            Member(
+                open_id="ou_director",
+                name="总监",
+                role_key="director",
+                is_admin=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        for i in range(people):
+            s.add(
+                Member(
+                    open_id=f"ou_mgr{i:03d}",
+                    name=f"经理{i}",
+                    role_key="manager",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        await s.commit()
+    await bot.prepare()  # everyone's weekly report task
+    await bot.connect_feishu()
+    bot.start_workers()
+    runner = web.AppRunner(make_web_app(bot), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    hook = f"http://127.0.0.1:{port}/feishu/events"
+    out: dict = {}
+    try:
+        async with bot.sessions() as s:
+            tasks = (await s.exec(select(Task).where(Task.duty_key == WEEKLY))).all()
+        mine = {}
+        for t in tasks:  # this week's task of each manager
+            if t.assignee_open_id not in mine or t.due_at < mine[t.assignee_open_id].due_at:
+                mine[t.assignee_open_id] = t
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * people)) as http:
+            # warm-up: one click of each kind outside the measurement
+            submits = [
+                click(
+                    http,
+                    hook,
+                    who,
+                    {"a": "report.submit", "v": 1, "t": t.id, "l": "zh"},
+                    message_id=f"om_form_{t.id}",
+                    form_value=FORM,
+                    name="report_submit",
+                )
+                for who, t in sorted(mine.items())
+            ]
+            t0 = time.perf_counter()
+            submitted = await asyncio.gather(*submits)
+            out["submit_wall_s"] = time.perf_counter() - t0
+            out["submit"] = [e for e, _ in submitted]
+            async with bot.sessions() as s:
+                reports = (await s.exec(select(Report))).all()
+            decisions = []
+            for i, r in enumerate(sorted(reports, key=lambda r: r.id)):
+                base = {"v": 1, "r": r.id, "ver": r.version, "l": "zh"}
+                if i % 2:
+                    decisions.append(
+                        click(
+                            http,
+                            hook,
+                            "ou_director",
+                            {"a": "report.reject", **base},
+                            message_id=f"om_appr_{r.id}",
+                            form_value={"comment": "请补充数据"},
+                            name="report_reject",
+                        )
+                    )
+                else:
+                    decisions.append(
+                        click(
+                            http,
+                            hook,
+                            "ou_director",
+                            {"a": "report.approve", **base},
+                            message_id=f"om_appr_{r.id}",
+                            form_value={"comment": ""},
+                            name="report_approve",
+                        )
+                    )
+            t0 = time.perf_counter()
+            decided = await asyncio.gather(*decisions)
+            out["decide_wall_s"] = time.perf_counter() - t0
+            out["decide"] = [e for e, _ in decided]
+            async with bot.sessions() as s:
+                states = [r.status for r in (await s.exec(select(Report))).all()]
+            out["approved"] = states.count("approved")
+            out["rejected"] = states.count("rejected")
+    finally:
+        await runner.cleanup()
+        await bot.stop()
+        emu.stop()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=50)
+    parser.add_argument("--quick", action="store_true", help="the same 50 clicks (it is quick)")
+    args = parser.parse_args()
+    try:
+        from bot.fast import run as fast_run
+    except ImportError:  # pragma: no cover
+        fast_run = asyncio.run
+    r = fast_run(run(args.people))
+    every = r["submit"] + r["decide"]
+    for name in ("submit", "decide"):
+        xs = [x * 1000 for x in r[name]]
+        print(
+            f"{name}: {len(xs)} concurrent clicks, p50 {statistics.median(xs):.0f} ms, "
+            f"p99 {pct(xs, 99):.0f} ms, max {max(xs):.0f} ms, all answered in "
+            f"{r[name + '_wall_s']:.2f} s"
+        )
+    print(f"reports approved {r['approved']}, rejected {r['rejected']}")
+    print(f"RESULT click_p99_ms={pct([x * 1000 for x in every], 99):.0f} concurrency={args.people}")
+
+
+if __name__ == "__main__":
+    main()

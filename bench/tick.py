@@ -1,0 +1,258 @@
+"""A scheduler tick at team size: what `dutybot tick` (or the in-process scheduler) costs.
+
+    python -m bench.tick [--members 10000] [--quick]
+
+A SQLite database with N members (one director, a manager per 20 people, the rest spread
+over the five specialist roles, each with a manager) and their periodic tasks
+(`BotApp.prepare`), plus one task per member due on Tuesday 2026-12-08 18:00, so that the
+Monday 09:30 round sends everyone a heads-up. Measured in one process through the bot's
+own code (`bot.jobs.scheduler.run_tick`, no Feishu: messages stay in the outbox):
+
+- round: the tick at Monday 09:30 that plans the round (one card per person, with its
+  markers, into the outbox): planning, not sending;
+- idle: ticks at 09:31, 09:32, 09:33 with nothing due (median);
+- cli: `python -m bot tick` as cron runs it, with Feishu credentials set and nothing to
+  send: wall time, CPU time, and whether lark-oapi was imported;
+- run: the resident memory of an idle `dutybot run` (Feishu credentials set, so lark-oapi
+  is loaded) on the same database.
+
+The last line is ``RESULT tick_idle_s=… tick_round_plan_s=… members=… cli_tick_s=… …``.
+The machine is shared: CPU seconds are the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.app import build_app  # noqa: E402
+from bot.clock import FixedClock  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.jobs.scheduler import run_tick  # noqa: E402
+from storage import db  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+SPECIALISTS = ("planner", "brand", "digital", "research", "crm")
+
+
+def at(d: int, h: int, m: int = 0) -> datetime:
+    return datetime(2026, 12, d, h, m, tzinfo=TZ).astimezone(UTC)
+
+
+def ts(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def members(n: int) -> list[tuple]:
+    rows = [("ou_d00000", "director", "director", None, 1)]
+    managers = [f"ou_m{i:05d}" for i in range(max(1, n // 20))]
+    rows += [(m, f"manager {m}", "manager", None, 0) for m in managers]
+    for i in range(n - len(rows)):
+        rows.append(
+            (f"ou_s{i:05d}", f"member {i}", SPECIALISTS[i % 5], managers[i % len(managers)], 0)
+        )
+    return rows
+
+
+def load(path: Path, people: list[tuple]) -> None:
+    conn = sqlite3.connect(path)
+    now = ts(at(6, 20))
+    conn.executemany(
+        "INSERT INTO members (open_id, name, role_key, manager_open_id, is_admin, active, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+        [(o, nm, r, mg, adm, now, now) for o, nm, r, mg, adm in people],
+    )
+    conn.commit()
+    conn.close()
+
+
+def add_round_tasks(path: Path, people: list[tuple], first_action: datetime) -> None:
+    conn = sqlite3.connect(path)
+    now, due = ts(at(6, 20)), ts(at(8, 18))
+    conn.executemany(
+        "INSERT INTO tasks (duty_key, assignee_open_id, period_key, due_at, status, "
+        "created_at, updated_at, next_action_at) VALUES (?, ?, 'bench', ?, 'open', ?, ?, ?)",
+        [("planner.preparation", o, due, now, now, ts(first_action)) for o, *_ in people],
+    )
+    conn.commit()
+    conn.close()
+
+
+async def timed_tick(bot, when: datetime):
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    report = await run_tick(bot, when)
+    return time.perf_counter() - t0, time.process_time() - cpu0, report
+
+
+async def in_process(path: Path, n: int) -> dict:
+    url = f"sqlite+aiosqlite:///{path}"
+    settings = Settings(database_url=url)
+    bot = build_app(settings, clock=FixedClock(at(6, 20)))
+    out: dict = {}
+    try:
+        t0 = time.perf_counter()
+        await bot.prepare()  # the periodic tasks of everyone
+        out["prepare_s"] = time.perf_counter() - t0
+        from bot.domain.reminders import first_action_at
+
+        first = first_action_at(bot.policy, bot.calendar, TZ, at(8, 18))
+        add_round_tasks(path, members(n), first)
+        await run_tick(bot, at(7, 9))  # before hours: periodic tasks, calendar notice
+        wall, cpu, report = await timed_tick(bot, at(7, 9, 30))
+        out.update(round_s=wall, round_cpu_s=cpu, cards=report.reminders.cards)
+        out["round_items"] = report.reminders.items
+        idle = [await timed_tick(bot, at(7, 9, 31 + i)) for i in range(3)]
+        assert all(r.reminders.cards == 0 for _, _, r in idle), "an idle tick sent something"
+        out["idle_s"] = statistics.median(w for w, _, _ in idle)
+        out["idle_cpu_s"] = statistics.median(c for _, c, _ in idle)
+    finally:
+        await bot.stop()
+    return out
+
+
+def cli_tick(path: Path) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FEISHU_", "DUTYBOT_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=f"sqlite+aiosqlite:///{path}",
+        FEISHU_APP_ID="cli_bench",
+        FEISHU_APP_SECRET="bench",
+        FEISHU_VERIFICATION_TOKEN="bench",
+        FEISHU_DOMAIN="http://127.0.0.1:9",  # never reached: nothing to send
+    )
+    # The outbox already holds the round's cards: a tick with nothing to send needs an
+    # empty outbox, so measure on a copy where they count as sent.
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE outbound_messages SET status = 'sent'")
+    conn.commit()
+    conn.close()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bot", "tick", "--now", "2026-12-07T09:34"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"dutybot tick failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    lark = any("lark_oapi" in line for line in proc.stderr.splitlines())
+    return {
+        "cli_tick_s": wall,
+        "cli_tick_cpu_s": cpu,
+        "cli_rss_mb": after.ru_maxrss / 1024,
+        "lark": lark,
+    }
+
+
+def run_rss(path: Path) -> float:
+    """Resident memory of an idle `dutybot run` (webhook, workers, scheduler) once it
+    answers /healthz and has ticked: MB, read from /proc."""
+    import signal
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FEISHU_", "DUTYBOT_")) and k != "DATABASE_URL"
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        DATABASE_URL=f"sqlite+aiosqlite:///{path}",
+        FEISHU_APP_ID="cli_bench",
+        FEISHU_APP_SECRET="bench",
+        FEISHU_VERIFICATION_TOKEN="bench",
+        FEISHU_DOMAIN="https://127.0.0.1:9",  # unreachable: the bot logs it and runs on
+        DUTYBOT_PORT=str(port),
+        DUTYBOT_LOG_LEVEL="WARNING",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise SystemExit("dutybot run exited") from None
+                time.sleep(0.5)
+        time.sleep(10)  # settle: first tick, workers idle
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss_kb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1])
+        return rss_kb / 1024
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 members")
+    args = parser.parse_args()
+    n = 2_000 if args.quick else args.members
+    tmp = Path(tempfile.mkdtemp(prefix="dutybot-tick-"))
+    path = tmp / "tick.db"
+    engine = db.make_engine(f"sqlite+aiosqlite:///{path}")
+    await db.upgrade(engine)
+    await engine.dispose()
+    people = members(n)
+    load(path, people)
+    result = await in_process(path, n)
+    result.update(cli_tick(path))
+    result["run_rss_mb"] = run_rss(path)
+    print(f"members: {n:,}; periodic tasks prepared in {result['prepare_s']:.1f} s")
+    print(
+        f"round (Mon 09:30): {result['cards']:,} cards, {result['round_items']:,} items "
+        f"planned and queued in {result['round_s']:.2f} s ({result['round_cpu_s']:.2f} s CPU)"
+    )
+    print(f"idle tick: {result['idle_s']:.3f} s ({result['idle_cpu_s']:.3f} s CPU)")
+    print(
+        f"`dutybot tick`, nothing to send: {result['cli_tick_s']:.2f} s wall, "
+        f"{result['cli_tick_cpu_s']:.2f} s CPU, peak RSS {result['cli_rss_mb']:.0f} MB, "
+        f"lark-oapi imported: {'yes' if result['lark'] else 'no'}"
+    )
+    print(f"`dutybot run`, idle: RSS {result['run_rss_mb']:.0f} MB")
+    print(
+        f"RESULT tick_idle_s={result['idle_s']:.3f} tick_round_plan_s={result['round_s']:.2f} "
+        f"members={n} cli_tick_s={result['cli_tick_s']:.2f} "
+        f"cli_tick_cpu_s={result['cli_tick_cpu_s']:.2f} cli_lark_imported={int(result['lark'])} run_rss_mb={result['run_rss_mb']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,101 @@
+"""The webhook's inbox insert on SQLite: one dedicated thread with its own sqlite3
+connection, so a batch of events costs one multi-row INSERT … RETURNING and one COMMIT,
+without SQLAlchemy compiling the statement or the async driver hopping threads per call.
+
+Same table, same guarantees as the Core path (storage.inbox.record_events): the caller's
+future resolves only after COMMIT (WAL, synchronous=NORMAL, as every other connection), so
+nothing is acknowledged before it is durable against a killed process."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import URL
+
+COLUMNS = (
+    "dedupe_key",
+    "event_id",
+    "event_type",
+    "payload",
+    "status",
+    "attempts",
+    "received_at",
+    "event_created_at",
+    "next_attempt_at",
+    "processed_at",
+)
+_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+_HEAD = f"INSERT INTO inbound_events ({', '.join(COLUMNS)}) VALUES "
+_TAIL = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+
+
+def _stored(value):
+    """A value as SQLAlchemy stores it on SQLite (UTCDateTime: naive UTC text)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The database file of a SQLite URL, or None (not SQLite, or in memory)."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or url.query:
+        return None
+    return path
+
+
+class SqliteInboxWriter:
+    def __init__(self, path: str, timeout: float = 30.0) -> None:
+        self.path, self.timeout = path, timeout
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="inbox-writer")
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            self._conn = conn
+        return self._conn
+
+    def _insert(self, rows: list[dict]) -> set[str]:
+        conn = self._connection()
+        params = [_stored(row[c]) for row in rows for c in COLUMNS]
+        sql = _HEAD + ", ".join([_ROW] * len(rows)) + _TAIL
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            new = {r[0] for r in conn.execute(sql, params).fetchall()}
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return new
+
+    async def record(self, rows: list[dict]) -> set[str]:
+        """Store events once each (≤ 3,000 rows: SQLite's bound-variable limit); returns
+        the dedupe keys that were new. Returns after COMMIT."""
+        if not rows:
+            return set()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._insert, rows)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def close(self) -> None:
+        """Close the connection and end the thread (idempotent: stop may run twice)."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
