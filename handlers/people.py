@@ -27,9 +27,8 @@ from bot.domain.handoff import (
     Move,
     OpenTask,
     plan_handoff,
-    shown_name,
 )
-from bot.domain.roster import Roster
+from bot.domain.roster import Roster, shown_name
 from cards.actions import ReassignTask
 from cards.answers import toast, with_card
 from cards.handoff import TASK_FIELD, TO_FIELD, HandoffRow, HandoffView, build_handoff_card
