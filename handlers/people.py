@@ -17,6 +17,7 @@ from bot.dispatch.router import Router
 from bot.domain.handoff import (
     ADMIN,
     COVERED,
+    GONE,
     LEFT,
     MANAGER,
     NOBODY,
@@ -167,6 +168,7 @@ async def _tell_successors(
         LEFT: ("已离开公司", "has left the company"),
         REMOVED: ("已被移出团队", "was taken off the team"),
         ROLE: ("已调整角色", "changed role"),
+        GONE: ("已不在团队中", "is no longer on the team"),
     }[reason]
     for open_id, items in got.items():
         lines_zh, lines_en = [], []

@@ -114,7 +114,7 @@ def largest_view(lang: str) -> HandoffView:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("reason", ["left", "removed", "role"])
+@pytest.mark.parametrize("reason", ["left", "removed", "role", "gone"])
 def test_the_card_at_its_largest_stays_within_feishus_limits(lang, reason):
     view = largest_view(lang)
     view = HandoffView(**{**view.__dict__, "reason": reason, "new_role_name": EVIL})

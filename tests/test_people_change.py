@@ -27,7 +27,7 @@ from tests.waiting import wait_until
 MOVABLE = ("open", "rejected")
 
 
-HANDOFF_TITLES = ("成员离职交接", "成员移出团队", "角色变更交接")
+HANDOFF_TITLES = ("成员离职交接", "成员移出团队", "角色变更交接", "成员离开交接")
 
 
 def handoff_cards(harness, open_id: str) -> list:
@@ -284,3 +284,30 @@ async def test_the_new_holder_hears_the_current_reminder_step_once(harness):
     cards = await round_at(bot, at(2026, 12, 4, 11))  # the task is read at once
     assert list(cards) == ["ou_manager"] and "今天到期" in card_text(cards["ou_manager"])
     assert await round_at(bot, at(2026, 12, 4, 12)) == {}  # once
+
+
+async def test_a_report_rejected_after_its_author_left_goes_to_whoever_took_over(harness):
+    await submit_weekly_by_form(harness)  # the manager's report waits for the director
+    (approval,) = [m for m in cards_to(harness, "ou_director") if "report.reject" in str(m.card)]
+    await deliver(harness, fe.user_deleted("ou_manager", "李经理", harness.clock.now()))
+    report = await one(harness, Report)
+    assert (await one(harness, Task, Task.id == report.task_id)).status == "submitted"
+    sent_to_manager = len(cards_to(harness, "ou_manager"))
+
+    answer = await harness.click(
+        "ou_director",
+        button_value(approval.card, "report.reject"),
+        message_id=approval.message_id,
+        form_value={"comment": "请补充"},
+    )
+    assert answer["toast"]["type"] == "success"
+    await harness.settle()
+    task = await one(harness, Task, Task.id == report.task_id)
+    # the manager role has nobody else; the manager reported to the director: hers now
+    assert task.status == "rejected" and task.assignee_open_id == "ou_director"
+    assert (await one(harness, Report)).author_open_id == "ou_manager"  # history kept
+    assert len(cards_to(harness, "ou_manager")) == sent_to_manager  # nothing to who left
+    assert any(
+        m.card["header"]["title"]["content"].startswith("成员离开交接")
+        for m in cards_to(harness, "ou_director")
+    )

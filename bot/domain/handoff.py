@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from bot.domain.roster import P, Roster
 
 SUCCESSOR, MANAGER, ADMIN, COVERED, NOBODY = "successor", "manager", "admin", "covered", "nobody"
-LEFT, REMOVED, ROLE = "left", "removed", "role"  # why the work moves
+# Why the work moves: left the company, taken off the team, another role, or found with a
+# departed member later (a report they submitted was rejected after they left).
+LEFT, REMOVED, ROLE, GONE = "left", "removed", "role", "gone"
 
 
 @dataclass(frozen=True)
