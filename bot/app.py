@@ -34,6 +34,7 @@ from handlers import (
     menu,
     messages,
     reports,
+    sla,
     tasks,
     team_import,
 )
@@ -54,6 +55,7 @@ def build_router() -> Router:
     # Reports and activities first: their phrases ("提交周报", "新建活动") are more specific
     # than the broad "what's due" words in messages.router.
     return Router(name="root").include(
+        sla.router,  # "咨询：…" / "投诉：…" and forwards: matched before any keyword
         team_import.router,  # "导入本群成员" before any broader word
         reports.router,
         activities.router,
