@@ -72,6 +72,12 @@ LABELS = {
             "也可以直接发送「咨询：用户原话」或「投诉：用户原话」。"
         ),
         "forwarded_text": "（合并转发的聊天记录，原文请向 {logger} 查看）",
+        "unknown_title": "没听懂这句话",
+        "unknown_summary": "没听懂：是要登记用户咨询或投诉吗？",
+        "unknown": (
+            "我没听懂这句话：可以说「待办」查看你的任务，或发送「帮助」看看我能做什么。\n"
+            "如果这是转发给我的用户咨询或投诉，按下面的按钮登记，按制度时限开始计时："
+        ),
     },
     "en": {
         "logged_title": "{trigger} logged",
@@ -97,6 +103,13 @@ LABELS = {
             'You can also send "question: <the user\'s words>" or "complaint: <the user\'s words>".'
         ),
         "forwarded_text": "(merged forward: ask {logger} for the original)",
+        "unknown_title": "I didn't get that",
+        "unknown_summary": "Didn't get that: log a user question or complaint?",
+        "unknown": (
+            'Sorry, I didn\'t get that. Say "what\'s due" to see your tasks, or "help" for what '
+            "I can do.\nIf this is a user's question or complaint you forwarded to me, log it "
+            "with a button below to start the policy's deadline:"
+        ),
     },
 }
 
@@ -178,12 +191,20 @@ def build_owner_card(view: LoggedView, lines: list[SlaLine], lang: str) -> dict:
 
 
 def build_choose_card(
-    message_id: str, triggers: list[tuple[str, str]], lang: str, *, readable: bool, logger: str
+    message_id: str,
+    triggers: list[tuple[str, str]],
+    lang: str,
+    *,
+    readable: bool,
+    logger: str,
+    unknown: bool = False,
 ) -> dict:
-    """For a forwarded message: one button per trigger (key, name in `lang`)."""
+    """For a forwarded message (or, `unknown`, a private message that asked for nothing
+    the bot knows, which may be a user's message forwarded as a copy): one button per
+    trigger (key, name in `lang`)."""
     lang = norm_lang(lang)
     L = LABELS[lang]
-    body: list[dict] = [markdown(L["choose"])]
+    body: list[dict] = [markdown(L["unknown"] if unknown else L["choose"])]
     if not readable:
         body.append(
             markdown(
@@ -201,9 +222,9 @@ def build_choose_card(
     body.append(action_row(*buttons))
     return fit_card(
         card(
-            title=L["choose_title"],
-            template="blue",
-            summary=L["choose_summary"],
+            title=L["unknown_title"] if unknown else L["choose_title"],
+            template="grey" if unknown else "blue",
+            summary=L["unknown_summary"] if unknown else L["choose_summary"],
             elements=body,
         )
     )

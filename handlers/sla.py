@@ -110,6 +110,27 @@ async def on_forwarded(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     )
 
 
+async def offer_to_log(ctx: Ctx, event: MessageEvent) -> bool:
+    """A private message that asks for nothing the bot knows may be a user's message a
+    member forwarded (Feishu forwards a single message as a copy of its text): answer
+    "didn't get that" with a button per trigger. False when that does not apply."""
+    member = ctx.member
+    if event.is_group or member is None or event.message_type not in ("text", "post"):
+        return False
+    triggers = _startable(ctx.policy)
+    # offered to the roles that answer users (those holding a duty a trigger starts): a
+    # planner's "hello" keeps the short pointer to help
+    front = {d.role for t in triggers for d in ctx.policy.duties_for_trigger(t.key)}
+    if not triggers or member.role_key not in front or not event.text.strip():
+        return False
+    choices = [(t.key, t.name(ctx.lang)) for t in triggers]
+    card = build_choose_card(
+        event.message_id, choices, ctx.lang, readable=True, logger=member.name, unknown=True
+    )
+    await ctx.answer(card)
+    return True
+
+
 @router.action(LogForwarded)
 async def on_log_forwarded(ctx: Ctx, click: CardActionEvent, action: LogForwarded) -> dict:
     member = ctx.member

@@ -254,3 +254,31 @@ async def test_a_policy_without_sla_triggers_answers_helpfully(
                 assert (await s.exec(select(Task).where(Task.subject.is_not(None)))).all() == []  # type: ignore[union-attr]
         finally:
             await client.close()
+
+
+async def test_help_tells_how_to_log_questions_and_complaints(harness):
+    await harness.say("帮助", sender="ou_brand")
+    await harness.say("help", sender="ou_planner")
+    zh = markdown_of(cards(harness, P2P("ou_brand"))[-1])
+    en = markdown_of(cards(harness, P2P("ou_planner"))[-1])
+    assert "用户咨询与投诉" in zh and "`咨询：用户原话`" in zh and "`投诉：用户原话`" in zh
+    assert "User questions and complaints" in en and "`question: …`" in en
+    assert "`complaint: …`" in en and "forward" in en
+
+
+async def test_a_single_forwarded_message_arrives_as_text_and_can_be_logged(harness):
+    # Feishu forwards one message as a copy of it: plain text that asks the bot nothing
+    payload = await harness.say("会员积分可以兑换礼品吗？", sender="ou_brand")
+    (offer,) = cards(harness, P2P("ou_brand"))
+    assert validate_card(offer) == [] and title(offer) == "没听懂这句话"
+    assert "待办" in markdown_of(offer) and "帮助" in markdown_of(offer)
+    question = next(v for v in button_values(offer) if v.get("g") == "question")
+    assert question["m"] == payload["event"]["message"]["message_id"]
+    answer = await harness.click("ou_brand", question)
+    assert answer["toast"]["type"] == "success"
+    (task,) = await sla_tasks(harness.bot)
+    assert (task.duty_key, task.assignee_open_id) == ("brand.reply_questions", "ou_brand")
+    assert task.subject == "会员积分可以兑换礼品吗？"
+    # a stranger, or a group chat, still gets the usual answers
+    await harness.say("随便说说", sender="ou_stranger")
+    assert not [v for c in cards(harness, P2P("ou_stranger")) for v in button_values(c)]
