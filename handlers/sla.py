@@ -188,7 +188,7 @@ async def start_clock(
     policy, now = ctx.policy, ctx.now
     rows, unowned = [], []
     for duty in policy.duties_for_trigger(trigger.key):
-        holders = await role_holders(ctx.session, duty.role)
+        holders = await role_holders(ctx.session, duty.role, ctx.local_now.date())
         owner = choose_owner(duty, logger.open_id, logger.role_key, holders)
         if owner is None:
             role = policy.roles.get(duty.role)

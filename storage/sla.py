@@ -3,16 +3,20 @@ them once per (duty, message), and reading back the message a button refers to."
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import InboundEvent, Member, Task, TaskStatus
+from storage.models import InboundEvent, Leave, Member, Task, TaskStatus
 from storage.queue import insert_ignore
 
 
-async def role_holders(session: AsyncSession, role_key: str) -> list[tuple[str, str, int]]:
-    """(open_id, name, open task count) of the active members of a role."""
+async def role_holders(
+    session: AsyncSession, role_key: str, today: date
+) -> list[tuple[str, str, int, bool]]:
+    """(open_id, name, open task count, on leave today) of the active members of a role."""
     open_count = (
         select(func.count())
         .where(
@@ -21,12 +25,18 @@ async def role_holders(session: AsyncSession, role_key: str) -> list[tuple[str, 
         )
         .scalar_subquery()
     )
+    away = (
+        select(func.count())
+        .where(Leave.open_id == Member.open_id, Leave.start_date <= today, Leave.end_date >= today)
+        .scalar_subquery()
+    )
     stmt = (
-        select(Member.open_id, Member.name, open_count)
+        select(Member.open_id, Member.name, open_count, away)
         .where(Member.active, Member.role_key == role_key)
         .order_by(Member.open_id)
     )
-    return [(r[0], r[1], int(r[2] or 0)) for r in (await session.exec(stmt)).all()]
+    rows = (await session.exec(stmt)).all()
+    return [(r[0], r[1], int(r[2] or 0), bool(r[3])) for r in rows]
 
 
 async def tasks_for_message(session: AsyncSession, period_key: str) -> list[Task]:

@@ -282,3 +282,27 @@ async def test_a_single_forwarded_message_arrives_as_text_and_can_be_logged(harn
     # a stranger, or a group chat, still gets the usual answers
     await harness.say("随便说说", sender="ou_stranger")
     assert not [v for c in cards(harness, P2P("ou_stranger")) for v in button_values(c)]
+
+
+async def test_with_two_in_the_role_the_less_loaded_one_not_on_leave_gets_it(harness):
+    from datetime import date
+
+    from storage.models import Member
+    from tests.sched_helpers import add_leave
+
+    async with harness.bot.sessions() as s:
+        s.add(
+            Member(open_id="ou_crm2", name="郑客户", role_key="crm", created_at=NOW, updated_at=NOW)
+        )
+        await s.commit()
+    await harness.say("@_user_1 投诉：包装破损", sender="ou_planner", chat_type="group",
+                      mentions=[fe.bot_mention()], message_id="om_group_1")  # fmt: skip
+    (first,) = await sla_tasks(harness.bot)
+    assert first.assignee_open_id == "ou_crm2"  # no open tasks yet; ou_crm has its periodic ones
+    (reply,) = cards(harness, "oc_team")  # answered in the group, as a reply
+    assert "郑客户" in text_of(reply)
+    assert len(cards(harness, "ou_crm2")) == 1
+    await add_leave(harness.bot, "ou_crm2", date(2026, 11, 26), date(2026, 11, 27))
+    await harness.say("投诉：发票开错了", sender="ou_planner")
+    second = (await sla_tasks(harness.bot))[-1]
+    assert second.assignee_open_id == "ou_crm"  # the other one is on leave today

@@ -130,7 +130,10 @@ def test_sla_hours_in_calendar_or_working_hours():
 
 def test_who_owns_the_task():
     duty = load_policy().duty("crm.complaint_followup")
-    holders = [("ou_b", "乙", 3), ("ou_a", "甲", 1), ("ou_c", "丙", 1)]
+    holders = [("ou_b", "乙", 3, False), ("ou_a", "甲", 1, False), ("ou_c", "丙", 1, False)]
     assert choose_owner(duty, "ou_x", "crm", holders) == "ou_x"  # the logger holds the role
     assert choose_owner(duty, "ou_x", "brand", holders) == "ou_c"  # fewest open, then name
+    away = [("ou_a", "甲", 0, True), ("ou_b", "乙", 5, False)]
+    assert choose_owner(duty, "ou_x", "brand", away) == "ou_b"  # not the one on leave
+    assert choose_owner(duty, "ou_x", "brand", away[:1]) == "ou_a"  # unless all are
     assert choose_owner(duty, "ou_x", "brand", []) is None

@@ -7,8 +7,9 @@ names, who owns each task, when it is due. The I/O half is ``handlers/sla.py`` w
   (full- or half-width, spaces allowed): ``咨询：…``, ``投诉:…``, ``Question: …``. English
   words match without regard to case. The rest of the message is the logged text.
 * The owner of each task is the logger when they hold the duty's role; otherwise the
-  member of that role with the fewest open tasks (ties: the earliest name, then open_id),
-  so hand-overs spread over a role with several people.
+  member of that role with the fewest open tasks, someone on leave today only when all are
+  (ties: the earliest name, then open_id), so hand-overs spread over a role with several
+  people.
 """
 
 from __future__ import annotations
@@ -66,16 +67,17 @@ def choose_owner(
     duty: Duty,
     logger_open_id: str,
     logger_role: str | None,
-    holders: Sequence[tuple[str, str, int]],
+    holders: Sequence[tuple[str, str, int, bool]],
 ) -> str | None:
     """Who owns the task of `duty`: the logger when they hold its role, otherwise the
-    holder with the fewest open tasks. `holders`: (open_id, name, open task count) of the
-    active members of the duty's role. None when nobody holds the role."""
+    holder with the fewest open tasks, preferring those not on leave today. `holders`:
+    (open_id, name, open task count, on leave) of the active members of the duty's role.
+    None when nobody holds the role."""
     if logger_role == duty.role:
         return logger_open_id
     if not holders:
         return None
-    return min(holders, key=lambda h: (h[2], h[1], h[0]))[0]
+    return min(holders, key=lambda h: (h[3], h[2], h[1], h[0]))[0]
 
 
 def due_at(
