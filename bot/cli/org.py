@@ -34,9 +34,9 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
     from bot.domain.workcalendar import WorkCalendar
     from handlers.reports.routing import reroute_pending
     from storage import db
-    from storage.org import TeamFileError, apply_team, load_team_file
+    from storage.org import TeamFileError, apply_team, load_team_file, team_policies
     from storage.policy_sync import sync_policy
-    from storage.tasks import ensure_periodic_tasks
+    from storage.tasks import ensure_all_periodic_tasks
 
     settings = common.settings()
     policy = common.load_policy(settings)
@@ -44,17 +44,19 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
         team = load_team_file(args.file, set(policy.roles))
     except TeamFileError as exc:
         raise common.fail(f"{args.file} has errors; nothing was written:", exc.errors) from None
+    policies = team_policies(team, policy)
 
     async def run(engine):
         now = common.now()
         calendar = WorkCalendar.from_file(settings.calendar_path)
         async with db.make_session_factory(engine)() as session:
-            await sync_policy(session, policy, now)
-            report = await apply_team(session, team, now)
+            for dept in policies:
+                await sync_policy(session, dept.policy, now, dept.key)
+            report = await apply_team(session, team, now, policies=policies)
             await session.flush()
-            created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
+            created = await ensure_all_periodic_tasks(session, policies, calendar, settings.tz, now)
             # Pending approvals follow the new team (queued; `dutybot run` sends them).
-            services = Services(settings, policy, calendar)
+            services = Services(settings, policy, calendar, policies=policies)
             ctx = Ctx(session, now, services, source=f"org-sync:{now.isoformat()}")
             rerouted = await reroute_pending(ctx)
             await session.commit()

@@ -79,7 +79,12 @@ async def build_digest(
         role = policy.roles.get(key)
         return role.name(lang) if role else key
 
-    tasks = await store.tasks_due_between(session, lo, hi)
+    dept = services.department  # None: the whole deployment (no departments)
+
+    def ours(report: Report) -> bool:  # another department's report is not in this digest
+        return dept is None or report.author_open_id in roster.members
+
+    tasks = await store.tasks_due_between(session, lo, hi, dept)
     reports = await store.reports_for_tasks(
         session, [t.id for t in tasks if t.id is not None and t.status in COMPLETED]
     )
@@ -103,7 +108,7 @@ async def build_digest(
     ]
     total = sum((r.tally for r in people), Tally())
 
-    overdue_rows, overdue_total = await store.overdue_tasks(session, now, MAX_LINES)
+    overdue_rows, overdue_total = await store.overdue_tasks(session, now, MAX_LINES, dept)
     overdue = []
     risks = []
     for task in overdue_rows:
@@ -128,7 +133,7 @@ async def build_digest(
         risks.append(f"……另有 {overdue_total - len(overdue_rows)} 项逾期")
 
     kpi_misses = []
-    for report in await store.approved_between(session, lo, hi):
+    for report in filter(ours, await store.approved_between(session, lo, hi)):
         for k in store.kpi_results(report):
             if k.get("ok") is False:
                 miss = KpiMiss(
@@ -146,7 +151,7 @@ async def build_digest(
                 )
 
     upcoming_rows, upcoming_total = await store.upcoming_tasks(
-        session, now, now + UPCOMING, MAX_LINES
+        session, now, now + UPCOMING, MAX_LINES, dept
     )
     upcoming = [
         ItemLine(
@@ -164,12 +169,13 @@ async def build_digest(
         if d.report is not None and any(f.key == SUPPORT_FIELD for f in d.report.fields)
     }
     support = []
-    for report in await store.latest_reports(session, support_duties, now - SUPPORT_SINCE):
+    since = now - SUPPORT_SINCE
+    for report in filter(ours, await store.latest_reports(session, support_duties, since)):
         text = str(store.report_values(report).get(SUPPORT_FIELD) or "").strip()
         if text:
             support.append(SupportItem(roster.name(report.author_open_id), text))
 
-    trend = await _trend(session, roster, now, tz, period, total)
+    trend = await _trend(session, roster, now, tz, period, total, dept)
     view = DigestView(
         kind=period.kind,
         trend=trend,
@@ -189,7 +195,13 @@ async def build_digest(
 
 
 async def _trend(
-    session: AsyncSession, roster: Roster, now: datetime, tz, period: Period, current: Tally
+    session: AsyncSession,
+    roster: Roster,
+    now: datetime,
+    tz,
+    period: Period,
+    current: Tally,
+    department: str | None = None,
 ) -> tuple[TrendPoint, ...]:
     """The team's completion rate for the periods before `period` (one query), then this one."""
     periods = [period]
@@ -197,7 +209,7 @@ async def _trend(
         periods.insert(0, previous_period(periods[0]))
     lo, _ = _bounds(periods[0], tz)
     hi, _ = _bounds(period, tz)
-    tasks = await store.tasks_due_between(session, lo, hi)
+    tasks = await store.tasks_due_between(session, lo, hi, department)
     reports = await store.reports_for_tasks(
         session, [t.id for t in tasks if t.id is not None and t.status in COMPLETED]
     )
@@ -217,6 +229,7 @@ async def weekly_progress_draft(
     """Pre-filled fields for the weekly progress report: the completion rate (a fraction)
     and the risks (overdue work and KPI misses) of the task's week, from the digest data."""
     day = monday_of(task.period_key) or now.astimezone(services.tz).date()
-    roster = await load_roster(session, services.policy)
+    services = services.view_of(task.department)
+    roster = await load_roster(session, services.policy, services.department)
     data = await build_digest(session, services, roster, now, week_period(day))
     return weekly_draft(data.view.total.rate, data.risks)
