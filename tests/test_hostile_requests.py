@@ -23,6 +23,27 @@ from tests.conftest import make_settings
 from tests.test_delivery import count
 
 
+class LoopCpu:
+    """CPU seconds spent by the event loop's thread (where handlers run) inside the block.
+
+    Handler budgets are measured in CPU time, not wall time: a loaded machine stretches wall
+    time (and the emulator's and the database's threads are not the handler), but a handler
+    that stalls the loop (the 9.9 s of eight empty mention keys was pure CPU) still spends
+    its seconds here. Wall time gets a generous ceiling of its own."""
+
+    def __init__(self, wall_ceiling: float = 30.0) -> None:
+        self.wall_ceiling = wall_ceiling
+        self.seconds = 0.0
+
+    def __enter__(self) -> LoopCpu:
+        self._cpu, self._wall = time.thread_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.thread_time() - self._cpu
+        assert time.perf_counter() - self._wall < self.wall_ceiling
+
+
 def no_tracebacks(caplog) -> None:
     leaked = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert not leaked, [r.getMessage() for r in leaked]
@@ -210,9 +231,9 @@ async def test_eight_mentions_with_an_empty_key_answer_at_once(harness):
     ]
     payload = fe.message("待办 " + "x" * 2000, "ou_manager", now, mentions=mentions)
     await harness.post(payload)
-    started = time.perf_counter()
-    await harness.settle()
-    assert time.perf_counter() - started < 1.0
+    with LoopCpu() as cpu:
+        await harness.settle()
+    assert cpu.seconds < 1.0
     assert len(harness.emulator.messages) == 1  # an answer, in time
 
 
@@ -232,9 +253,9 @@ async def test_a_mention_name_holding_a_placeholder_is_not_expanded(harness):
         "@_user_1 " + "@_user_2 " * 5000, "ou_manager", now, chat_type="group", mentions=mentions
     )
     await harness.post(payload)
-    started = time.perf_counter()
-    await harness.settle()
-    assert time.perf_counter() - started < 1.0
+    with LoopCpu() as cpu:
+        await harness.settle()
+    assert cpu.seconds < 1.0
 
 
 async def test_huge_signed_message_is_handled_within_a_second(harness):
@@ -242,9 +263,9 @@ async def test_huge_signed_message_is_handled_within_a_second(harness):
     payload = fe.message("提交周报\n风险点: " + "风" * 200_000, "ou_planner", now)
     resp = await harness.post(payload)
     assert resp.status == 200
-    started = time.perf_counter()
-    await harness.settle()
-    assert time.perf_counter() - started < 2.0  # handler plus the answer's round trip
+    with LoopCpu() as cpu:
+        await harness.settle()
+    assert cpu.seconds < 1.0  # the handler and our side of the answer's round trip
     assert harness.bot.inbox.stats["errors"] == 0
 
 
