@@ -9,6 +9,8 @@ the emulator)."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import shutil
 from datetime import UTC
@@ -179,10 +181,11 @@ async def test_a_sales_report_is_approved_by_the_sales_manager(harness, company)
     assert not [m for m in cards_to(harness, "ou_manager") if "客户拜访" in text_of(m.card)]
 
     value = button_value(approval.card, "report.approve")
-    refused = await harness.click(
-        "ou_manager", value, message_id=approval.message_id, name="report_approve"
-    )
-    assert refused["toast"]["type"] != "success"  # marketing's manager may not decide it
+    for outsider in ("ou_manager", "ou_director"):  # marketing's manager, marketing's admin
+        refused = await harness.click(
+            outsider, value, message_id=approval.message_id, name="report_approve"
+        )
+        assert refused["toast"]["type"] == "error", outsider
     answer = await harness.click(
         "ou_s_manager", value, message_id=approval.message_id, name="report_approve"
     )
@@ -266,3 +269,39 @@ async def test_export_writes_the_departments_back(harness, company):
     assert "[[departments]]" in text and 'department = "sales"' in text
     again = await dutybot(harness, company, "org", "sync", "exported.toml")
     assert again.returncode == 0 and "no changes" in again.stdout, again.stdout
+
+
+async def test_the_ledger_names_each_departments_duties_and_roles(harness, company):
+    result = await dutybot(harness, company, "ledger", "export", "ledger.csv", "--lang", "zh")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO((company / "ledger.csv").read_text("utf-8-sig"))))
+    visit = next(r for r in rows if r["职责代号"] == "rep.visit_report")
+    assert visit["职责"] == "客户拜访周报" and visit["岗位"] == "销售代表"
+    pipeline = next(r for r in rows if r["职责代号"] == "manager.pipeline_review")
+    assert pipeline["岗位"] == "销售经理"  # not marketing's 市场经理
+
+
+async def test_an_admin_changes_only_their_own_departments_team(harness, company):
+    from tests import feishu_events as fe
+    from tests.test_team_chat import mention
+
+    async def in_sales_chat(text: str, sender: str, person: tuple[str, str]):
+        mentions = [fe.bot_mention("@_user_1"), mention("@_user_2", *person)]
+        body = "@_user_1 " + text.format("@_user_2")
+        await harness.say(
+            body, sender=sender, chat_type="group", chat_id="oc_sales", mentions=mentions
+        )
+
+    # sales' admin adds a newcomer: to sales, with sales' role names and tasks
+    await in_sales_chat("绑定 {} 销售代表", "ou_s_director", ("ou_newrep", "冯新人"))
+    async with harness.bot.sessions() as session:
+        newcomer = await session.get(Member, "ou_newrep")
+        assert newcomer.department == "sales" and newcomer.role_key == "rep"
+    tasks = await open_tasks(harness)
+    assert ("sales", "rep.visit_report") in duties_of(tasks, "ou_newrep")
+    # ... but may not remove marketing's manager
+    await in_sales_chat("移除 {}", "ou_s_director", ("ou_manager", "李经理"))
+    answer = harness.emulator.messages_to("oc_sales")[-1]
+    assert "另一个部门" in json.dumps(answer.content, ensure_ascii=False)
+    async with harness.bot.sessions() as session:
+        assert (await session.get(Member, "ou_manager")).active

@@ -107,6 +107,14 @@ def members_query():
     return select(Member)
 
 
+async def with_departments(session, services: Services) -> Services:
+    """`services` with every department's policy, as the last `org sync` stored them."""
+    from storage.departments import load_policies
+
+    services.policies = await load_policies(session, services.policy)
+    return services
+
+
 async def member_names(session) -> dict[str, str]:
     return {m.open_id: m.name for m in (await session.exec(members_query())).all()}
 

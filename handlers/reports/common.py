@@ -137,13 +137,14 @@ async def load_report(
 
 
 async def may_read(ctx: Ctx, report: Report, task: Task, duty: Duty | None) -> bool:
-    """The author, the report's current approver, and admins may read a report."""
+    """The author, the report's current approver, and admins (of its department) may read
+    a report."""
     operator = ctx.asker
     if operator == report.author_open_id:
         return True
     if ctx.member is None:
         return False  # removed or never on the team
-    if ctx.member.is_admin:
+    if ctx.member.is_admin and ctx.department == task.department:
         return True
     return operator == await approver_now(ctx, report, duty)
 
