@@ -33,6 +33,7 @@ from handlers import (
     digests,
     menu,
     messages,
+    people,
     reports,
     tasks,
     team_import,
@@ -63,6 +64,7 @@ def build_router() -> Router:
         digests.router,  # before messages: "本周汇总" is not "本周" (this week's tasks)
         messages.router,
         menu.router,  # the bot menu: no keywords, one event type
+        people.router,  # people leave or change role: contact events, the hand-off card
     )
 
 

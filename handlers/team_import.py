@@ -20,6 +20,7 @@ from cards.actions import AssignRoles
 from cards.answers import toast, with_card
 from cards.team_import import ImportView, Joined, NeedsRole, build_import_card
 from cards.team_import import field_name as select_name
+from handlers.people import after_sync
 from storage.audit import audit
 from storage.org import SyncReport, import_people
 from storage.tasks import ensure_periodic_tasks
@@ -66,6 +67,7 @@ async def _apply(ctx: Ctx, plan: ImportPlan, source: str) -> SyncReport:
         ctx.session, plan, ctx.now, source=source, department=ctx.department
     )
     await ctx.session.flush()
+    await after_sync(ctx, report)  # someone's title now names another role: hand-off
     department = None if ctx.services.policies.is_single else ctx.department
     await ensure_periodic_tasks(
         ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now, department=department

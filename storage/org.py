@@ -66,6 +66,8 @@ class TeamFile:
 class SyncReport:
     changes: list[str] = field(default_factory=list)
     unchanged: int = 0
+    departed: list[str] = field(default_factory=list)  # open_ids deactivated by this sync
+    role_changes: list[tuple[str, str]] = field(default_factory=list)  # (open_id, old role)
 
     def render(self) -> str:
         lines = self.changes or ["no changes"]
@@ -313,6 +315,8 @@ async def apply_team(
                 )
                 if moved or cancelled:
                     diffs.append(f"{moved} open task(s) moved, {cancelled} cancelled")
+            if current.active and current.role_key != entry.role:
+                report.role_changes.append((entry.open_id, current.role_key))
             for k, v in wanted.items():
                 setattr(current, k, v)
             current.updated_at = now
@@ -335,6 +339,7 @@ async def apply_team(
             member.active = False
             member.updated_at = now
             session.add(member)
+            report.departed.append(open_id)
             report.changes.append(
                 f"- member {member.name} ({open_id}) deactivated (not in the file)"
             )

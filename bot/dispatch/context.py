@@ -100,6 +100,10 @@ class Ctx:
         None without departments: everyone, as before."""
         return None if self.services.policies.is_single else self.department
 
+    def scope_of(self, department: str | None) -> str | None:
+        """Another department (a member's, a task's) as a filter; None without departments."""
+        return None if self.services.policies.is_single else department
+
     def policy_of(self, department: str | None) -> Policy:
         """The policy of another department (a task's, a report author's)."""
         return self.services.policies.get(department)
