@@ -46,6 +46,8 @@ async def ensure_periodic_tasks(
     if department is not None:
         stmt = stmt.where(Member.department == department)
     members = (await session.exec(stmt)).all()
+    if not members:
+        return 0  # e.g. a department nobody is in (yet)
     occurrences = {
         duty.key: upcoming_occurrences(duty.due, now, tz, calendar)
         for duty in policy.periodic_duties()

@@ -305,3 +305,16 @@ async def test_an_admin_changes_only_their_own_departments_team(harness, company
     assert "另一个部门" in json.dumps(answer.content, ensure_ascii=False)
     async with harness.bot.sessions() as session:
         assert (await session.get(Member, "ou_manager")).active
+
+
+async def test_without_departments_everything_is_in_the_default_one(harness, tmp_path):
+    result = await dutybot(harness, tmp_path, "tasks", "list", "--json")
+    rows = json.loads(result.stdout)
+    assert rows and {r["department"] for r in rows} == {"default"}
+    assert harness.bot.services.policies.is_single
+    unknown = TEAM.split("[[members]]", 1)[1].replace('department = "sales"', 'department = "x"')
+    team = tmp_path / "team.toml"
+    team.write_text("[[members]]" + unknown, encoding="utf-8")
+    result = await dutybot(harness, tmp_path, "org", "sync", str(team))
+    assert result.returncode == 2
+    assert "unknown department 'x' (the file declares no [[departments]])" in result.stderr
