@@ -100,7 +100,12 @@ def cmd_org_import(args: argparse.Namespace) -> int:
             "org import reads the Feishu directory: set FEISHU_APP_ID and FEISHU_APP_SECRET "
             "(README: 'Connecting a Feishu app' lists the contact scopes it needs)"
         )
-    policies, into = _import_department(settings, default_policy, args.into)
+    if args.write and not args.into:  # a file for review: the database is not touched
+        from bot.domain.departments import DEFAULT_DEPARTMENT, Policies
+
+        policies, into = Policies.single(default_policy), DEFAULT_DEPARTMENT
+    else:
+        policies, into = _import_department(settings, default_policy, args.into)
     policy = policies.get(into)
     people, dept = asyncio.run(_read_directory(settings, args.department, args.chat))
     plan = plan_import(people, policy.roles, dept.leader_open_id if dept else None)
