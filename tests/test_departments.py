@@ -157,6 +157,14 @@ async def test_each_member_gets_their_own_departments_tasks(harness, company):
     only_sales = await dutybot(harness, company, "tasks", "list", "--json", "--department", "sales")
     assert {r["assignee"] for r in json.loads(only_sales.stdout)} <= SALES
 
+    # the Feishu Tasks mirror reads each task's duty in its department
+    from storage.feishu_tasks import unmirrored
+
+    async with harness.bot.sessions() as session:
+        found = {(t.department, t.duty_key): d for t, d, _ in await unmirrored(session, 10_000)}
+    assert found[("sales", "manager.pipeline_review")].name_zh == "销售漏斗周检"
+    assert found[("marketing", "manager.weekly_progress")].name_zh == "项目进度周报"
+
     # re-running the sync changes nothing
     again = await dutybot(harness, company, "org", "sync", "team.toml")
     assert again.returncode == 0 and "no changes" in again.stdout
