@@ -39,6 +39,7 @@ DUE_NOW_COLUMNS = (
     Task.status,
     Task.snoozed_until,
     Task.next_action_at,
+    Task.subject,  # a task started in chat: what it is about (NULL for the others)
 )
 
 

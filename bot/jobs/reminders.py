@@ -146,7 +146,7 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
                 status=task.status,
                 action=duty.action if duty else "",
                 assignee_name=assignee.name,
-                activity_title=titles.get(task.activity_id) if task.activity_id else None,
+                activity_title=(titles.get(task.activity_id) if task.activity_id else task.subject),
             )
             key = marker_key(task.id, due_date.isoformat(), step.key, person.open_id)
             plans[person.open_id].append(Planned(key, line, mine))

@@ -44,6 +44,7 @@ from bot.domain.policy.model import (
     ReportField,
     ReportTemplate,
     Role,
+    Trigger,
 )
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "ReportField",
     "ReportTemplate",
     "Role",
+    "Trigger",
     "duty_from_json",
     "load_policy",
     "loads_policy",

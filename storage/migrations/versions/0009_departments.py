@@ -3,8 +3,8 @@
 Members, chats, tasks, roles and duties carry the key of their department; existing rows
 belong to the default department.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03 07:45:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
