@@ -43,12 +43,16 @@ DUE_NOW_COLUMNS = (
 )
 
 
-def due_now_query(now: datetime):
-    """Tasks whose next reminder action has come: not delivered yet, `next_action_at` ≤ now.
-    Served by the (status, next_action_at) index: between rounds this is a handful of rows."""
-    return select(*DUE_NOW_COLUMNS).where(
+def due_now_query(now: datetime, department: str | None = None):
+    """Tasks whose next reminder action has come: not delivered yet, `next_action_at` ≤ now
+    (of one department; None: all). Served by the (status, next_action_at) index: between
+    rounds this is a handful of rows."""
+    stmt = select(*DUE_NOW_COLUMNS).where(
         col(Task.status).in_(REMINDABLE), col(Task.next_action_at) <= now
     )  # no ORDER BY: the cards sort their lines; the database need not sort thousands
+    if department is not None:
+        stmt = stmt.where(Task.department == department)
+    return stmt
 
 
 # A row of DUE_NOW_COLUMNS, by name (task.id, task.due_at, …).
@@ -86,18 +90,24 @@ def _sqlite_ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-async def tasks_due_now(session: AsyncSession, now: datetime) -> list:
+async def tasks_due_now(
+    session: AsyncSession, now: datetime, department: str | None = None
+) -> list:
     """Rows with the attributes of DUE_NOW_COLUMNS (id, duty_key, assignee_open_id, …)."""
     conn = await session.connection()
     if conn.dialect.name == "sqlite" and conn.dialect.driver == "aiosqlite":
         driver = (await conn.get_raw_connection()).driver_connection
-        rows = await driver.execute_fetchall(_DUE_NOW_SQLITE, (*REMINDABLE, _sqlite_ts(now)))
+        sql, params = _DUE_NOW_SQLITE, [*REMINDABLE, _sqlite_ts(now)]
+        if department is not None:
+            sql, params = sql + " AND department = ?", [*params, department]
+        rows = await driver.execute_fetchall(sql, params)
         convert = _SQLITE_CONVERT
         return [
             DueTask(*[v if f is None else f(v) for f, v in zip(convert, row, strict=True)])
             for row in rows
         ]
-    return [DueTask(*row) for row in (await conn.execute(due_now_query(now))).all()]
+    stmt = due_now_query(now, department)
+    return [DueTask(*row) for row in (await conn.execute(stmt)).all()]
 
 
 async def set_next_actions(
@@ -121,14 +131,17 @@ async def set_next_actions(
             )
 
 
-async def recheck_open_tasks(session: AsyncSession, due_from: datetime) -> int:
-    """Make every undelivered task due from `due_from` on be looked at by the next round
-    (the ladder, working hours or the team changed). Does not commit."""
+async def recheck_open_tasks(
+    session: AsyncSession, due_from: datetime, department: str | None = None
+) -> int:
+    """Make every undelivered task (of one department; None: all) due from `due_from` on be
+    looked at by the next round (the ladder, working hours or the team changed). Does not
+    commit."""
+    stmt = update(Task).where(col(Task.status).in_(REMINDABLE), Task.due_at >= due_from)
+    if department is not None:
+        stmt = stmt.where(Task.department == department)
     result = await session.exec(
-        update(Task)
-        .where(col(Task.status).in_(REMINDABLE), Task.due_at >= due_from)
-        .values(next_action_at=RECHECK)
-        .execution_options(synchronize_session=False)
+        stmt.values(next_action_at=RECHECK).execution_options(synchronize_session=False)
     )
     return result.rowcount
 
