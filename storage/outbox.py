@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Marker, OutboundMessage
@@ -74,33 +75,73 @@ async def enqueue(
     the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
     target_uuid of the outbox row that sent it), "card_update" (body = {token, card}).
     purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice)."""
+    return 1 == await insert_ignore(
+        session,
+        OutboundMessage,
+        _values(
+            uuid=uuid,
+            now=now,
+            kind=kind,
+            body=body,
+            msg_type=msg_type,
+            receive_id_type=receive_id_type,
+            receive_id=receive_id,
+            target_message_id=target_message_id,
+            target_uuid=target_uuid,
+            purpose=purpose,
+            lane=lane,
+        ),
+        key="uuid",
+    )
+
+
+async def enqueue_many(session: AsyncSession, items: list[dict]) -> None:
+    """Queue many rows in one statement (each item: `enqueue`'s keyword arguments but the
+    session); uuids queued before are skipped. One cached statement, executemany."""
+    if not items:
+        return
+    table = OutboundMessage.__table__
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["uuid"])
+    await session.exec(stmt, params=[_values(**i) for i in items])
+
+
+def _values(
+    *,
+    uuid: str,
+    now: datetime,
+    kind: str,
+    body: dict | str,
+    msg_type: str = "interactive",
+    receive_id_type: str | None = None,
+    receive_id: str | None = None,
+    target_message_id: str | None = None,
+    target_uuid: str | None = None,
+    purpose: str | None = None,
+    lane: str | None = None,
+) -> dict:
     if len(uuid) > 50:
         raise ValueError(f"Feishu uuid must be ≤ 50 chars: {uuid!r}")
     purpose = purpose or DEFAULT_PURPOSE.get(kind, "notice")
     rule = PURPOSES[purpose]
-    return 1 == await insert_ignore(
-        session,
-        OutboundMessage,
-        {
-            "uuid": uuid,
-            "kind": kind,
-            "receive_id_type": receive_id_type,
-            "receive_id": receive_id,
-            "target_message_id": target_message_id,
-            "target_uuid": target_uuid,
-            "msg_type": msg_type,
-            "content": _content(msg_type, body),
-            "purpose": purpose,
-            "priority": rule.priority,
-            "lane": lane or lane_of(kind, receive_id, target_message_id or target_uuid),
-            "expires_at": now + rule.ttl,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-        },
-        key="uuid",
-    )
+    return {
+        "uuid": uuid,
+        "kind": kind,
+        "receive_id_type": receive_id_type,
+        "receive_id": receive_id,
+        "target_message_id": target_message_id,
+        "target_uuid": target_uuid,
+        "msg_type": msg_type,
+        "content": _content(msg_type, body),
+        "purpose": purpose,
+        "priority": rule.priority,
+        "lane": lane or lane_of(kind, receive_id, target_message_id or target_uuid),
+        "expires_at": now + rule.ttl,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
 
 
 async def mark_sent(
