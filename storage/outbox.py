@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import Marker, OutboundMessage
 from storage.queue import backoff, insert_ignore
 
+CHUNK = 500  # rows per multi-row insert
 MAX_BACKOFF = timedelta(minutes=5)  # an outage's end is noticed within minutes
 
 
@@ -54,59 +55,7 @@ def _content(msg_type: str, body: dict | str) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    uuid: str,
-    now: datetime,
-    kind: str,
-    body: dict | str,
-    msg_type: str = "interactive",
-    receive_id_type: str | None = None,
-    receive_id: str | None = None,
-    target_message_id: str | None = None,
-    target_uuid: str | None = None,
-    purpose: str | None = None,
-    lane: str | None = None,
-) -> bool:
-    """Queue one outbound message; False when this uuid was queued before (never twice).
-
-    kind: "send" (receive_id_type + receive_id), "reply" (target_message_id; receive_id =
-    the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
-    target_uuid of the outbox row that sent it), "card_update" (body = {token, card}).
-    purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice)."""
-    return 1 == await insert_ignore(
-        session,
-        OutboundMessage,
-        _values(
-            uuid=uuid,
-            now=now,
-            kind=kind,
-            body=body,
-            msg_type=msg_type,
-            receive_id_type=receive_id_type,
-            receive_id=receive_id,
-            target_message_id=target_message_id,
-            target_uuid=target_uuid,
-            purpose=purpose,
-            lane=lane,
-        ),
-        key="uuid",
-    )
-
-
-async def enqueue_many(session: AsyncSession, items: list[dict]) -> None:
-    """Queue many rows in one statement (each item: `enqueue`'s keyword arguments but the
-    session); uuids queued before are skipped. One cached statement, executemany."""
-    if not items:
-        return
-    table = OutboundMessage.__table__
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["uuid"])
-    await session.exec(stmt, params=[_values(**i) for i in items])
-
-
-def _values(
+def outbox_row(
     *,
     uuid: str,
     now: datetime,
@@ -120,6 +69,7 @@ def _values(
     purpose: str | None = None,
     lane: str | None = None,
 ) -> dict:
+    """The outbox row for one message (the arguments are `enqueue`'s)."""
     if len(uuid) > 50:
         raise ValueError(f"Feishu uuid must be ≤ 50 chars: {uuid!r}")
     purpose = purpose or DEFAULT_PURPOSE.get(kind, "notice")
@@ -142,6 +92,58 @@ def _values(
         "created_at": now,
         "next_attempt_at": now,
     }
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    uuid: str,
+    now: datetime,
+    kind: str,
+    body: dict | str,
+    msg_type: str = "interactive",
+    receive_id_type: str | None = None,
+    receive_id: str | None = None,
+    target_message_id: str | None = None,
+    target_uuid: str | None = None,
+    purpose: str | None = None,
+    lane: str | None = None,
+) -> bool:
+    """Queue one outbound message; False when this uuid was queued before (never twice).
+
+    kind: "send" (receive_id_type + receive_id), "reply" (target_message_id; receive_id =
+    the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
+    target_uuid of the outbox row that sent it), "card_update" (body = {token, card}).
+    purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice)."""
+    row = outbox_row(
+        uuid=uuid,
+        now=now,
+        kind=kind,
+        body=body,
+        msg_type=msg_type,
+        receive_id_type=receive_id_type,
+        receive_id=receive_id,
+        target_message_id=target_message_id,
+        target_uuid=target_uuid,
+        purpose=purpose,
+        lane=lane,
+    )
+    return 1 == await insert_ignore(session, OutboundMessage, row, key="uuid")
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict]) -> int:
+    """Queue many messages (rows from `outbox_row`) in one statement per few hundred; a
+    uuid queued before is skipped. Returns how many were queued. Does not commit."""
+    if not rows:
+        return 0
+    conn = await session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(OutboundMessage).on_conflict_do_nothing(index_elements=["uuid"])
+    stmt = stmt.returning(OutboundMessage.id)
+    queued = 0
+    for i in range(0, len(rows), CHUNK):
+        queued += len((await conn.execute(stmt, rows[i : i + CHUNK])).all())
+    return queued
 
 
 async def mark_sent(

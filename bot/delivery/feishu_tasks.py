@@ -30,7 +30,7 @@ from bot.feishu.tasks import FeishuTasks
 from cards.feishu_task import MirroredTask, assignee, create_body, ms
 from storage import feishu_tasks as links
 from storage.models import Duty, FeishuTaskLink, OutboundMessage, Task, TaskStatus
-from storage.outbox import enqueue_many
+from storage.outbox import enqueue_many, outbox_row
 
 log = logging.getLogger("dutybot.feishu_tasks")
 
@@ -136,7 +136,7 @@ class TaskMirror:
 
         def row(uuid: str, kind: str, body: dict, target: str | None = None) -> None:
             rows.append(
-                dict(
+                outbox_row(
                     uuid=uuid,
                     now=now,
                     kind=kind,
