@@ -6,11 +6,19 @@ a new connection, which stalls the bot (webhook answers included) during a fan-o
 a process at 15-25 sends/s. We hand that code a stand-in for the `httpx` module whose
 `AsyncClient()` returns the loop's shared, pooled client and does not close it; everything
 else is the real httpx. Installed once, by the gateway (bench/fanout.py measured it).
+
+httpcore also runs `import sniffio` for every request (to tell asyncio from trio). Without
+sniffio installed that import fails each time, and a failed import searches every entry of
+`sys.path` again: over a third of the event loop's busy time during 50 concurrent clicks
+(bench/clicks.py). `install` records the module as absent once (`sys.modules["sniffio"] =
+None`), so the import fails at once and httpcore takes asyncio, as it did before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
 import weakref
 from types import ModuleType
 from typing import Any
@@ -69,3 +77,5 @@ def install() -> None:
 
     if not isinstance(transport.httpx, _HttpxForLark):
         transport.httpx = _HttpxForLark()
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]  # absent: fail fast
