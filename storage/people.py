@@ -122,7 +122,13 @@ async def shown_names(
 ) -> dict[str, str]:
     """A name for each of these open_ids as lists show it: members by name, departed ones
     marked "（已离开）" / "(left)", unknown ones as "unknown member", never an open_id."""
-    found = await people(session, open_ids)
+    return shown_names_of(await people(session, open_ids), open_ids, lang)
+
+
+def shown_names_of(
+    found: dict[str, Member], open_ids: set[str], lang: str = "zh"
+) -> dict[str, str]:
+    """`shown_names` from members already loaded with `people` (no query)."""
     return {
         i: shown_name(found[i].name, found[i].active, lang)
         if i in found

@@ -275,6 +275,16 @@ async def version_submitted_at(
     return (await session.exec(stmt)).first()
 
 
+async def versions_submitted_at(
+    session: AsyncSession, report_id: int, versions: set[int]
+) -> dict[int, datetime]:
+    """When each of these versions of a report was submitted (one query)."""
+    stmt = select(ReportVersion.version, ReportVersion.submitted_at).where(
+        ReportVersion.report_id == report_id, col(ReportVersion.version).in_(sorted(versions))
+    )
+    return {v: at for v, at in (await session.exec(stmt)).all()}
+
+
 async def set_approver(session: AsyncSession, report: Report, open_id: str | None) -> None:
     """Record who approves a report now (the team changed since it was submitted)."""
     await session.exec(

@@ -13,9 +13,9 @@ from cards.report_cards import FieldRow, KpiRow, ReportView
 from cards.report_form import FormField, FormView
 from handlers.reports.common import local, period_label
 from storage import reports as store
-from storage.members import list_active, names_of
+from storage.members import list_active
 from storage.models import Report, ReportStatus, Task
-from storage.people import any_member, shown_names
+from storage.people import people, shown_names_of
 
 log = logging.getLogger("dutybot.reports")
 
@@ -38,18 +38,12 @@ async def report_view(
             for f in template.fields
             if f.type == "person" and values.get(f.key)
         }
-    names = await names_of(
-        ctx.session,
-        {report.author_open_id, report.approver_open_id or "", report.decided_by or ""}
-        | person_ids,
-    )
+    who = {report.author_open_id, report.approver_open_id or "", report.decided_by or ""}
+    found = await people(ctx.session, who | person_ids)  # one query for every name below
+    names = {open_id: m.name for open_id, m in found.items()}
     # Authors and approvers who left are named, marked, with the role they had.
-    shown = await shown_names(
-        ctx.session,
-        {report.author_open_id, report.approver_open_id or "", report.decided_by or ""},
-        lang,
-    )
-    author = await any_member(ctx.session, report.author_open_id)
+    shown = shown_names_of(found, who, lang)
+    author = found.get(report.author_open_id)
     role = ctx.policy_of(author.department).roles.get(author.role_key) if author else None
     rows: list[FieldRow] = []
     seen = set()
@@ -76,8 +70,9 @@ async def report_view(
     if duty is not None and report.approver_open_id is None:
         outside = ctx.policy_of(task.department).approver_label(duty, lang)
     submitted = report.submitted_at
-    latest = await store.version_submitted_at(ctx.session, report.id, report.version)
-    first = await store.version_submitted_at(ctx.session, report.id, 1) or submitted
+    at = await store.versions_submitted_at(ctx.session, report.id or 0, {report.version, 1})
+    latest = at.get(report.version)
+    first = at.get(1) or submitted
     return ReportView(
         report_id=report.id or 0,
         task_id=task.id or 0,
