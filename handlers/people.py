@@ -64,6 +64,8 @@ class Handoff:
     def line(self, ctx: Ctx) -> str:
         """One sentence for an admin's confirmation card."""
         n, kept = self.moved, sum(m.kind == NOBODY for m in self.moves)
+        if not self.moves:
+            return ctx.t("没有未完成的任务需要交接", "No open work to hand over")
         zh = f"{n} 项未完成任务已交接（交接卡片已发给其经理和管理员）"
         en = f"{n} open task(s) handed over (their manager and the admins got the hand-off card)"
         if kept:
@@ -298,6 +300,23 @@ async def on_user_deleted(ctx: Ctx, event: ContactUserEvent) -> None:
 async def on_user_updated(ctx: Ctx, event: ContactUserEvent) -> None:
     if event.resigned:
         await _left_company(ctx, event)
+        return
+    # Someone's directory name changed (or a member added by open_id gets one): cards and
+    # lists show the name people know.
+    member = await get_member(ctx.session, event.open_id)
+    name = event.name.strip()
+    if member is not None and name and member.name != name:
+        audit(
+            ctx.session,
+            at=ctx.now,
+            action="member.renamed",
+            actor="feishu",
+            subject=member.open_id,
+            previous=member.name,
+            name=name,
+        )
+        member.name, member.updated_at = name, ctx.now
+        ctx.session.add(member)
 
 
 async def _left_company(ctx: Ctx, event: ContactUserEvent) -> None:

@@ -133,6 +133,17 @@ async def test_an_update_that_is_not_a_resignation_changes_nothing(harness):
     assert not harness.emulator.messages
 
 
+async def test_a_directory_rename_names_a_member_added_by_open_id(harness):
+    await harness.say("绑定 ou_newbie 市场调研专员", sender="ou_manager")  # private: by open_id
+    assert (await one(harness, Member, Member.open_id == "ou_newbie")).name == "ou_newbie"
+    payload = fe.user_resigned("ou_newbie", "刘洋", harness.clock.now())
+    payload["event"]["object"]["status"]["is_resigned"] = False
+    payload["event"]["old_object"] = {"name": "", "open_id": "ou_newbie"}
+    await deliver(harness, payload)
+    member = await one(harness, Member, Member.open_id == "ou_newbie")
+    assert member.name == "刘洋" and member.active
+
+
 async def test_malformed_contact_events_are_refused_cleanly(harness):
     now = harness.clock.now()
     bad = [
