@@ -241,7 +241,12 @@ async def handoff_view(
     policy = ctx.policy_of(member.department)
     role = policy.roles.get(old_role or member.role_key)
     new_role = policy.roles.get(member.role_key) if reason == ROLE else None
-    members = tuple((m.open_id, m.name) for m in await list_active(ctx.session))
+    scope = ctx.scope_of(member.department)  # the work stays in the leaver's department
+    members = tuple(
+        (m.open_id, m.name)
+        for m in await list_active(ctx.session)
+        if scope is None or m.department == scope
+    )
     return HandoffView(
         who=member.open_id,
         name=member.name,
@@ -392,7 +397,8 @@ async def on_reassign(ctx: Ctx, event: CardActionEvent, action: ReassignTask) ->
     target = await get_member(ctx.session, to)
     if task is None or task.status not in store.MOVABLE:
         return toast("info", "这个任务已完成或已取消。", "That task is already closed.")
-    if target is None or target.open_id == gone.open_id:
+    scope = ctx.scope_of(dept)
+    if target is None or target.open_id == gone.open_id or (scope and target.department != scope):
         return toast("error", "只能转交给团队中的成员。", "Only a team member can take it over.")
     if task.assignee_open_id == target.open_id:
         return toast("info", f"{target.name} 已负责这个任务。", f"{target.name} already has it.")
