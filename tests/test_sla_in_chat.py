@@ -7,12 +7,13 @@ starts one task, and the task is reminded and escalated like any other."""
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import UTC, timedelta
 from pathlib import Path
 
 from sqlmodel import select
 
-from bot.domain.policy import load_policy
+from bot.domain.policy import load_policy, parse_policy
 from cards.schema import validate_card
 from storage.models import AuditLog, Task, TaskStatus
 from tests import feishu_events as fe
@@ -215,14 +216,17 @@ async def test_an_sla_task_is_reminded_and_escalated_when_overdue(harness):
 
 def policy_without_triggers(tmp_path: Path) -> Path:
     """The shipped policy with its [[triggers]] tables and the duties' triggers removed."""
+    path = tmp_path / "no_triggers.toml"
+    path.write_text(policy_without_triggers_text(), encoding="utf-8")
+    return path
+
+
+def policy_without_triggers_text() -> str:
     text = SHIPPED.read_text(encoding="utf-8")
     start = text.index("\n[[triggers]]\n")
     end = text.index("# ====", text.index('key = "complaint"'))
     text = text[:start] + text[end:]
-    text = text.replace('trigger = "question"\n', "").replace('trigger = "complaint"\n', "")
-    path = tmp_path / "no_triggers.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return text.replace('trigger = "question"\n', "").replace('trigger = "complaint"\n', "")
 
 
 async def test_a_policy_without_sla_triggers_answers_helpfully(
@@ -306,3 +310,21 @@ async def test_with_two_in_the_role_the_less_loaded_one_not_on_leave_gets_it(har
     await harness.say("投诉：发票开错了", sender="ou_planner")
     second = (await sla_tasks(harness.bot))[-1]
     assert second.assignee_open_id == "ou_crm"  # the other one is on leave today
+
+
+async def test_whats_due_shows_what_was_logged_not_a_message_id(harness):
+    await harness.say("咨询：<b>赠品</b>什么时候发？", sender="ou_planner")
+    await harness.say("待办", sender="ou_brand")
+    due = cards(harness, P2P("ou_brand"))[-1]
+    shown = markdown_of(due)
+    assert "回复用户咨询" in shown and "&lt;b&gt;赠品&lt;/b&gt;什么时候发？" in shown
+    assert "msg:om_" not in shown
+
+
+def test_policy_diff_names_a_changed_trigger():
+    from bot.domain.policy_diff import diff_policies
+
+    old = load_policy()
+    new = parse_policy(tomllib.loads(policy_without_triggers_text()))
+    change = next(c for c in diff_policies(old, new) if c.key == "brand.reply_questions")
+    assert "trigger question -> -" in change.what
