@@ -60,6 +60,23 @@ def _startable(policy: Policy) -> list[Trigger]:
     return [t for t in policy.triggers.values() if policy.duties_for_trigger(t.key)]
 
 
+def _what_can_be_logged(ctx: Ctx) -> str:
+    """The answer to a word the policy does not start a clock with."""
+    triggers = _startable(ctx.policy)
+    if not triggers:
+        return ctx.t(*NO_TRIGGERS)
+    zh = "、".join(
+        f"{t.name_zh}（{t.words_zh[0] if t.words_zh else t.words[0]}：…）" for t in triggers
+    )
+    en = ", ".join(
+        f'{t.name_en} ("{t.words_en[0] if t.words_en else t.words[0]}: …")' for t in triggers
+    )
+    return ctx.t(
+        f"本部门的制度中可以登记的是：{zh}。",
+        f"This department's policy logs: {en}.",
+    )
+
+
 @router.matcher
 def logged_in_chat(event: MessageEvent, policy: Policy) -> Intent | None:
     """``咨询：…`` and friends, and any merged forward, before the keywords."""
@@ -84,7 +101,7 @@ async def on_logged(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         return
     trigger = ctx.policy.triggers.get(intent.scope)
     if trigger is None or not ctx.policy.duties_for_trigger(trigger.key):
-        await ctx.answer(ctx.t(*NO_TRIGGERS), msg_type="text")
+        await ctx.answer(_what_can_be_logged(ctx), msg_type="text")
         return
     if not intent.text:
         await ctx.answer(ctx.t(*NO_TEXT), msg_type="text")

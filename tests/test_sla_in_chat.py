@@ -328,3 +328,21 @@ def test_policy_diff_names_a_changed_trigger():
     new = parse_policy(tomllib.loads(policy_without_triggers_text()))
     change = next(c for c in diff_policies(old, new) if c.key == "brand.reply_questions")
     assert "trigger question -> -" in change.what
+
+
+def test_a_word_the_policy_does_not_log_is_answered_with_what_it_does():
+    from types import SimpleNamespace
+
+    from handlers.sla import _what_can_be_logged
+
+    text = SHIPPED.read_text(encoding="utf-8")
+    start = text.index("[[triggers]]", text.index('key = "question"'))  # the complaint table
+    end = text.index("# ====", start)
+    only_questions = text[:start] + text[end:]
+    only_questions = only_questions.replace('trigger = "complaint"\n', "")
+    policy = parse_policy(tomllib.loads(only_questions))
+    assert list(policy.triggers) == ["question"]
+    zh = _what_can_be_logged(SimpleNamespace(policy=policy, t=lambda zh, en: zh))
+    en = _what_can_be_logged(SimpleNamespace(policy=policy, t=lambda zh, en: en))
+    assert zh == "本部门的制度中可以登记的是：用户咨询（咨询：…）。"
+    assert en == 'This department\'s policy logs: User question ("question: …").'
