@@ -87,10 +87,8 @@ def logged_in_chat(event: MessageEvent, policy: Policy) -> Intent | None:
     hit = match_trigger(policy, event.text)
     if hit is not None:
         return Intent(LOGGED, hit.lang, scope=hit.trigger.key, text=hit.text)
-    if _USUAL.match(event.text):
-        m = _USUAL.match(event.text)
-        lang = "en" if m and m.group(1).isascii() else "zh"
-        return Intent(LOGGED, lang, scope="", text="")
+    if m := _USUAL.match(event.text):
+        return Intent(LOGGED, "en" if m.group(1).isascii() else "zh", scope="", text="")
     return None
 
 
