@@ -11,6 +11,7 @@ import tomllib
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from bot.domain.policy import load_policy, parse_policy
@@ -19,6 +20,7 @@ from storage.models import AuditLog, Task, TaskStatus
 from tests import feishu_events as fe
 from tests.conftest import NOW, make_settings, sync_team
 from tests.sched_helpers import at, button_values, text_of, title
+from tests.test_departments import company  # noqa: F401 - the two-department fixture
 from tests.waiting import wait_until
 
 P2P = "oc_p2p_{}".format
@@ -346,3 +348,16 @@ def test_a_word_the_policy_does_not_log_is_answered_with_what_it_does():
     en = _what_can_be_logged(SimpleNamespace(policy=policy, t=lambda zh, en: en))
     assert zh == "本部门的制度中可以登记的是：用户咨询（咨询：…）。"
     assert en == 'This department\'s policy logs: User question ("question: …").'
+
+
+@pytest.mark.usefixtures("company")
+async def test_each_department_logs_with_its_own_policy(harness):
+    # sales' policy has no [[triggers]]: a sales rep is told so; marketing's words still
+    # work for marketing, whose brand role nobody holds in this company
+    await harness.say("咨询：报价单什么时候出？", sender="ou_s_rep")
+    (answer,) = texts(harness, P2P("ou_s_rep"))
+    assert "[[triggers]]" in answer
+    await harness.say("咨询：新品什么时候上市？", sender="ou_planner")
+    reply = cards(harness, P2P("ou_planner"))[-1]
+    assert "没有人担任品牌运营专员" in markdown_of(reply)
+    assert await sla_tasks(harness.bot) == []
