@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -186,8 +187,8 @@ async def set_card_uuids(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    for k, v in values.items():
-        setattr(report, k, v)
+    for k, v in values.items():  # what the row now holds: no second UPDATE at the next flush
+        set_committed_value(report, k, v)
 
 
 async def set_task_state(
@@ -293,7 +294,7 @@ async def set_approver(session: AsyncSession, report: Report, open_id: str | Non
         .values(approver_open_id=open_id)
         .execution_options(synchronize_session=False)
     )
-    report.approver_open_id = open_id
+    set_committed_value(report, "approver_open_id", open_id)  # the row holds it already
 
 
 async def pending_reports(session: AsyncSession, limit: int = 1000) -> list[Report]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.dispatch.context import Ctx
@@ -30,7 +30,7 @@ from cards.actions import OpenReport, SubmitReport
 from cards.answers import toast, with_card
 from cards.elements import text_div
 from cards.notice import build_notice_card
-from cards.report_cards import PickItem, build_report_card, build_task_picker
+from cards.report_cards import PickItem, ReportView, build_report_card, build_task_picker
 from cards.report_form import build_report_form
 from handlers.reports.common import (
     CLOSED,
@@ -73,6 +73,7 @@ class Submitted:
     report: Report
     kind: str  # created | edited | resubmitted | unchanged
     approver: Member | None = None
+    view: ReportView | None = None  # the report as the approver's card showed it just now
 
 
 @dataclass
@@ -145,6 +146,7 @@ async def submit(
             else:  # new work for the approver: a new card notifies them
                 uuid = await ctx.send("open_id", approver.open_id, approval)
                 await store.set_card_uuids(ctx.session, report, approver_card=uuid)
+            return Submitted(report, kind, approver, view)
         return Submitted(report, kind, approver)
     return Refused("busy")
 
@@ -191,6 +193,7 @@ async def _create(
         view = await report_view(ctx, report, task, duty, ctx.lang)
         uuid = await ctx.send("open_id", approver.open_id, build_report_card(view, ctx.lang))
         await store.set_card_uuids(ctx.session, report, approver_card=uuid)
+        return Submitted(report, "created", approver, view)
     return Submitted(report, "created", approver)
 
 
@@ -299,7 +302,10 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
         source = await card_after(ctx, action.source, task.id, note)
         if source is not None:
             await ctx.patch(None, source, message_id=action.source)
-    view = await report_view(ctx, report, task, duty, ctx.lang)
+    if result.view is not None:  # built in this click; only the author's card may be new
+        view = replace(result.view, author_card_uuid=report.author_card_uuid)
+    else:
+        view = await report_view(ctx, report, task, duty, ctx.lang)
     zh, en = submitted_message(ctx, result, duty)
     return with_card(toast("success", zh, en), build_report_card(view, ctx.lang, audience="author"))
 
