@@ -33,6 +33,7 @@ from handlers import (
     digests,
     menu,
     messages,
+    people,
     reports,
     tasks,
     team_import,
@@ -62,6 +63,7 @@ def build_router() -> Router:
         digests.router,  # before messages: "本周汇总" is not "本周" (this week's tasks)
         messages.router,
         menu.router,  # the bot menu: no keywords, one event type
+        people.router,  # people leave or change role: contact events, the hand-off card
     )
 
 
@@ -105,6 +107,11 @@ class BotApp:
         self.outbox = (
             OutboxWorker(self.sessions, self.gateway, self.clock) if self.gateway else None
         )
+        self.task_mirror = None
+        if self.outbox is not None and self.settings.feishu_tasks:
+            self.task_mirror = self._task_mirror()
+            self.outbox.mirror = self.task_mirror
+            self.outbox.extra_kinds.update(self.task_mirror.kinds)
         self.dispatcher = Dispatcher(
             self.router, self.services, self.sessions, self.clock.now, self.stats
         )
@@ -114,6 +121,15 @@ class BotApp:
         self._background: set[asyncio.Task] = set()
         self._scheduler = None
         self._maintenance: asyncio.Task | None = None
+
+    def _task_mirror(self):
+        """The Feishu Tasks mirror (DUTYBOT_FEISHU_TASKS=on), run by the outbox worker."""
+        from bot.delivery.feishu_tasks import TaskMirror
+        from bot.feishu.tasks import FeishuTasks
+        from cards.feishu_task import bot_link
+
+        link = bot_link(self.settings.domain, self.settings.app_id)
+        return TaskMirror(self.sessions, FeishuTasks(self.gateway), self.clock, link)
 
     # -- life cycle -------------------------------------------------------------------
     async def __aenter__(self) -> BotApp:

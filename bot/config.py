@@ -14,6 +14,16 @@ from bot.domain.digests import MONTHLY_DIGEST_RE, WEEKLY_DIGEST_RE  # "fri 17:00
 DEFAULT_DOMAIN = "https://open.feishu.cn"
 DEFAULT_DB_FILE = "dutybot.db"
 TRANSPORTS = ("webhook", "longconn")
+ON_OFF = {
+    "on": True,
+    "true": True,
+    "1": True,
+    "yes": True,
+    "off": False,
+    "false": False,
+    "0": False,
+    "no": False,
+}
 
 
 class ConfigError(Exception):
@@ -56,6 +66,7 @@ class Settings:
     log_level: str = "INFO"
     weekly_digest: str = "fri 17:00"  # "<weekday> HH:MM" local, or "off"
     monthly_digest: str = "10:00"  # HH:MM on the first working day of a month, or "off"
+    feishu_tasks: bool = False  # mirror assigned tasks into Feishu Tasks v2 (opt-in)
 
     @property
     def has_credentials(self) -> bool:
@@ -169,6 +180,16 @@ class Settings:
                 f"DUTYBOT_MONTHLY_DIGEST={monthly_digest!r} must look like '10:00' (or 'off')"
             )
 
+        feishu_tasks_raw = get("DUTYBOT_FEISHU_TASKS", "off").lower()
+        if feishu_tasks_raw not in ON_OFF:
+            problems.append(f"DUTYBOT_FEISHU_TASKS={feishu_tasks_raw!r} must be 'on' or 'off'")
+        feishu_tasks = ON_OFF.get(feishu_tasks_raw, False)
+        if feishu_tasks and not app_id:
+            problems.append(
+                "DUTYBOT_FEISHU_TASKS=on needs FEISHU_APP_ID and FEISHU_APP_SECRET "
+                "(the tasks are created by the app)"
+            )
+
         log_level = get("DUTYBOT_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             problems.append(f"DUTYBOT_LOG_LEVEL={log_level!r} is not DEBUG, INFO, WARNING or ERROR")
@@ -193,6 +214,7 @@ class Settings:
             log_level=log_level,
             weekly_digest=weekly_digest,
             monthly_digest=monthly_digest,
+            feishu_tasks=feishu_tasks,
         )
         if settings.dedupe_keep_hours < 8:
             problems.append(

@@ -202,6 +202,19 @@ class AssignRoles(CardAction):
     names: tuple[str, ...] = _wire("names", "strs", ())
 
 
+@dataclass(frozen=True)
+class ReassignTask(CardAction):
+    """The hand-off card's form: give one of `tasks` (ids, as shown on the card) of the
+    person `who` left to another member; the task and the member come from the form."""
+
+    name: ClassVar[str] = "handoff.reassign"
+    who: str = _wire("w", "str")
+    lang: str = _wire("l", "lang", "")
+    tasks: tuple[str, ...] = _wire("ts", "strs", ())
+    why: str = _wire("r", "str", "")  # left | removed | role
+    role: str = _wire("ro", "str", "")  # the role they left (a role change)
+
+
 ALL: tuple[type[CardAction], ...] = (
     RefreshDue,
     MarkDone,
@@ -215,4 +228,5 @@ ALL: tuple[type[CardAction], ...] = (
     MakeTeamChat,
     CreateActivity,
     AssignRoles,
+    ReassignTask,
 )

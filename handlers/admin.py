@@ -11,15 +11,17 @@ import re
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import BotAddedEvent, CardActionEvent, MessageEvent
 from bot.dispatch.router import Intent, Router
+from bot.domain.handoff import REMOVED
 from bot.domain.policy import Role
 from cards.actions import MakeTeamChat
 from cards.admin import build_intro_card, build_team_change_card, build_team_chat_card
 from cards.answers import toast, with_card
+from handlers.people import hand_off, role_changed
 from handlers.reports.routing import reroute_pending
 from storage.audit import audit
 from storage.members import add_chat, get_chat, get_member, save_member
 from storage.models import Member
-from storage.tasks import cancel_open_duties, ensure_periodic_tasks
+from storage.tasks import ensure_periodic_tasks
 
 router = Router(name="admin")
 
@@ -99,10 +101,10 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         ctx.session, open_id=open_id, name=name, role_key=role.key, now=ctx.now
     )
     await ctx.session.flush()
+    handed = []
     if previous and previous != role.key:
-        # Periodic work of the old role stops; activity tasks and finished work stay.
-        old_duties = [d.key for d in ctx.policy.duties_for_role(previous) if d.due.is_periodic]
-        await cancel_open_duties(ctx.session, open_id, old_duties, ctx.now)
+        # The old role's open work goes to its successor or their manager (hand-off card).
+        handed = [(await role_changed(ctx, member, previous)).line(ctx)]
     created = await ensure_periodic_tasks(
         ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now, [open_id]
     )
@@ -128,7 +130,8 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
             f"{member.name}: {was.name_en if was else previous} → {role.name_en}",
         )
     tasks = ctx.t(f"新建周期任务 {created} 项", f"{created} periodic tasks created")
-    await ctx.answer(build_team_change_card([line, tasks, *await _reroute(ctx)], actor.name, lang))
+    lines = [line, tasks, *handed, *await _reroute(ctx)]
+    await ctx.answer(build_team_change_card(lines, actor.name, lang))
 
 
 @router.message("team.approver", keywords=("设置审批人", "审批人设为", "set approver"))
@@ -197,7 +200,9 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         f"已将 {member.name} 移出团队（任务记录保留）",
         f"Removed {member.name} from the team (their task history is kept)",
     )
-    await ctx.answer(build_team_change_card([line, *await _reroute(ctx)], actor.name, lang))
+    handed = await hand_off(ctx, member, REMOVED)
+    lines = [line, handed.line(ctx), *await _reroute(ctx)]
+    await ctx.answer(build_team_change_card(lines, actor.name, lang))
 
 
 @router.event("im.chat.member.bot.added_v1")

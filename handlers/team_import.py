@@ -20,6 +20,7 @@ from cards.actions import AssignRoles
 from cards.answers import toast, with_card
 from cards.team_import import ImportView, Joined, NeedsRole, build_import_card
 from cards.team_import import field_name as select_name
+from handlers.people import after_sync
 from storage.audit import audit
 from storage.org import SyncReport, import_people
 from storage.tasks import ensure_periodic_tasks
@@ -64,6 +65,7 @@ def _roles(ctx: Ctx, lang: str) -> tuple[tuple[str, str], ...]:
 async def _apply(ctx: Ctx, plan: ImportPlan, source: str) -> SyncReport:
     report = await import_people(ctx.session, plan, ctx.now, source=source)
     await ctx.session.flush()
+    await after_sync(ctx, report)  # someone's title now names another role: hand-off
     await ensure_periodic_tasks(ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now)
     return report
 

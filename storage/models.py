@@ -309,3 +309,20 @@ class CardSnapshot(SQLModel, table=True):
     message_id: str = Field(primary_key=True, max_length=64)
     content: str = Field(sa_type=Text)
     updated_at: datetime = _ts()
+
+
+class FeishuTaskLink(SQLModel, table=True):
+    """A task mirrored in Feishu Tasks v2 (DUTYBOT_FEISHU_TASKS=on): what the mirror last
+    queued for it (assignee, due, closed) and the guid Feishu's create answered with."""
+
+    __tablename__ = "feishu_tasks"
+    __table_args__ = (Index("ix_feishu_tasks_closed", "closed"),)
+
+    task_id: int = Field(primary_key=True)
+    guid: str | None = Field(default=None, max_length=64)
+    assignee_open_id: str = Field(max_length=64)
+    due_at: datetime = _ts()
+    closed: bool = False  # completed (or deleted) in Feishu: nothing more to mirror
+    seq: int = 0  # changes queued after the create: names their outbox rows
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

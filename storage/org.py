@@ -55,6 +55,8 @@ class TeamFile:
 class SyncReport:
     changes: list[str] = field(default_factory=list)
     unchanged: int = 0
+    departed: list[str] = field(default_factory=list)  # open_ids deactivated by this sync
+    role_changes: list[tuple[str, str]] = field(default_factory=list)  # (open_id, old role)
 
     def render(self) -> str:
         lines = self.changes or ["no changes"]
@@ -260,6 +262,8 @@ async def apply_team(
             if getattr(current, k) != v
         ]
         if diffs:
+            if current.active and current.role_key != entry.role:
+                report.role_changes.append((entry.open_id, current.role_key))
             for k, v in wanted.items():
                 setattr(current, k, v)
             current.updated_at = now
@@ -282,6 +286,7 @@ async def apply_team(
             member.active = False
             member.updated_at = now
             session.add(member)
+            report.departed.append(open_id)
             report.changes.append(
                 f"- member {member.name} ({open_id}) deactivated (not in the file)"
             )

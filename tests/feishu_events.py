@@ -182,3 +182,47 @@ def menu(event_key: str, operator: str, at: datetime, *, event_id: str | None = 
         "timestamp": int(at.timestamp() * 1000),
     }
     return envelope("application.bot.menu_v6", event, at, event_id=event_id)
+
+
+def contact_user(open_id: str, name: str, *, resigned: bool = False) -> dict:
+    """A directory user as contact events carry it (`event.object`)."""
+    return {
+        "open_id": open_id,
+        "union_id": "on_" + open_id[3:],
+        "user_id": open_id[3:],
+        "name": name,
+        "en_name": "",
+        "email": "",
+        "job_title": "",
+        "gender": 0,
+        "status": {
+            "is_frozen": False,
+            "is_resigned": resigned,
+            "is_activated": not resigned,
+            "is_exited": False,
+            "is_unjoin": False,
+        },
+        "department_ids": ["od-marketing"],
+        "leader_user_id": "",
+        "join_time": 1700000000,
+        "employee_type": 1,
+    }
+
+
+def user_deleted(open_id: str, name: str, at: datetime, *, event_id: str | None = None) -> dict:
+    """A contact.user.deleted_v3 envelope: `open_id` left the company."""
+    event = {
+        "object": contact_user(open_id, name, resigned=True),
+        "old_object": {"department_ids": ["od-marketing"], "open_id": open_id},
+    }
+    return envelope("contact.user.deleted_v3", event, at, event_id=event_id)
+
+
+def user_resigned(open_id: str, name: str, at: datetime, *, event_id: str | None = None) -> dict:
+    """A contact.user.updated_v3 envelope in which `status.is_resigned` became true."""
+    old_status = contact_user(open_id, name)["status"]
+    event = {
+        "object": contact_user(open_id, name, resigned=True),
+        "old_object": {"status": old_status, "open_id": open_id},
+    }
+    return envelope("contact.user.updated_v3", event, at, event_id=event_id)

@@ -32,6 +32,7 @@ def register(sub: common.SubParsers) -> None:
 def cmd_org_sync(args: argparse.Namespace) -> int:
     from bot.dispatch.context import Ctx, Services
     from bot.domain.workcalendar import WorkCalendar
+    from handlers.people import after_sync
     from handlers.reports.routing import reroute_pending
     from storage import db
     from storage.org import TeamFileError, apply_team, load_team_file
@@ -52,16 +53,20 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
             await sync_policy(session, policy, now)
             report = await apply_team(session, team, now)
             await session.flush()
-            created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
-            # Pending approvals follow the new team (queued; `dutybot run` sends them).
+            # Open work of people who left the file or changed role is handed over, and
+            # pending approvals follow the new team (cards queued; `dutybot run` sends them).
             services = Services(settings, policy, calendar)
             ctx = Ctx(session, now, services, source=f"org-sync:{now.isoformat()}")
+            handed = await after_sync(ctx, report)
+            created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
             rerouted = await reroute_pending(ctx)
             await session.commit()
-        return report, created, rerouted
+        return report, created, rerouted, handed
 
-    report, created, rerouted = common.run_db(settings, run, what="sync")
+    report, created, rerouted, handed = common.run_db(settings, run, what="sync")
     print(report.render())
+    for line in handed:
+        print(line)
     print(f"{created} periodic tasks created")
     if rerouted:
         print(f"{rerouted} pending report(s) re-routed to their new approver")
@@ -69,8 +74,10 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
+    from bot.dispatch.context import Ctx, Services
     from bot.domain.directory import plan_import
     from bot.domain.workcalendar import WorkCalendar
+    from handlers.people import after_sync
     from storage import db
     from storage.org import import_people
     from storage.policy_sync import sync_policy
@@ -100,6 +107,10 @@ def cmd_org_import(args: argparse.Namespace) -> int:
             await sync_policy(session, policy, now)
             report = await import_people(session, plan, now)
             await session.flush()
+            services = Services(settings, policy, calendar)
+            ctx = Ctx(session, now, services, source=f"org-import:{now.isoformat()}")
+            for line in await after_sync(ctx, report):  # a new title, another role: hand-off
+                print(line)
             created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
             await session.commit()
         return report, created

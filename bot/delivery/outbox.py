@@ -45,6 +45,7 @@ class OutboxWorker(Worker):
         per_lane: int = PER_LANE,
         reporter: UndeliveredReporter | None = None,
         extra_kinds: dict | None = None,
+        mirror=None,
     ) -> None:
         super().__init__(clock)
         self.sessions, self.gateway = sessions, gateway
@@ -54,8 +55,17 @@ class OutboxWorker(Worker):
         # kind -> async (row) -> message id or None: deliveries beyond messages and cards
         # (the Feishu Tasks mirror), registered by the composition root.
         self.extra_kinds = dict(extra_kinds or {})
+        # Queues its own rows before a pass (bot.delivery.feishu_tasks.TaskMirror), if on.
+        self.mirror = mirror
+
+    def wake(self) -> None:
+        if self.mirror is not None:
+            self.mirror.poke()  # a handled event, click or tick may have changed tasks
+        super().wake()
 
     async def process_once(self) -> int:
+        if self.mirror is not None:
+            await self.mirror.maybe_sync()
         now = self.clock.now()
         async with self.sessions() as session:
             expired = await outbox_store.expire_due(session, now)

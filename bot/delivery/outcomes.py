@@ -18,6 +18,7 @@ PAYLOAD = frozenset(
         230011,  # the message replied to / updated was recalled
         230110,  # ... or deleted
         99992402,  # field validation failed
+        1470400,  # Feishu Tasks: invalid parameter
     }
 )
 # The receiver is gone or out of reach until an admin changes something.
@@ -32,6 +33,8 @@ PERMANENT = frozenset(
         232009,  # chat dissolved
         99991672,  # the app lacks a scope
         99991679,  # the user lacks permission
+        1470403,  # Feishu Tasks: no permission on the task
+        1470404,  # Feishu Tasks: the task is gone (deleted in Feishu)
     }
 )
 

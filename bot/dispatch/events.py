@@ -281,3 +281,85 @@ def chat_entered_event(payload: dict) -> ChatEnteredEvent:
 
 
 EVENT_BUILDERS["im.chat.access_event.bot_p2p_chat_entered_v1"] = chat_entered_event
+
+
+@dataclass(frozen=True)
+class ContactUserEvent:
+    """`contact.user.deleted_v3` (someone left the company) or `contact.user.updated_v3`
+    (someone's directory entry changed; `resigned` when `status.is_resigned` is true)."""
+
+    event_id: str
+    open_id: str
+    name: str
+    resigned: bool
+    deleted: bool = False
+
+
+MAX_OPEN_ID = 64
+
+
+def _user_object(event: dict, key: str) -> dict:
+    obj = event.get(key)
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise PayloadError(f"event.{key} is not an object")
+    return obj
+
+
+def _open_id(obj: dict, fallback: dict) -> str:
+    open_id = obj.get("open_id") or fallback.get("open_id")
+    if not isinstance(open_id, str) or not open_id.strip() or len(open_id) > MAX_OPEN_ID:
+        raise PayloadError("contact event without a short event.object.open_id")
+    return open_id.strip()
+
+
+def _resigned(obj: dict) -> bool:
+    status = obj.get("status")
+    if status is None:
+        return False
+    if not isinstance(status, dict):
+        raise PayloadError("event.object.status is not an object")
+    flag = status.get("is_resigned")
+    if flag is not None and not isinstance(flag, bool):
+        raise PayloadError("event.object.status.is_resigned is not a boolean")
+    return flag is True
+
+
+def contact_user_deleted_event(payload: dict) -> ContactUserEvent:
+    """`contact.user.deleted_v3`: event.object is the user as they were (open_id, name,
+    status, …); event.old_object holds their open_id and departments."""
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise PayloadError("missing event")
+    obj, old = _user_object(event, "object"), _user_object(event, "old_object")
+    name = _opt_str(obj, "name")
+    return ContactUserEvent(
+        event_id=_str(payload, "header", "event_id"),
+        open_id=_open_id(obj, old),
+        name=name[:100],
+        resigned=True,
+        deleted=True,
+    )
+
+
+def contact_user_updated_event(payload: dict) -> ContactUserEvent:
+    """`contact.user.updated_v3`: event.object is the user now, event.old_object the
+    fields that changed (as they were)."""
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise PayloadError("missing event")
+    obj = _user_object(event, "object")
+    _user_object(event, "old_object")  # shape check only
+    if not obj:
+        raise PayloadError("missing event.object")
+    return ContactUserEvent(
+        event_id=_str(payload, "header", "event_id"),
+        open_id=_open_id(obj, {}),
+        name=_opt_str(obj, "name")[:100],
+        resigned=_resigned(obj),
+    )
+
+
+EVENT_BUILDERS["contact.user.deleted_v3"] = contact_user_deleted_event
+EVENT_BUILDERS["contact.user.updated_v3"] = contact_user_updated_event

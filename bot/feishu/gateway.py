@@ -132,14 +132,16 @@ class FeishuGateway:
             )
         return self._client
 
-    async def _call(self, fn, *, receiver: str | None, what: str):
-        """Run one SDK call with our token, limits and retry rules; return the response."""
+    async def _call(self, fn, *, receiver: str | None, what: str, limits: SendLimits | None = None):
+        """Run one SDK call with our token, limits (the messages' unless an API has its
+        own) and retry rules; return the response."""
+        limits = limits or self.limits
         refreshed = False
         last: FeishuError | None = None
         for attempt in range(self.attempts):
             if attempt:
                 self.stats["retries"] += 1
-            await self.limits.acquire(receiver)
+            await limits.acquire(receiver)
             token = await self.tokens.get()
             option = self._lark.RequestOption.builder().tenant_access_token(token).build()
             try:
@@ -278,7 +280,10 @@ class FeishuGateway:
         bot = data.get("bot") or {}
         return BotInfo(open_id=str(bot.get("open_id", "")), app_name=str(bot.get("app_name", "")))
 
-    async def call(self, fn, *, what: str, receiver: str | None = None):
+    async def call(
+        self, fn, *, what: str, receiver: str | None = None, limits: SendLimits | None = None
+    ):
         """Run another SDK call (`fn(option)`, e.g. the directory's) with our token, limits
-        and retry rules; returns the SDK response."""
-        return await self._call(fn, receiver=receiver, what=what)
+        (`limits`: an API with its own budget, like Feishu Tasks) and retry rules; returns
+        the SDK response."""
+        return await self._call(fn, receiver=receiver, what=what, limits=limits)

@@ -25,11 +25,13 @@ from bot.domain.digests import (
     week_period,
     weekly_draft,
 )
+from bot.domain.handoff import shown_name
 from bot.domain.roster import Roster
 from cards.digest import DigestView, ItemLine, KpiMiss, Row, SupportItem, TrendPoint
 from storage import digests as store
 from storage.members import load_roster
 from storage.models import Report, Task
+from storage.people import people as members_past_and_present
 
 LANG = "zh"  # the team chat's language
 UPCOMING = timedelta(days=14)
@@ -88,12 +90,46 @@ async def build_digest(
         by_person[task.assignee_open_id].append(
             _outcome(task, reports.get(task.id), roster, now, tz)
         )
-    people, by_role = [], defaultdict(list)
-    for open_id, outs in by_person.items():
+    overdue_rows, overdue_total = await store.overdue_tasks(session, now, MAX_LINES)
+    approved = await store.approved_between(session, lo, hi)
+    upcoming_rows, upcoming_total = await store.upcoming_tasks(
+        session, now, now + UPCOMING, MAX_LINES
+    )
+    support_duties = {
+        d.key
+        for d in policy.duties.values()
+        if d.report is not None and any(f.key == SUPPORT_FIELD for f in d.report.fields)
+    }
+    latest = await store.latest_reports(session, support_duties, now - SUPPORT_SINCE)
+    # People who left keep their rows, by name and marked, with the role they had.
+    mentioned = {t.assignee_open_id for t in (*tasks, *overdue_rows, *upcoming_rows)}
+    mentioned |= {r.author_open_id for r in (*approved, *latest)}
+    former = await members_past_and_present(
+        session, {i for i in mentioned if roster.get(i) is None}
+    )
+
+    def who(open_id: str) -> str:
         member = roster.get(open_id)
-        role_key = member.role_key if member else ""
+        if member is not None:
+            return member.name
+        gone = former.get(open_id)
+        return shown_name(gone.name if gone else None, False, lang)
+
+    def role_of(open_id: str, duty_key: str) -> str:
+        member = roster.get(open_id) or former.get(open_id)
+        if member is not None and member.role_key:
+            return member.role_key
+        duty = policy.duties.get(duty_key)
+        return duty.role if duty else ""
+
+    people, by_role = [], defaultdict(list)
+    first_duty = {}
+    for task in tasks:
+        first_duty.setdefault(task.assignee_open_id, task.duty_key)
+    for open_id, outs in by_person.items():
+        role_key = role_of(open_id, first_duty.get(open_id, ""))
         counts = tally(outs)
-        people.append(Row(roster.name(open_id), counts, role_name(role_key) if role_key else ""))
+        people.append(Row(who(open_id), counts, role_name(role_key) if role_key else "—"))
         by_role[role_key].append(counts)
     order = {key: i for i, key in enumerate(policy.roles)}
     people.sort(key=lambda r: (r.tally.rate if r.tally.rate is not None else 2, r.name))
@@ -103,7 +139,6 @@ async def build_digest(
     ]
     total = sum((r.tally for r in people), Tally())
 
-    overdue_rows, overdue_total = await store.overdue_tasks(session, now, MAX_LINES)
     overdue = []
     risks = []
     for task in overdue_rows:
@@ -112,7 +147,7 @@ async def build_digest(
         late = max(0, calendar.workdays_between(due_local.date(), today))
         overdue.append(
             ItemLine(
-                roster.name(task.assignee_open_id),
+                who(task.assignee_open_id),
                 duty_name(task.duty_key),
                 due_local,
                 excused,
@@ -121,18 +156,18 @@ async def build_digest(
         )
         if not excused:
             risks.append(
-                f"{roster.name(task.assignee_open_id)}：{duty_name(task.duty_key)}"
+                f"{who(task.assignee_open_id)}：{duty_name(task.duty_key)}"
                 f"（截止 {due_local:%m-%d}，逾期 {late} 个工作日）"
             )
     if overdue_total > len(overdue_rows):
         risks.append(f"……另有 {overdue_total - len(overdue_rows)} 项逾期")
 
     kpi_misses = []
-    for report in await store.approved_between(session, lo, hi):
+    for report in approved:
         for k in store.kpi_results(report):
             if k.get("ok") is False:
                 miss = KpiMiss(
-                    who=roster.name(report.author_open_id),
+                    who=who(report.author_open_id),
                     duty_name=duty_name(report.duty_key),
                     label=str(k.get("label_zh") or k.get("key") or ""),
                     display=str(k.get("display") or k.get("value") or "—"),
@@ -145,12 +180,9 @@ async def build_digest(
                     f"（目标 {miss.op} {miss.threshold_display}）"
                 )
 
-    upcoming_rows, upcoming_total = await store.upcoming_tasks(
-        session, now, now + UPCOMING, MAX_LINES
-    )
     upcoming = [
         ItemLine(
-            roster.name(t.assignee_open_id),
+            who(t.assignee_open_id),
             duty_name(t.duty_key),
             t.due_at.astimezone(tz),
             roster.on_leave(t.assignee_open_id, t.due_at.astimezone(tz).date()),
@@ -158,16 +190,11 @@ async def build_digest(
         for t in upcoming_rows
     ]
 
-    support_duties = {
-        d.key
-        for d in policy.duties.values()
-        if d.report is not None and any(f.key == SUPPORT_FIELD for f in d.report.fields)
-    }
     support = []
-    for report in await store.latest_reports(session, support_duties, now - SUPPORT_SINCE):
+    for report in latest:
         text = str(store.report_values(report).get(SUPPORT_FIELD) or "").strip()
         if text:
-            support.append(SupportItem(roster.name(report.author_open_id), text))
+            support.append(SupportItem(who(report.author_open_id), text))
 
     trend = await _trend(session, roster, now, tz, period, total)
     view = DigestView(

@@ -197,6 +197,9 @@ class Store:
         self.commit_faults: dict[str, deque[Fault]] = {}
         self.delays: dict[str, float] = {}
         self.callback_tokens: dict[str, CallbackToken] = {}
+        self.tasks: dict[str, Any] = {}  # Feishu Tasks v2: guid -> tasks.FeishuTask
+        self.task_tokens: dict[str, str] = {}  # client_token -> guid
+        self.deleted_tasks: list[Any] = []
         self.stats = new_stats()
 
     def record(self, entry: dict) -> None:

@@ -2,8 +2,8 @@
 
 `FeishuEmulator` is the facade: lifecycle, routing, fault injection and the records tests
 read. The APIs live beside it, one module per concern: `auth` (tenant tokens), `messages`
-(send, reply), `cards` (PATCH, delayed update), `contact` (directory), `limits` (rate
-windows), all on one `model.Store`.
+(send, reply), `cards` (PATCH, delayed update), `contact` (directory), `tasks` (Feishu Tasks v2),
+`limits` (rate windows), all on one `model.Store`.
 
 The server runs in its own thread with its own event loop (lark-oapi fetches tenant tokens with
 blocking `requests`, even on async calls, so a server in the caller's loop would deadlock).
@@ -56,6 +56,7 @@ from bot.devtools.emulator.model import (
     Store,
     StoredMessage,
 )
+from bot.devtools.emulator.tasks import TasksApi
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +131,13 @@ class FeishuEmulator:
         self._messages = MessagesApi(self._store, self, self._limits, self._rules)
         self._cards = CardsApi(self._store, self._limits, self._rules)
         self._contact = ContactApi(self._store, self)
+        self.tasks = TasksApi(self._store)  # Feishu Tasks v2; tests read tasks.all() / get()
         self._routes = [
             *self._auth.routes(),
             *self._messages.routes(),
             *self._cards.routes(),
             *self._contact.routes(),
+            *self.tasks.routes(),
         ]
         self.longconn = LongConnEndpoint(self)
 

@@ -1,0 +1,115 @@
+"""The Feishu Tasks mirror's tables: which tasks need a call to Feishu (compared with what
+was last queued for them in `feishu_tasks`), the compare-and-set that records a queued
+change, and the guid each mirrored task got. The planning and sending are
+bot/delivery/feishu_tasks.py's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Activity, Duty, FeishuTaskLink, OutboundMessage, Task, TaskStatus
+from storage.queue import insert_ignore
+
+COMPLETED = (TaskStatus.DONE, TaskStatus.APPROVED)
+
+
+def create_uuid(task_id: int) -> str:
+    """The outbox uuid of a task's create (its changes are `ft<id>.<seq>`, seq >= 1)."""
+    return f"ft{task_id}.0"
+
+
+async def unmirrored(
+    session: AsyncSession, limit: int
+) -> list[tuple[Task, Duty | None, str | None]]:
+    """Open tasks with no create queued yet, with their duty and activity title."""
+    stmt = (
+        select(Task, Duty, Activity.title)
+        .outerjoin(FeishuTaskLink, col(FeishuTaskLink.task_id) == col(Task.id))
+        .outerjoin(Duty, col(Duty.key) == col(Task.duty_key))
+        .outerjoin(Activity, col(Activity.id) == col(Task.activity_id))
+        .where(col(FeishuTaskLink.task_id).is_(None))
+        .where(col(Task.status).in_(TaskStatus.OPEN_STATES))
+        .order_by(col(Task.id))
+        .limit(limit)
+    )
+    return [tuple(r) for r in (await session.exec(stmt)).all()]
+
+
+async def add_link(session: AsyncSession, task: Task, now: datetime) -> bool:
+    """Record that the task's create is queued; False when it already was (a replica)."""
+    values = {
+        "task_id": task.id,
+        "assignee_open_id": task.assignee_open_id,
+        "due_at": task.due_at,
+        "closed": False,
+        "seq": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return 1 == await insert_ignore(session, FeishuTaskLink, values, "task_id")
+
+
+async def changed(session: AsyncSession, limit: int) -> list[tuple[FeishuTaskLink, Task]]:
+    """Mirrored tasks that changed since their last queued call: finished, cancelled, a
+    new due or a new assignee."""
+    L = FeishuTaskLink
+    stmt = (
+        select(L, Task)
+        .join(Task, col(Task.id) == col(L.task_id))
+        .where(col(L.closed).is_(False))
+        .where(
+            or_(
+                col(Task.status).in_((*COMPLETED, TaskStatus.CANCELLED)),
+                and_(
+                    col(Task.status).in_(TaskStatus.OPEN_STATES),
+                    or_(
+                        col(Task.due_at) != col(L.due_at),
+                        col(Task.assignee_open_id) != col(L.assignee_open_id),
+                    ),
+                ),
+            )
+        )
+        .order_by(col(L.task_id))
+        .limit(limit)
+    )
+    return [tuple(r) for r in (await session.exec(stmt)).all()]
+
+
+async def advance(
+    session: AsyncSession, link: FeishuTaskLink, calls: int, now: datetime, **new
+) -> bool:
+    """Compare-and-set: `calls` more changes queued from the link's seq; False when
+    another replica got there first."""
+    moved = await session.exec(
+        update(FeishuTaskLink)
+        .where(col(FeishuTaskLink.task_id) == link.task_id, col(FeishuTaskLink.seq) == link.seq)
+        .values(seq=link.seq + calls, updated_at=now, **new)
+    )
+    return moved.rowcount == 1
+
+
+async def guid_of(session: AsyncSession, task_id: int) -> tuple[str | None, str]:
+    """The Feishu guid of a mirrored task (None until its create succeeded), and the
+    status of that create in the outbox."""
+    link = await session.get(FeishuTaskLink, task_id)
+    row = (
+        await session.exec(
+            select(OutboundMessage.status, OutboundMessage.feishu_message_id).where(
+                OutboundMessage.uuid == create_uuid(task_id)
+            )
+        )
+    ).first()
+    status, sent_id = (row[0], row[1]) if row else ("missing", None)
+    return ((link.guid if link else None) or sent_id), status
+
+
+async def store_guid(session: AsyncSession, task_id: int, guid: str, now: datetime) -> None:
+    await session.exec(
+        update(FeishuTaskLink)
+        .where(col(FeishuTaskLink.task_id) == task_id)
+        .values(guid=guid, updated_at=now)
+    )

@@ -1,0 +1,232 @@
+"""The Feishu Tasks mirror (DUTYBOT_FEISHU_TASKS=on), end to end: the bot behind its
+signed webhook, the real lark-oapi SDK, the emulator's Tasks v2. Every task DutyBot assigns
+shows up in the assignee's Feishu Tasks with its due; done in DutyBot completes it there,
+a moved deadline moves it, a hand-off changes its assignee; a cancelled duty leaves. Off
+by default: then DutyBot never calls the task API."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlmodel import select
+
+from bot.app import build_app
+from bot.config import ConfigError, Settings
+from bot.services.activities import cancel_activity, move_activity
+from bot.transport.webhook import make_web_app
+from storage.models import FeishuTaskLink, OutboundMessage, TaskStatus
+from tests.conftest import Harness, make_settings, sync_team
+from tests.sched_helpers import add_task, at, clear_tasks, new_activity, set_task, tasks_of
+
+PREP = "planner.preparation"  # a "mark done" duty
+
+
+def ms(dt) -> str:
+    return str(int(dt.timestamp() * 1000))
+
+
+def task_calls(emulator) -> list[dict]:
+    return [r for r in emulator.requests if r["api"].startswith("task.")]
+
+
+@pytest.fixture
+async def mirrored(db_url, emulator, clock):
+    """The harness with DUTYBOT_FEISHU_TASKS=on (and no pause between the mirror's looks)."""
+    settings = make_settings(db_url, emulator.base_url, feishu_tasks=True)
+    async with build_app(settings, clock=clock) as bot:
+        bot.task_mirror.min_interval = 0
+        await sync_team(bot)
+        client = TestClient(TestServer(make_web_app(bot)))
+        await client.start_server()
+        yield Harness(bot, client, emulator, clock)
+        await client.close()
+
+
+async def feishu_task_of(h: Harness, task_id: int):
+    async with h.bot.sessions() as s:
+        link = await s.get(FeishuTaskLink, task_id)
+    assert link is not None and link.guid, f"task {task_id} was not mirrored"
+    return h.emulator.tasks.get(link.guid)
+
+
+async def test_every_assigned_task_appears_in_the_assignees_feishu_tasks(mirrored):
+    h = mirrored
+    await h.settle()
+    open_tasks = await tasks_of(h.bot, statuses=TaskStatus.OPEN_STATES)
+    assert open_tasks, "org sync assigns the current periods' tasks"
+    feishu = h.emulator.tasks.all()
+    assert len(feishu) == len(open_tasks)
+    task = open_tasks[0]
+    mirrored_task = await feishu_task_of(h, task.id)
+    assert mirrored_task.assignees == [task.assignee_open_id]
+    assert mirrored_task.due == {"timestamp": ms(task.due_at), "is_all_day": False}
+    assert task.period_key in mirrored_task.summary
+    duty = h.bot.policy.duties[task.duty_key]
+    assert duty.name("zh") in mirrored_task.summary
+    assert duty.clause[:20] in mirrored_task.description  # links back to the clause
+    assert "applink.feishu.cn/client/bot/open?appId=" in mirrored_task.description
+    create = h.emulator.requests_for("task.v2.task.create")[0]
+    assert create["query"] == {"user_id_type": "open_id"}
+    assert create["json"]["client_token"].startswith("dutybot-task-")
+    assert create["json"]["members"][0] == {
+        "id": create["json"]["members"][0]["id"],
+        "type": "user",
+        "role": "assignee",
+    }
+    # Nothing changes, nothing is sent again.
+    before = len(task_calls(h.emulator))
+    h.bot.wake_outbox()
+    await h.settle()
+    assert len(task_calls(h.emulator)) == before
+
+
+async def test_a_create_retried_after_a_server_error_makes_one_task(mirrored):
+    h = mirrored
+    await clear_tasks(h.bot)
+    await h.settle()
+    # Feishu creates the task but the answer is lost (500): the retry sends the same
+    # client_token and gets the same task back.
+    h.emulator.fail_after_commit("task.v2.task.create", status=500)
+    task = await add_task(h.bot, PREP, "ou_planner", at(2026, 12, 4, 18))
+    h.bot.wake_outbox()
+    await h.settle()
+    creates = h.emulator.requests_for("task.v2.task.create")
+    assert len(creates) == 2 and creates[0]["status"] == 500
+    assert creates[0]["json"]["client_token"] == creates[1]["json"]["client_token"]
+    (only,) = h.emulator.tasks.all()
+    assert (await feishu_task_of(h, task.id)).guid == only.guid
+
+
+async def test_marking_done_in_chat_completes_the_feishu_task(mirrored):
+    h = mirrored
+    await clear_tasks(h.bot)
+    task = await add_task(h.bot, PREP, "ou_planner", at(2026, 12, 4, 18))
+    h.bot.wake_outbox()
+    await h.settle()
+    assert not (await feishu_task_of(h, task.id)).completed
+    answer = await h.click("ou_planner", {"a": "task.done", "v": 1, "t": task.id})
+    assert answer["toast"]["type"] == "success"
+    done = await feishu_task_of(h, task.id)
+    assert done.completed and done.completed_at == ms(h.clock.now())
+    (patch,) = h.emulator.requests_for("task.v2.task.patch")
+    assert patch["json"]["update_fields"] == ["completed_at"]
+    assert patch["query"] == {"user_id_type": "open_id"}
+
+
+async def test_moving_an_activity_moves_the_due_and_cancelling_removes_the_tasks(mirrored):
+    h, bot = mirrored, mirrored.bot
+    change = await new_activity(bot, date(2027, 3, 15), date(2027, 3, 16))
+    await h.settle()
+    prep = next(t for t in change.tasks if t.duty_key == PREP)
+    before = await feishu_task_of(h, prep.id)
+    assert before.due["timestamp"] == ms(prep.due_at)
+    async with bot.sessions() as s:
+        await move_activity(
+            s,
+            bot.services,
+            bot.clock.now(),
+            change.activity.id,
+            date(2027, 4, 12),
+            date(2027, 4, 12),
+            actor="ou_manager",
+        )
+        await s.commit()
+    bot.wake_outbox()
+    await h.settle()
+    (moved,) = [t for t in await tasks_of(bot, activity_id=change.activity.id) if t.id == prep.id]
+    after = await feishu_task_of(h, prep.id)
+    assert after.guid == before.guid and after.due["timestamp"] == ms(moved.due_at)
+    assert after.due != before.due
+    async with bot.sessions() as s:
+        await cancel_activity(
+            s, bot.services, bot.clock.now(), change.activity.id, actor="ou_manager"
+        )
+        await s.commit()
+    bot.wake_outbox()
+    await h.settle()
+    assert h.emulator.tasks.get(before.guid) is None
+    assert before.guid in {t.guid for t in h.emulator.tasks.deleted()}
+
+
+async def test_a_handed_off_task_changes_its_assignee(mirrored):
+    h = mirrored
+    await clear_tasks(h.bot)
+    task = await add_task(h.bot, PREP, "ou_planner", at(2026, 12, 4, 18))
+    h.bot.wake_outbox()
+    await h.settle()
+    await set_task(h.bot, task.id, assignee_open_id="ou_brand")
+    h.bot.wake_outbox()
+    await h.settle()
+    assert (await feishu_task_of(h, task.id)).assignees == ["ou_brand"]
+    assert len(h.emulator.requests_for("task.v2.task.add_members")) == 1
+    assert len(h.emulator.requests_for("task.v2.task.remove_members")) == 1
+
+
+async def test_a_change_queued_before_the_create_went_through_waits_for_it(mirrored):
+    h = mirrored
+    await clear_tasks(h.bot)
+    h.bot.gateway.attempts = 1  # no inline retries: the outbox's schedule retries
+    h.emulator.fail_next("task.v2.task.create", status=503)
+    task = await add_task(h.bot, PREP, "ou_planner", at(2026, 12, 4, 18))
+    h.bot.wake_outbox()
+    await h.settle()
+    assert h.emulator.tasks.all() == []
+    await h.click("ou_planner", {"a": "task.done", "v": 1, "t": task.id})
+    assert h.emulator.tasks.all() == []  # the create waits for its retry, the patch for it
+    async with h.bot.sessions() as s:
+        rows = (
+            await s.exec(select(OutboundMessage).where(OutboundMessage.lane == "feishu-tasks"))
+        ).all()
+    assert {r.kind: r.status for r in rows} == {"task_create": "pending", "task_patch": "pending"}
+    h.clock.advance(timedelta(minutes=1))
+    await h.settle()
+    h.clock.advance(timedelta(minutes=1))
+    await h.settle()
+    assert (await feishu_task_of(h, task.id)).completed
+
+
+async def test_a_missing_scope_is_reported_once_and_chat_answers_still_go_out(mirrored):
+    h = mirrored
+    await clear_tasks(h.bot)
+    h.emulator.fail_next(
+        "task.v2.task.create", status=400, code=99991672, msg="app lacks task:task:write", times=3
+    )
+    for day in (3, 4, 7):
+        await add_task(h.bot, PREP, "ou_planner", at(2026, 12, day, 18))
+    h.bot.wake_outbox()
+    await h.settle()
+    assert h.emulator.tasks.all() == []
+    counts = h.bot.outbox.reporter.counts
+    assert counts[("task", "permanent")] == 3
+    alerts = [m for m in h.emulator.messages if "Messages not delivered" in str(m.card or "")]
+    assert {m.receive_id for m in alerts} == {"ou_director", "ou_manager"}  # once per admin
+    assert "飞书任务同步" in str(alerts[0].card)
+    await h.say("待办", sender="ou_planner")  # the chat still answers
+    assert any(m.receive_id.endswith("ou_planner") for m in h.emulator.messages[-1:])
+    # Marking one done later does not report again: its create never went through.
+    (first, *_) = await tasks_of(h.bot, statuses=TaskStatus.OPEN_STATES)
+    await h.click("ou_planner", {"a": "task.done", "v": 1, "t": first.id})
+    assert counts[("task", "permanent")] == 3
+    assert h.emulator.requests_for("task.v2.task.patch") == []
+
+
+async def test_off_by_default_no_task_api_calls(harness):
+    await harness.settle()
+    (task, *_) = await tasks_of(harness.bot, statuses=TaskStatus.OPEN_STATES)
+    await harness.click(task.assignee_open_id, {"a": "task.done", "v": 1, "t": task.id})
+    assert harness.bot.task_mirror is None
+    assert task_calls(harness.emulator) == []
+
+
+def test_the_setting_is_on_or_off():
+    base = {"FEISHU_APP_ID": "cli_x", "FEISHU_APP_SECRET": "s", "FEISHU_VERIFICATION_TOKEN": "t"}
+    assert Settings.from_env(base).feishu_tasks is False
+    assert Settings.from_env({**base, "DUTYBOT_FEISHU_TASKS": "on"}).feishu_tasks is True
+    with pytest.raises(ConfigError) as bad:
+        Settings.from_env({**base, "DUTYBOT_FEISHU_TASKS": "maybe"})
+    assert "DUTYBOT_FEISHU_TASKS" in str(bad.value)
+    with pytest.raises(ConfigError) as alone:
+        Settings.from_env({"DUTYBOT_FEISHU_TASKS": "on"})
+    assert "needs FEISHU_APP_ID" in str(alone.value)

@@ -1,0 +1,250 @@
+"""People change, end to end (signed webhooks, the emulator): someone leaves the company
+or the team, or changes role; their open work moves to the one successor in the role or
+to their manager, who (or an admin) can give it to someone else from the hand-off card;
+departed people are shown by name, marked, wherever their history appears."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from storage.models import RECHECK, AuditLog, Member, OutboundMessage, Task
+from tests import feishu_events as fe
+from tests.conftest import TEAM_FILE, run_cli_in
+from tests.test_reports import (
+    add_execution_task,
+    apply,
+    button_value,
+    cards_to,
+    one,
+    rows,
+    text_of,
+)
+from tests.test_team_chat import group_say
+from tests.waiting import wait_until
+
+MOVABLE = ("open", "rejected")
+
+
+HANDOFF_TITLES = ("成员离职交接", "成员移出团队", "角色变更交接")
+
+
+def handoff_cards(harness, open_id: str) -> list:
+    """The hand-off cards (not the successors' notices) a member got."""
+    return [
+        m
+        for m in cards_to(harness, open_id)
+        if m.card["header"]["title"]["content"].startswith(HANDOFF_TITLES)
+    ]
+
+
+async def open_tasks(harness, open_id: str) -> list[Task]:
+    found = await rows(harness, Task, Task.assignee_open_id == open_id)
+    return [t for t in found if t.status in MOVABLE]
+
+
+async def deliver(harness, payload: dict) -> None:
+    resp = await harness.post(payload)
+    assert resp.status == 200, await resp.text()
+    await harness.settle()
+
+
+async def test_a_member_who_leaves_the_company_hands_their_work_to_their_manager(harness):
+    mine = await open_tasks(harness, "ou_brand")
+    assert mine, "the brand specialist has periodic work"
+    manager_before = {t.id for t in await open_tasks(harness, "ou_manager")}
+    event = fe.user_deleted("ou_brand", "陈品牌", harness.clock.now())
+
+    await deliver(harness, event)
+
+    # nobody else holds the brand role: everything goes to their manager to reassign
+    moved = await rows(harness, Task, Task.id.in_([t.id for t in mine]))
+    assert {t.assignee_open_id for t in moved} == {"ou_manager"}
+    assert all(t.next_action_at == RECHECK and t.snoozed_until is None for t in moved)
+    assert not await open_tasks(harness, "ou_brand")
+    assert {t.id for t in await open_tasks(harness, "ou_manager")} >= manager_before
+    gone = await one(harness, Member, Member.open_id == "ou_brand")
+    assert gone.active is False
+
+    # one card to the manager, one to the other admin (the director), nobody else
+    await wait_until(
+        lambda: handoff_cards(harness, "ou_manager") and handoff_cards(harness, "ou_director"),
+        what="the hand-off cards",
+    )
+    (card,) = handoff_cards(harness, "ou_manager")
+    assert len(handoff_cards(harness, "ou_director")) == 1
+    assert not any(handoff_cards(harness, p) for p in ("ou_brand", "ou_crm", "ou_planner"))
+    text = text_of(card.card)
+    assert "陈品牌" in text and "已离开公司" in text and "李经理" in text
+    assert "待其重新分配" in text
+    assert await rows(harness, AuditLog, AuditLog.action == "task.handed_over")
+
+    # Feishu delivers the same event again: nothing changes, no new card
+    sent = len(harness.emulator.messages)
+    await deliver(harness, event)
+    assert len(harness.emulator.messages) == sent
+    again = await rows(harness, Task, Task.id.in_([t.id for t in mine]))
+    assert [(t.assignee_open_id, t.status) for t in again] == [
+        (t.assignee_open_id, t.status) for t in moved
+    ]
+    # and a later directory update saying she resigned finds nothing left to move
+    await deliver(harness, fe.user_resigned("ou_brand", "陈品牌", harness.clock.now()))
+    assert len(harness.emulator.messages) == sent
+
+
+async def test_resigned_in_the_directory_hands_work_to_the_one_successor(harness):
+    # a second planner joins; the first one's activity work will go to her
+    await group_say(harness, "绑定 {} 市场策划专员", "ou_manager", ("ou_planner2", "钱策划"))
+    activity_task = await add_execution_task(harness)
+    harness.emulator.messages.clear()
+
+    await deliver(harness, fe.user_resigned("ou_planner", "王策划", harness.clock.now()))
+
+    moved = await one(harness, Task, Task.id == activity_task.id)
+    assert moved.assignee_open_id == "ou_planner2" and moved.next_action_at == RECHECK
+    (card,) = handoff_cards(harness, "ou_manager")
+    text = text_of(card.card)
+    assert "王策划" in text and "钱策划" in text and "同岗位接任" in text
+    # the successor is told what is now hers
+    told = [m for m in cards_to(harness, "ou_planner2") if "任务交接" in text_of(m.card)]
+    assert len(told) == 1
+
+
+async def test_work_the_successor_already_has_for_the_period_is_not_doubled(harness):
+    await group_say(harness, "绑定 {} 品牌运营专员", "ou_manager", ("ou_brand2", "郑品牌"))
+    theirs = await open_tasks(harness, "ou_brand")
+    assert theirs and await open_tasks(harness, "ou_brand2")
+
+    await deliver(harness, fe.user_deleted("ou_brand", "陈品牌", harness.clock.now()))
+
+    # the newcomer has her own task for each of these periods: the leaver's are cancelled
+    for task in await rows(harness, Task, Task.id.in_([t.id for t in theirs])):
+        assert task.status == "cancelled" and task.next_action_at is None
+    (card,) = handoff_cards(harness, "ou_manager")
+    assert "已由 郑品牌 的同期任务覆盖" in text_of(card.card)
+
+
+async def test_an_update_that_is_not_a_resignation_changes_nothing(harness):
+    payload = fe.user_resigned("ou_planner", "王策划", harness.clock.now())
+    payload["event"]["object"]["status"]["is_resigned"] = False
+    await deliver(harness, payload)
+    assert (await one(harness, Member, Member.open_id == "ou_planner")).active
+    assert not harness.emulator.messages
+
+
+async def test_malformed_contact_events_are_refused_cleanly(harness):
+    now = harness.clock.now()
+    bad = [
+        fe.envelope("contact.user.deleted_v3", {"object": "ou_planner"}, now),
+        fe.envelope("contact.user.deleted_v3", {"object": {"open_id": 7}}, now),
+        fe.envelope(
+            "contact.user.updated_v3", {"object": {"open_id": "ou_planner"}, "old_object": []}, now
+        ),
+        fe.envelope(
+            "contact.user.updated_v3",
+            {"object": {"open_id": "ou_planner", "status": {"is_resigned": "yes"}}},
+            now,
+        ),
+    ]
+    for payload in bad:
+        resp = await harness.post(payload)
+        assert resp.status == 200  # acknowledged (verified), refused at the boundary
+    await harness.settle()
+    assert harness.bot.stats.get("malformed") == len(bad)
+    assert (await one(harness, Member, Member.open_id == "ou_planner")).active
+    assert not harness.emulator.messages
+
+
+async def test_the_manager_reassigns_from_the_card_and_others_are_refused(harness):
+    await deliver(harness, fe.user_deleted("ou_brand", "陈品牌", harness.clock.now()))
+    (card,) = handoff_cards(harness, "ou_manager")
+    value = button_value(card.card, "handoff.reassign")
+    task_id = value["ts"][0]
+
+    # someone who is neither an admin nor the leaver's manager: refused, nothing moves
+    refused = await harness.click(
+        "ou_crm",
+        value,
+        message_id=card.message_id,
+        form_value={"task": task_id, "to": "ou_crm"},
+        name="handoff_reassign",
+    )
+    assert refused["toast"]["type"] == "error"
+    assert "李经理" in refused["toast"]["content"]
+    assert (await one(harness, Task, Task.id == int(task_id))).assignee_open_id == "ou_manager"
+
+    answer = await harness.click(
+        "ou_manager",
+        value,
+        message_id=card.message_id,
+        form_value={"task": task_id, "to": "ou_digital"},
+        name="handoff_reassign",
+    )
+    assert answer["toast"]["type"] == "success" and "赵数字" in answer["toast"]["content"]
+    task = await one(harness, Task, Task.id == int(task_id))
+    assert task.assignee_open_id == "ou_digital" and task.next_action_at == RECHECK
+    apply(harness, card.message_id, answer)
+    shown = text_of(harness.emulator.find_message(card.message_id).card)
+    assert "赵数字（已转交）" in shown
+    told = [m for m in cards_to(harness, "ou_digital") if "转交给你" in text_of(m.card)]
+    assert len(told) == 1
+    assert await rows(harness, AuditLog, AuditLog.action == "task.reassigned")
+
+
+async def test_org_sync_removing_a_member_hands_off_their_work(harness, db_url, tmp_path):
+    text = TEAM_FILE.read_text(encoding="utf-8")
+    start = text.index('[[members]]\nopen_id = "ou_research"')
+    end = text.index("[[members]]", start + 5)
+    smaller = tmp_path / "team.toml"
+    smaller.write_text(text[:start] + text[end:], encoding="utf-8")
+    mine = await open_tasks(harness, "ou_research")
+    assert mine
+
+    result = await asyncio.to_thread(
+        run_cli_in, tmp_path, "org", "sync", str(smaller), env={"DATABASE_URL": db_url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "孙调研 (ou_research): " in result.stdout and "handed over" in result.stdout
+
+    assert not await open_tasks(harness, "ou_research")
+    moved = await rows(harness, Task, Task.id.in_([t.id for t in mine]))
+    assert {t.assignee_open_id for t in moved} == {"ou_manager"}
+    # the command queued the cards; the running bot sends them
+    harness.clock.set(max(r.created_at for r in await rows(harness, OutboundMessage)))
+    await harness.settle()
+    (card,) = await wait_until(lambda: handoff_cards(harness, "ou_manager"), what="the card")
+    assert "孙调研" in text_of(card.card) and "移出团队" in text_of(card.card)
+
+
+async def test_a_role_change_hands_off_the_old_roles_work(harness):
+    brand_work = await open_tasks(harness, "ou_brand")
+    await group_say(harness, "绑定 {} 市场调研专员", "ou_manager", ("ou_brand", "陈品牌"))
+    left = [t for t in await open_tasks(harness, "ou_brand") if t.duty_key.startswith("brand.")]
+    assert not left
+    moved = await rows(harness, Task, Task.id.in_([t.id for t in brand_work]))
+    assert {t.assignee_open_id for t in moved} == {"ou_manager"}
+    (card,) = handoff_cards(harness, "ou_manager")
+    assert "角色由" in text_of(card.card)
+    (confirmation,) = [
+        m
+        for m in harness.emulator.messages
+        if m.card and "已交接" in text_of(m.card) and "handoff.reassign" not in json.dumps(m.card)
+    ]
+    assert "市场调研专员" in text_of(confirmation.card)
+
+
+async def test_digest_shows_a_departed_member_by_name_and_role(harness):
+    # the brand specialist delivered this week's work, then left; the digest keeps her row
+    task = (await open_tasks(harness, "ou_brand"))[0]
+    async with harness.bot.sessions() as s:
+        row = await s.get(Task, task.id)
+        row.status, row.done_at, row.due_at = "done", harness.clock.now(), harness.clock.now()
+        await s.commit()
+    await deliver(harness, fe.user_deleted("ou_brand", "陈品牌", harness.clock.now()))
+    harness.emulator.messages.clear()
+
+    await harness.say("本周汇总", sender="ou_manager")
+    (digest,) = [m for m in cards_to(harness, "ou_manager") if "每周汇总" in text_of(m.card)]
+    shown = json.dumps(digest.card, ensure_ascii=False)
+    assert "陈品牌（已离开）" in shown and "品牌运营专员" in shown
+    assert "ou_brand" not in shown
