@@ -42,6 +42,8 @@ WORDS = {
     ("ReminderLine", "stage"): "overdue",
     ("build_task_card", "kind"): "moved",
     ("build_plan_summary_card", "kind"): "moved",
+    ("HandoffView", "reason"): "left",
+    ("HandoffView", "who"): "ou_left",
 }
 
 
