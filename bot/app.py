@@ -35,6 +35,7 @@ from handlers import (
     messages,
     people,
     reports,
+    sla,
     tasks,
     team_import,
 )
@@ -55,6 +56,7 @@ def build_router() -> Router:
     # Reports and activities first: their phrases ("提交周报", "新建活动") are more specific
     # than the broad "what's due" words in messages.router.
     return Router(name="root").include(
+        sla.router,  # "咨询：…" / "投诉：…" and forwards: matched before any keyword
         team_import.router,  # "导入本群成员" before any broader word
         reports.router,
         activities.router,

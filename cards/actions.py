@@ -116,6 +116,17 @@ class Snooze(CardAction):
     lang: str = _wire("l", "lang", "")
 
 
+@dataclass(frozen=True)
+class LogForwarded(CardAction):
+    """Log a message forwarded to the bot as a trigger of the policy (a user question, a
+    complaint): `message` is the forwarded message's id, `trigger` the trigger key."""
+
+    name: ClassVar[str] = "sla.log"
+    message: str = _wire("m", "str")
+    trigger: str = _wire("g", "str")
+    lang: str = _wire("l", "lang", "")
+
+
 # -- reports ----------------------------------------------------------------------------
 
 

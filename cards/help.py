@@ -33,6 +33,13 @@ SECTIONS: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
         ),
     ),
     ("approvals", (("pending", ("待审批", "pending approvals")),)),
+    (
+        "sla",
+        (
+            ("log_question", ("咨询：用户原话", "question: …")),
+            ("log_complaint", ("投诉：用户原话", "complaint: …")),
+        ),
+    ),
     ("activities", (("activity_list", ("活动列表", "activities")),)),
 )
 ADMIN: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -70,6 +77,12 @@ LABELS = {
         "mine": "我提交的报告和状态",
         "pending": "等我审批的报告",
         "activity_list": "近期活动",
+        "sla": (
+            "**用户咨询与投诉**（按制度时限开始计时：咨询 24 小时内回复，投诉转交客户关系专员；"
+            "也可以把消息转发给我再选择类型）"
+        ),
+        "log_question": "登记一条用户咨询",
+        "log_complaint": "登记一条用户投诉",
         "sep": " · ",
         "colon": "：",
         "group": "在群聊里请先 **@机器人** 再说，例如「@DutyBot 待办」；私聊直接说即可。",
@@ -118,6 +131,13 @@ LABELS = {
         "mine": "My reports and their status",
         "pending": "Reports waiting for my approval",
         "activity_list": "Upcoming activities",
+        "sla": (
+            "**User questions and complaints** (the policy's deadline starts now: questions "
+            "answered within 24 hours, complaints handed to customer relations; or forward "
+            "the message to me and choose what it is)"
+        ),
+        "log_question": "Log a user question",
+        "log_complaint": "Log a complaint",
         "sep": " · ",
         "colon": ": ",
         "group": (

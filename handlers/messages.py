@@ -11,6 +11,7 @@ from cards.answers import toast, with_card
 from cards.help import build_help_card
 from cards.notice import build_not_on_team_card
 from cards.whoami import build_whoami_card
+from handlers import sla
 from handlers.views import due_card, member_view, require_member
 from storage.members import list_admins, list_team_chats
 from storage.reminders import claim_marker
@@ -101,6 +102,8 @@ async def on_whoami(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
 
 @router.message("unknown")
 async def on_unknown(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
+    if await sla.offer_to_log(ctx, event):  # maybe a user's message, forwarded as a copy
+        return
     await ctx.answer(ctx.t(*UNKNOWN_TEXT), msg_type="text")
 
 

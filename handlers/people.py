@@ -17,6 +17,7 @@ from bot.dispatch.router import Router
 from bot.domain.handoff import (
     ADMIN,
     COVERED,
+    GONE,
     LEFT,
     MANAGER,
     NOBODY,
@@ -27,9 +28,8 @@ from bot.domain.handoff import (
     Move,
     OpenTask,
     plan_handoff,
-    shown_name,
 )
-from bot.domain.roster import Roster
+from bot.domain.roster import Roster, shown_name
 from cards.actions import ReassignTask
 from cards.answers import toast, with_card
 from cards.handoff import TASK_FIELD, TO_FIELD, HandoffRow, HandoffView, build_handoff_card
@@ -168,6 +168,7 @@ async def _tell_successors(
         LEFT: ("已离开公司", "has left the company"),
         REMOVED: ("已被移出团队", "was taken off the team"),
         ROLE: ("已调整角色", "changed role"),
+        GONE: ("已不在团队中", "is no longer on the team"),
     }[reason]
     for open_id, items in got.items():
         lines_zh, lines_en = [], []

@@ -63,8 +63,9 @@ async def task_views(ctx: Ctx, tasks: list[Task], lang: str) -> tuple[TaskView, 
                 due_at=task.due_at.astimezone(ctx.tz),
                 clause=duty.clause if duty else "",
                 status=task.status,
-                period_label=task.period_key,
-                activity_title=titles.get(task.activity_id) if task.activity_id else None,
+                # a task started in chat is named by what was logged, not its message id
+                period_label="" if task.subject is not None else task.period_key,
+                activity_title=titles.get(task.activity_id) if task.activity_id else task.subject,
                 action=("report" if policy_duty.report else "done") if policy_duty else "",
             )
         )

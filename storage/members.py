@@ -31,7 +31,10 @@ async def load_roster(session: AsyncSession, policy: Policy) -> Roster[Member]:
     leaves: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for leave in (await session.exec(select(Leave))).all():
         leaves[leave.open_id].append((leave.start_date, leave.end_date))
-    return Roster(policy, {m.open_id: m for m in rows}, dict(leaves))
+    # People who left keep their names wherever their history shows (marked "left").
+    gone = select(Member.open_id, Member.name).where(col(Member.active).is_(False))
+    former = {open_id: name for open_id, name in (await session.exec(gone)).all()}
+    return Roster(policy, {m.open_id: m for m in rows}, dict(leaves), former)
 
 
 async def get_member(session: AsyncSession, open_id: str) -> Member | None:

@@ -125,6 +125,9 @@ class Task(SQLModel, table=True):
     snoozed_until: datetime | None = _ts(nullable=True)  # reminders wait; escalation does not
     # The deadline before a rejection moved it (None: never moved): "was it on time?"
     original_due_at: datetime | None = _ts(nullable=True)
+    # What a task started in chat is about: the user question or complaint as logged (user
+    # text: always escaped when shown). None for periodic and activity tasks.
+    subject: str | None = Field(default=None, sa_type=Text)
     # When the reminder ladder next needs this task (see bot.domain.reminders); NULL: never.
     next_action_at: datetime | None = Field(
         default=RECHECK,

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Marker, OutboundMessage
 from storage.queue import backoff, insert_ignore
 
+CHUNK = 500  # rows per multi-row insert
 MAX_BACKOFF = timedelta(minutes=5)  # an outage's end is noticed within minutes
 
 
@@ -53,6 +55,45 @@ def _content(msg_type: str, body: dict | str) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
+def outbox_row(
+    *,
+    uuid: str,
+    now: datetime,
+    kind: str,
+    body: dict | str,
+    msg_type: str = "interactive",
+    receive_id_type: str | None = None,
+    receive_id: str | None = None,
+    target_message_id: str | None = None,
+    target_uuid: str | None = None,
+    purpose: str | None = None,
+    lane: str | None = None,
+) -> dict:
+    """The outbox row for one message (the arguments are `enqueue`'s)."""
+    if len(uuid) > 50:
+        raise ValueError(f"Feishu uuid must be ≤ 50 chars: {uuid!r}")
+    purpose = purpose or DEFAULT_PURPOSE.get(kind, "notice")
+    rule = PURPOSES[purpose]
+    return {
+        "uuid": uuid,
+        "kind": kind,
+        "receive_id_type": receive_id_type,
+        "receive_id": receive_id,
+        "target_message_id": target_message_id,
+        "target_uuid": target_uuid,
+        "msg_type": msg_type,
+        "content": _content(msg_type, body),
+        "purpose": purpose,
+        "priority": rule.priority,
+        "lane": lane or lane_of(kind, receive_id, target_message_id or target_uuid),
+        "expires_at": now + rule.ttl,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -74,33 +115,35 @@ async def enqueue(
     the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
     target_uuid of the outbox row that sent it), "card_update" (body = {token, card}).
     purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice)."""
-    if len(uuid) > 50:
-        raise ValueError(f"Feishu uuid must be ≤ 50 chars: {uuid!r}")
-    purpose = purpose or DEFAULT_PURPOSE.get(kind, "notice")
-    rule = PURPOSES[purpose]
-    return 1 == await insert_ignore(
-        session,
-        OutboundMessage,
-        {
-            "uuid": uuid,
-            "kind": kind,
-            "receive_id_type": receive_id_type,
-            "receive_id": receive_id,
-            "target_message_id": target_message_id,
-            "target_uuid": target_uuid,
-            "msg_type": msg_type,
-            "content": _content(msg_type, body),
-            "purpose": purpose,
-            "priority": rule.priority,
-            "lane": lane or lane_of(kind, receive_id, target_message_id or target_uuid),
-            "expires_at": now + rule.ttl,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-        },
-        key="uuid",
+    row = outbox_row(
+        uuid=uuid,
+        now=now,
+        kind=kind,
+        body=body,
+        msg_type=msg_type,
+        receive_id_type=receive_id_type,
+        receive_id=receive_id,
+        target_message_id=target_message_id,
+        target_uuid=target_uuid,
+        purpose=purpose,
+        lane=lane,
     )
+    return 1 == await insert_ignore(session, OutboundMessage, row, key="uuid")
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict]) -> int:
+    """Queue many messages (rows from `outbox_row`) in one statement per few hundred; a
+    uuid queued before is skipped. Returns how many were queued. Does not commit."""
+    if not rows:
+        return 0
+    conn = await session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(OutboundMessage).on_conflict_do_nothing(index_elements=["uuid"])
+    stmt = stmt.returning(OutboundMessage.id)
+    queued = 0
+    for i in range(0, len(rows), CHUNK):
+        queued += len((await conn.execute(stmt, rows[i : i + CHUNK])).all())
+    return queued
 
 
 async def mark_sent(

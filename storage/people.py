@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.roster import UNKNOWN_NAME, shown_name
 from storage.models import RECHECK, Member, Task, TaskStatus
 
 # What moves: work not yet delivered. A submitted report stays with its author (its
@@ -114,3 +115,18 @@ async def people(session: AsyncSession, open_ids: set[str]) -> dict[str, Member]
         return {}
     rows = (await session.exec(select(Member).where(col(Member.open_id).in_(ids)))).all()
     return {m.open_id: m for m in rows}
+
+
+async def shown_names(
+    session: AsyncSession, open_ids: set[str], lang: str = "zh"
+) -> dict[str, str]:
+    """A name for each of these open_ids as lists show it: members by name, departed ones
+    marked "（已离开）" / "(left)", unknown ones as "unknown member", never an open_id."""
+    found = await people(session, open_ids)
+    return {
+        i: shown_name(found[i].name, found[i].active, lang)
+        if i in found
+        else UNKNOWN_NAME["en" if lang == "en" else "zh"]
+        for i in open_ids
+        if i
+    }

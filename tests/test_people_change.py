@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from storage.models import RECHECK, AuditLog, Member, OutboundMessage, Task
+from storage.models import RECHECK, AuditLog, Member, OutboundMessage, Report, Task
 from tests import feishu_events as fe
 from tests.conftest import TEAM_FILE, run_cli_in
 from tests.test_reports import (
@@ -18,6 +18,7 @@ from tests.test_reports import (
     cards_to,
     one,
     rows,
+    submit_weekly_by_form,
     text_of,
 )
 from tests.test_team_chat import group_say
@@ -26,7 +27,7 @@ from tests.waiting import wait_until
 MOVABLE = ("open", "rejected")
 
 
-HANDOFF_TITLES = ("成员离职交接", "成员移出团队", "角色变更交接")
+HANDOFF_TITLES = ("成员离职交接", "成员移出团队", "角色变更交接", "成员离开交接")
 
 
 def handoff_cards(harness, open_id: str) -> list:
@@ -248,3 +249,65 @@ async def test_digest_shows_a_departed_member_by_name_and_role(harness):
     shown = json.dumps(digest.card, ensure_ascii=False)
     assert "陈品牌（已离开）" in shown and "品牌运营专员" in shown
     assert "ou_brand" not in shown
+
+
+async def test_lists_name_a_departed_author_and_keep_their_report(harness):
+    await submit_weekly_by_form(harness)  # the manager's weekly report waits for the director
+    await deliver(harness, fe.user_deleted("ou_manager", "李经理", harness.clock.now()))
+    report = await one(harness, Report)
+    assert report.author_open_id == "ou_manager" and report.status == "submitted"
+    harness.emulator.messages.clear()
+
+    await harness.say("待审批", sender="ou_director")
+    (pending,) = [
+        m
+        for m in cards_to(harness, "ou_director")
+        if "审批" in m.card["header"]["title"]["content"]
+    ]
+    shown = json.dumps(pending.card, ensure_ascii=False)
+    assert "李经理（已离开）" in shown and "ou_manager" not in shown
+
+
+async def test_the_new_holder_hears_the_current_reminder_step_once(harness):
+    from tests.sched_helpers import add_task, at, clear_tasks
+    from tests.sched_helpers import text_of as card_text
+    from tests.test_scheduler import PREP, round_at
+
+    bot = harness.bot
+    await clear_tasks(bot)
+    task = await add_task(bot, PREP, "ou_planner", at(2026, 12, 4, 18))  # Friday 18:00
+    assert list(await round_at(bot, at(2026, 12, 4, 9, 30))) == ["ou_planner"]
+    harness.clock.set(at(2026, 12, 4, 10, 30))
+    await deliver(harness, fe.user_deleted("ou_planner", "王策划", harness.clock.now()))
+    assert (await one(harness, Task, Task.id == task.id)).next_action_at == RECHECK
+
+    cards = await round_at(bot, at(2026, 12, 4, 11))  # the task is read at once
+    assert list(cards) == ["ou_manager"] and "今天到期" in card_text(cards["ou_manager"])
+    assert await round_at(bot, at(2026, 12, 4, 12)) == {}  # once
+
+
+async def test_a_report_rejected_after_its_author_left_goes_to_whoever_took_over(harness):
+    await submit_weekly_by_form(harness)  # the manager's report waits for the director
+    (approval,) = [m for m in cards_to(harness, "ou_director") if "report.reject" in str(m.card)]
+    await deliver(harness, fe.user_deleted("ou_manager", "李经理", harness.clock.now()))
+    report = await one(harness, Report)
+    assert (await one(harness, Task, Task.id == report.task_id)).status == "submitted"
+    sent_to_manager = len(cards_to(harness, "ou_manager"))
+
+    answer = await harness.click(
+        "ou_director",
+        button_value(approval.card, "report.reject"),
+        message_id=approval.message_id,
+        form_value={"comment": "请补充"},
+    )
+    assert answer["toast"]["type"] == "success"
+    await harness.settle()
+    task = await one(harness, Task, Task.id == report.task_id)
+    # the manager role has nobody else; the manager reported to the director: hers now
+    assert task.status == "rejected" and task.assignee_open_id == "ou_director"
+    assert (await one(harness, Report)).author_open_id == "ou_manager"  # history kept
+    assert len(cards_to(harness, "ou_manager")) == sent_to_manager  # nothing to who left
+    assert any(
+        m.card["header"]["title"]["content"].startswith("成员离开交接")
+        for m in cards_to(harness, "ou_director")
+    )

@@ -108,7 +108,11 @@ def members_query():
 
 
 async def member_names(session) -> dict[str, str]:
-    return {m.open_id: m.name for m in (await session.exec(members_query())).all()}
+    """Names of members past and present; people who left are marked "(left)"."""
+    from bot.domain.roster import shown_name
+
+    members = (await session.exec(members_query())).all()
+    return {m.open_id: shown_name(m.name, m.active, "en") for m in members}
 
 
 # -- argument types (argparse turns ArgumentTypeError into a usage message and exit 2) --

@@ -169,7 +169,7 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
         return tasks, reports, members, leave
 
     tasks, reports, members, leave = common.run_db(settings, run, what="export the ledger")
-    people = {m.open_id: Person(m.name, m.active) for m in members}
+    people = {m.open_id: Person(m.name, m.active, m.role_key) for m in members}
 
     def on_leave(open_id: str, due: datetime) -> bool:
         day = due.astimezone(tz).date()

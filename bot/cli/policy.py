@@ -37,6 +37,10 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
             report = " [report]" if duty.report else ""
             print(f"  - {duty.name_zh} / {duty.name_en} [{duty.key}]{report}{flags}")
             print(f"      due: {duty.due.describe(lang)}")
+            trigger = policy.triggers.get(duty.due.trigger or "")
+            if trigger is not None:
+                words = " / ".join(f"{w}{': ' if w.isascii() else '：'}…" for w in trigger.words)
+                print(f"      starts when logged in chat: {trigger.name(lang)} ({words})")
     return 0
 
 

@@ -118,7 +118,11 @@ def message_event(payload: dict, bot_open_id: str | None) -> MessageEvent:
     try:
         content = json.loads(raw_content or "{}")
     except (ValueError, RecursionError) as exc:
-        raise PayloadError("event.message.content is not JSON") from exc
+        if message_type in ("text", "post"):
+            raise PayloadError("event.message.content is not JSON") from exc
+        # other types may carry a bare placeholder (a merged forward's "Merged and
+        # Forwarded Message"): the type is what handlers go by
+        content = {}
     content = content if isinstance(content, dict) else {}
     if message_type == "text":
         text = content.get("text", "")

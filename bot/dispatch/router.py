@@ -63,6 +63,9 @@ def _matches_any(words: tuple[str, ...], norm: str) -> bool:
 
 MessageHandler = Callable[..., Awaitable[None]]
 ActionHandler = Callable[..., Awaitable[dict]]
+# A matcher reads a whole message with the policy (words that are data, message types that
+# have no text) before the keywords: an Intent, or None to let the keywords decide.
+Matcher = Callable[[Any, Any], "Intent | None"]
 
 
 class DuplicateHandler(ValueError):
@@ -85,6 +88,12 @@ class Router:
     actions: dict[str, tuple[type[CardAction], ActionHandler]] = field(default_factory=dict)
     events: dict[str, MessageHandler] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
+    matchers: list[Matcher] = field(default_factory=list)
+
+    def matcher(self, fn: Matcher) -> Matcher:
+        """Register a matcher, called as (message event, policy) before any keyword."""
+        self.matchers.append(fn)
+        return fn
 
     def message(
         self,
@@ -134,6 +143,7 @@ class Router:
             for k, v in router.actions.items():
                 _put(self.actions, k, v, "card action")
             self.rules.extend(router.rules)
+            self.matchers.extend(router.matchers)
         return self
 
     def match(self, text: str) -> Intent:
@@ -146,6 +156,15 @@ class Router:
             if _matches_any(rule.keywords, norm):
                 return Intent(rule.intent, lang, rule.scope, norm)
         return Intent("unknown", lang, text=norm)
+
+    def match_event(self, event: Any, policy: Any) -> Intent:
+        """Map a message event to an intent: the matchers first (in registration order),
+        then the keywords of its text."""
+        for matcher in self.matchers:
+            intent = matcher(event, policy)
+            if intent is not None:
+                return intent
+        return self.match(event.text)
 
     def message_handler(self, intent: str) -> MessageHandler | None:
         return self.messages.get(intent) or self.messages.get("unknown")

@@ -19,18 +19,9 @@ from dataclasses import dataclass
 from bot.domain.roster import P, Roster
 
 SUCCESSOR, MANAGER, ADMIN, COVERED, NOBODY = "successor", "manager", "admin", "covered", "nobody"
-LEFT, REMOVED, ROLE = "left", "removed", "role"  # why the work moves
-
-# How a departed member is shown wherever their name appears (digests, lists, the ledger).
-LEFT_MARK = {"zh": "（已离开）", "en": " (left)"}
-UNKNOWN_NAME = {"zh": "未知成员", "en": "unknown member"}
-
-
-def shown_name(name: str | None, active: bool, lang: str = "zh") -> str:
-    """A member's name for a list: departed members marked, never a raw open_id."""
-    lang = "en" if lang == "en" else "zh"
-    base = name or UNKNOWN_NAME[lang]
-    return base if active else base + LEFT_MARK[lang]
+# Why the work moves: left the company, taken off the team, another role, or found with a
+# departed member later (a report they submitted was rejected after they left).
+LEFT, REMOVED, ROLE, GONE = "left", "removed", "role", "gone"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain.policy import Policy
+from bot.domain.roster import UNKNOWN_NAME
 
 if TYPE_CHECKING:  # pragma: no cover - rows come from storage; the rules do not need it
     from storage.models import Report, Task
@@ -99,6 +100,7 @@ DELIVERED = ("submitted", "approved", "done")
 class Person:
     name: str
     active: bool = True
+    role_key: str = ""  # the role they hold (or held, when they left)
 
 
 def delivered_at(task: Task, report: Report | None) -> datetime | None:
@@ -129,6 +131,15 @@ def _kpi_misses(report: Report | None, lang: str) -> str:
     return "; ".join(out)
 
 
+def _role_name(role, person: Person | None, policy: Policy, lang: str) -> str:
+    """The duty's role; for a duty the policy no longer has, the assignee's; never empty."""
+    if role is None and person is not None:
+        role = policy.roles.get(person.role_key)
+        if role is None and person.role_key:
+            return person.role_key
+    return role.name(lang) if role else "—"
+
+
 def build_rows(
     tasks: Iterable[Task],
     reports: Mapping[int, Report],
@@ -156,19 +167,19 @@ def build_rows(
         else:
             on_time = words["missing"] if task.due_at <= now else words["pending"]
         person = people.get(task.assignee_open_id)
-        assignee = task.assignee_open_id
+        assignee = UNKNOWN_NAME[lang]  # the open_id has its own column
         if person is not None:
             assignee = person.name + ("" if person.active else words["left"])
         approver = ""
         if report is not None and (report.decided_by or report.approver_open_id):
-            who = report.decided_by or report.approver_open_id or ""
-            approver = people[who].name if who in people else who
+            who = people.get(report.decided_by or report.approver_open_id or "")
+            approver = who.name + ("" if who.active else words["left"]) if who else "—"
         rows.append(
             {
                 "task_id": task.id,
                 "duty": duty.name(lang) if duty else task.duty_key,
                 "duty_key": task.duty_key,
-                "role": role.name(lang) if role else "",
+                "role": _role_name(role, person, policy, lang),
                 "assignee": assignee,
                 "assignee_open_id": task.assignee_open_id,
                 "period": task.period_key,

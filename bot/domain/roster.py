@@ -27,6 +27,18 @@ class Person(Protocol):
 P = TypeVar("P", bound=Person)
 
 
+# How a departed member is shown wherever their name appears (digests, lists, the ledger).
+LEFT_MARK = {"zh": "（已离开）", "en": " (left)"}
+UNKNOWN_NAME = {"zh": "未知成员", "en": "unknown member"}
+
+
+def shown_name(name: str | None, active: bool, lang: str = "zh") -> str:
+    """A member's name for a list: departed members marked, never a raw open_id."""
+    lang = "en" if lang == "en" else "zh"
+    base = name or UNKNOWN_NAME[lang]
+    return base if active else base + LEFT_MARK[lang]
+
+
 @dataclass
 class Roster(Generic[P]):
     """Built by ``storage.members.load_roster``; pure from then on."""
@@ -34,6 +46,7 @@ class Roster(Generic[P]):
     policy: Policy
     members: dict[str, P]  # active members by open_id
     leaves: dict[str, list[tuple[date, date]]] = field(default_factory=dict)
+    former: dict[str, str] = field(default_factory=dict)  # names of members who left
     _by_role: dict[str, list[P]] = field(default_factory=dict, repr=False)
 
     def get(self, open_id: str | None) -> P | None:
@@ -61,6 +74,11 @@ class Roster(Generic[P]):
     def on_leave(self, open_id: str, day: date) -> bool:
         return any(start <= day <= end for start, end in self.leaves.get(open_id, ()))
 
-    def name(self, open_id: str | None) -> str:
+    def name(self, open_id: str | None, lang: str = "zh") -> str:
+        """A member's name; someone who left by name, marked; never a raw open_id."""
         member = self.get(open_id)
-        return member.name if member else (open_id or "—")
+        if member is not None:
+            return member.name
+        if not open_id:
+            return "—"
+        return shown_name(self.former.get(open_id), False, lang)

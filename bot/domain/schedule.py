@@ -37,7 +37,7 @@ from __future__ import annotations
 import calendar as _calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.domain.policy import PERIODIC_KINDS, DueRule
@@ -380,12 +380,36 @@ def sla_due(
     triggered_at: datetime,
     tz: tzinfo | str | None = None,
     calendar: WorkCalendar | None = None,
+    working_hours: tuple[time, time] | None = None,
 ) -> datetime:
-    """``triggered_at`` + ``rule.hours`` (clock hours, nights and holidays included), UTC.
+    """When an SLA task is due (aware UTC): ``triggered_at`` + ``rule.hours``.
 
-    ``tz`` and ``calendar`` are accepted for a uniform signature and currently unused.
+    ``unit = "calendar"`` (the default) counts clock hours, nights and holidays included.
+    ``unit = "working"`` counts only the hours within ``working_hours`` (local, in ``tz``)
+    on the calendar's working days: a 4-hour SLA logged at 17:00 on a Friday with working
+    hours 09:30-18:30 is due at 12:00 on Monday (1.5 h on Friday, 2.5 h on Monday).
     """
     if rule.kind != "sla":
         raise ValueError(f"kind {rule.kind!r} is not 'sla'")
     _require_aware("triggered_at", triggered_at)
-    return (triggered_at + timedelta(hours=rule.hours or 0)).astimezone(UTC)
+    hours = timedelta(hours=rule.hours or 0)
+    if rule.unit != "working":
+        return (triggered_at + hours).astimezone(UTC)
+    if tz is None or calendar is None or working_hours is None:
+        raise ValueError("an SLA in working hours needs tz, calendar and working_hours")
+    zone = _zone(tz)
+    start, end = working_hours
+    cursor = triggered_at.astimezone(zone)
+    day = cursor.date()
+    for _ in range(3 * 366):  # a year of holidays cannot hide every working day
+        if calendar.is_workday(day):
+            opens = datetime.combine(day, start, tzinfo=zone)
+            closes = datetime.combine(day, end, tzinfo=zone)
+            begin = max(cursor, opens)
+            if begin < closes:
+                if hours <= closes - begin:
+                    return (begin + hours).astimezone(UTC)
+                hours -= closes - begin
+        day += timedelta(days=1)
+        cursor = datetime.combine(day, time(0), tzinfo=zone)
+    raise ValueError("no working hours found within three years")

@@ -44,8 +44,9 @@ from bot.domain.roster import Roster
 from cards.reminder import ReminderLine, ReminderView, build_reminder_card
 from storage.activities import activity_titles
 from storage.members import load_roster
-from storage.outbox import enqueue
+from storage.outbox import enqueue_many, outbox_row
 from storage.reminders import (
+    claim_cards,
     claim_markers,
     existing_markers,
     marker_key,
@@ -97,6 +98,10 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
     titles = await activity_titles(session, {t.activity_id for t in tasks if t.activity_id})
     plans: dict[str, list[Planned]] = defaultdict(list)
     next_actions: list[tuple[int, datetime | None, datetime | None]] = []
+    # The ladder's arithmetic depends on the due date only: once per date, not per task
+    # (a morning round reads thousands of tasks due on a handful of dates).
+    step_of: dict = {}
+    after: dict = {}
     for task in tasks:
         assignee = roster.get(task.assignee_open_id)
         due_local = task.due_at.astimezone(tz)
@@ -109,7 +114,10 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
             later = next_action_after(policy, calendar, due_date, local_now, retry_at=tomorrow)
             next_actions.append((task.id, task.next_action_at, later))
             continue
-        index = current_step(steps, due_date, today, calendar)
+        if due_date not in step_of:
+            step_of[due_date] = current_step(steps, due_date, today, calendar)
+            after[due_date] = next_action_after(policy, calendar, due_date, local_now)
+        index = step_of[due_date]
         if index is None:
             first = first_action_at(policy, calendar, tz, task.due_at)
             next_actions.append((task.id, task.next_action_at, first))
@@ -138,11 +146,13 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
                 status=task.status,
                 action=duty.action if duty else "",
                 assignee_name=assignee.name,
-                activity_title=titles.get(task.activity_id) if task.activity_id else None,
+                activity_title=(titles.get(task.activity_id) if task.activity_id else task.subject),
             )
             key = marker_key(task.id, due_date.isoformat(), step.key, person.open_id)
             plans[person.open_id].append(Planned(key, line, mine))
-        later = next_action_after(policy, calendar, due_date, local_now, retry_at=retry)
+        later = after[due_date]
+        if retry is not None:  # next_action_after(…, retry_at=retry)
+            later = retry if later is None else min(later, retry)
         next_actions.append((task.id, task.next_action_at, later))
     sent = await existing_markers(session, [p.marker for ps in plans.values() for p in ps], now)
     result = {}
@@ -187,11 +197,15 @@ def card_uuid(markers: list[str], now: datetime) -> str:
     return "rm" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
+BATCH = 200  # cards per transaction: short enough not to hold SQLite's writer for long
+
+
 async def send_round(
     sessions: async_sessionmaker, services: Services, now: datetime
 ) -> ReminderStats:
-    """Plan this round and queue one card per person (each in its own transaction with
-    its markers). Outside working hours or on a day off: nothing."""
+    """Plan this round and queue one card per person, in batches: each batch's markers
+    and outbox rows go in one transaction, a card with all its markers or not at all.
+    Outside working hours or on a day off: nothing."""
     stats = ReminderStats()
     local_now = now.astimezone(services.tz)
     if not in_working_hours(services.policy, services.calendar, local_now):
@@ -202,24 +216,19 @@ async def send_round(
         await recheck_if_changed(session, services, roster, now)
         planned = await plan_round(session, services, roster, now)
     plans = planned.by_recipient
-    for open_id in sorted(plans):
-        items = plans[open_id]
-        markers = [p.marker for p in items]
-        view = ReminderView(
-            name=roster.name(open_id),
-            now=local_now,
-            mine=tuple(p.line for p in items if p.mine),
-            others=tuple(p.line for p in items if not p.mine),
-        )
-        uuid = card_uuid(markers, now)
-        async with sessions() as session:
-            if not await claim_markers(session, markers, now, outbox_uuid=uuid):
-                await session.rollback()
-                stats.lost_races += 1
-                continue
-            await enqueue(
-                session,
-                uuid=uuid,
+    recipients = sorted(plans)
+    for i in range(0, len(recipients), BATCH):
+        cards = []  # (recipient, its items, outbox row)
+        for open_id in recipients[i : i + BATCH]:
+            items = plans[open_id]
+            view = ReminderView(
+                name=roster.name(open_id),
+                now=local_now,
+                mine=tuple(p.line for p in items if p.mine),
+                others=tuple(p.line for p in items if not p.mine),
+            )
+            row = outbox_row(
+                uuid=card_uuid([p.marker for p in items], now),
                 now=now,
                 kind="send",
                 # The assignee's own nudge, or a manager/director hearing of someone else's.
@@ -228,10 +237,20 @@ async def send_round(
                 receive_id_type="open_id",
                 receive_id=open_id,
             )
+            cards.append((open_id, items, row))
+        async with sessions() as session:
+            won = await claim_cards(
+                session, [(row["uuid"], [p.marker for p in items]) for _, items, row in cards], now
+            )
+            await enqueue_many(session, [row for _, _, row in cards if row["uuid"] in won])
             await session.commit()
-        stats.cards += 1
-        stats.items += len(items)
-        stats.recipients.append(open_id)
+        for open_id, items, row in cards:
+            if row["uuid"] not in won:
+                stats.lost_races += 1
+                continue
+            stats.cards += 1
+            stats.items += len(items)
+            stats.recipients.append(open_id)
     # Only now that every card is queued: a crash before this looks at the tasks again.
     if planned.next_actions:
         async with sessions() as session:

@@ -25,8 +25,7 @@ from bot.domain.digests import (
     week_period,
     weekly_draft,
 )
-from bot.domain.handoff import shown_name
-from bot.domain.roster import Roster
+from bot.domain.roster import Roster, shown_name
 from cards.digest import DigestView, ItemLine, KpiMiss, Row, SupportItem, TrendPoint
 from storage import digests as store
 from storage.members import load_roster

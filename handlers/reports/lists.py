@@ -13,7 +13,7 @@ from handlers.reports.submit import is_submission, on_submit
 from handlers.reports.texts import say
 from handlers.views import require_member
 from storage import reports as store
-from storage.members import names_of
+from storage.people import shown_names
 
 router = Router(name="reports.lists")
 
@@ -32,7 +32,7 @@ async def on_my_reports(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     lang = ctx.lang
     reports = await store.by_author(ctx.session, member.open_id)
     tasks = await store.tasks_by_id(ctx.session, [r.task_id for r in reports])
-    names = await names_of(ctx.session, {r.approver_open_id or "" for r in reports})
+    names = await shown_names(ctx.session, {r.approver_open_id or "" for r in reports}, lang)
     items = []
     for r in reports:
         task = tasks.get(r.task_id)
@@ -79,7 +79,7 @@ async def on_pending(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         ctx.session, member.open_id, include_unassigned=member.is_admin
     )
     tasks = await store.tasks_by_id(ctx.session, [r.task_id for r in reports])
-    names = await names_of(ctx.session, {r.author_open_id for r in reports})
+    names = await shown_names(ctx.session, {r.author_open_id for r in reports}, lang)
     items = []
     for r in reports:
         task = tasks.get(r.task_id)
@@ -89,7 +89,7 @@ async def on_pending(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
                 report_id=r.id or 0,
                 duty_name=duty.name(lang) if duty else r.duty_key,
                 period=await period_label(ctx, task) if task else "",
-                author_name=names.get(r.author_open_id, r.author_open_id),
+                author_name=names[r.author_open_id],
                 status=r.status,
                 version=r.version,
                 submitted_at=r.submitted_at.astimezone(ctx.tz),

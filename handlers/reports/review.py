@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import CardActionEvent
 from bot.dispatch.router import Router
+from bot.domain.handoff import GONE
 from bot.domain.policy import Duty
 from bot.domain.reports import clean_text, display_value
 from cards.actions import Approve, FullText, Reject, ViewReport
@@ -30,7 +31,7 @@ from handlers.reports.texts import T, say, toast_of
 from handlers.reports.views import report_view
 from storage import reports as store
 from storage.audit import audit
-from storage.members import names_of
+from storage.members import get_member, names_of
 from storage.models import Report, ReportStatus, Task, TaskStatus
 
 router = Router(name="reports.review")
@@ -126,13 +127,28 @@ async def _decide(ctx: Ctx, click: CardActionEvent, action: Approve | Reject, ou
     # The author's summary card, a short notice, and the original approval card when the
     # click came from another copy (a re-sent card, or an admin's).
     await ctx.patch(report.author_card_uuid, build_report_card(view, lang, audience="author"))
-    await ctx.send("open_id", report.author_open_id, build_decision_notice(view, lang))
+    author_left = await get_member(ctx.session, report.author_open_id) is None
+    if not author_left:  # Feishu refuses messages to people who left (230029)
+        await ctx.send("open_id", report.author_open_id, build_decision_notice(view, lang))
+    elif outcome == ReportStatus.REJECTED:
+        await _hand_off_redo(ctx, report.author_open_id)
     if report.approver_card_uuid and not await is_clicked_card(
         ctx, report.approver_card_uuid, click.open_message_id
     ):
         await ctx.patch(report.approver_card_uuid, decided_card)
     key = "approved" if outcome == ReportStatus.APPROVED else "rejected"
     return with_card(toast_of("success", key, who=view.author_name), decided_card)
+
+
+async def _hand_off_redo(ctx: Ctx, author: str) -> None:
+    """The author left after submitting: the reopened task goes to whoever takes over
+    their work (a hand-off card to their manager and the admins), never back to them."""
+    from handlers.people import hand_off  # handlers.people builds on this package
+    from storage.people import any_member
+
+    gone = await any_member(ctx.session, author)
+    if gone is not None:
+        await hand_off(ctx, gone, GONE)
 
 
 def redo_due(ctx: Ctx, task: Task, duty: Duty | None) -> datetime:

@@ -13,8 +13,9 @@ from cards.report_cards import FieldRow, KpiRow, ReportView
 from cards.report_form import FormField, FormView
 from handlers.reports.common import local, period_label
 from storage import reports as store
-from storage.members import get_member, list_active, names_of
+from storage.members import list_active, names_of
 from storage.models import Report, ReportStatus, Task
+from storage.people import any_member, shown_names
 
 log = logging.getLogger("dutybot.reports")
 
@@ -42,7 +43,13 @@ async def report_view(
         {report.author_open_id, report.approver_open_id or "", report.decided_by or ""}
         | person_ids,
     )
-    author = await get_member(ctx.session, report.author_open_id)
+    # Authors and approvers who left are named, marked, with the role they had.
+    shown = await shown_names(
+        ctx.session,
+        {report.author_open_id, report.approver_open_id or "", report.decided_by or ""},
+        lang,
+    )
+    author = await any_member(ctx.session, report.author_open_id)
     role = ctx.policy.roles.get(author.role_key) if author else None
     rows: list[FieldRow] = []
     seen = set()
@@ -78,9 +85,9 @@ async def report_view(
         status=report.status,
         duty_name=duty.name(lang) if duty else task.duty_key,
         period=await period_label(ctx, task),
-        author_name=names.get(report.author_open_id, report.author_open_id),
+        author_name=shown[report.author_open_id],
         author_role=role.name(lang) if role else "",
-        approver_name=names.get(report.approver_open_id) if report.approver_open_id else None,
+        approver_name=shown.get(report.approver_open_id or "") if report.approver_open_id else None,
         approver_label=outside,
         due_at=task.due_at.astimezone(ctx.tz),
         submitted_at=(latest or submitted).astimezone(ctx.tz),
@@ -88,7 +95,7 @@ async def report_view(
         now=ctx.local_now,
         fields=tuple(rows),
         kpis=kpi_rows,
-        decided_by_name=names.get(report.decided_by or "", report.decided_by),
+        decided_by_name=shown.get(report.decided_by or "") if report.decided_by else None,
         decided_at=local(ctx, report.decided_at),
         comment=report.comment,
         author_card_uuid=report.author_card_uuid,

@@ -38,6 +38,7 @@ from bot.domain.policy.model import (
     ReportField,
     ReportTemplate,
     Role,
+    Trigger,
 )
 
 __all__ = [
@@ -67,6 +68,7 @@ __all__ = [
     "ReportField",
     "ReportTemplate",
     "Role",
+    "Trigger",
     "duty_from_json",
     "load_policy",
     "parse_policy",

@@ -5,10 +5,11 @@ all before it gives up, so one run of ``dutybot policy check`` lists every probl
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from bot.domain.policy.model import NUMERIC_TYPES
-from bot.domain.policy.schema import DutySpec, ReportSpec, RoleSpec
+from bot.domain.policy.schema import DutySpec, ReportSpec, RoleSpec, TriggerSpec
 
 
 @dataclass(frozen=True)
@@ -162,4 +163,33 @@ def step_issues(steps: list[tuple[str | None, int]], path: str) -> list[Issue]:
     offsets = [offset for _, offset in steps]
     if offsets != sorted(offsets):
         issues.append(Issue(path, "steps must be in increasing offset order"))
+    return issues
+
+
+def trigger_issues(triggers: list[tuple[int, TriggerSpec]]) -> list[Issue]:
+    """Duplicate trigger keys, and a word that two triggers (or one, twice) claim: a chat
+    message must start exactly one trigger."""
+    issues: list[Issue] = []
+    first: dict[str, int] = {}
+    words: dict[str, str] = {}
+    for i, trig in triggers:
+        owner = f"trigger {trig.key}"
+        if trig.key in first:
+            issues.append(
+                Issue(
+                    f"triggers[{i}].key",
+                    f"duplicate trigger key {trig.key!r} (also triggers[{first[trig.key]}])",
+                    owner,
+                )
+            )
+        else:
+            first[trig.key] = i
+        for lang in ("zh", "en"):
+            for j, word in enumerate(getattr(trig, f"words_{lang}")):
+                folded = unicodedata.normalize("NFKC", word).casefold()
+                where = f"triggers[{i}].words_{lang}[{j}]"
+                if folded in words:
+                    issues.append(Issue(where, f"word {word!r} is also at {words[folded]}", owner))
+                else:
+                    words[folded] = where
     return issues

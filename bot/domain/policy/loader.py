@@ -25,6 +25,7 @@ from bot.domain.policy.checks import (
     duty_issues,
     role_issues,
     step_issues,
+    trigger_issues,
 )
 from bot.domain.policy.model import (
     WEEKDAYS,
@@ -37,6 +38,7 @@ from bot.domain.policy.model import (
     ReportField,
     ReportTemplate,
     Role,
+    Trigger,
 )
 from bot.domain.policy.schema import (
     DUE_SPECS,
@@ -48,6 +50,7 @@ from bot.domain.policy.schema import (
     RoleSpec,
     SlaDue,
     Spec,
+    TriggerSpec,
     WeekdaysDue,
     WeeklyDue,
 )
@@ -102,9 +105,22 @@ def parse_policy(data: dict, source: str = "<policy>") -> Policy:
     raw_head = data.get("policy") if isinstance(data.get("policy"), dict) else None
     raw_roles = _tables(data.get("roles"))
     raw_duties = _tables(data.get("duties"))
+    raw_triggers = _tables(data.get("triggers"))
     # role references are checked against every key the file spells, valid or not, so a
     # typo in one role is reported once, not again at each duty of that role
-    ctx = {"role_keys": {r["key"].strip() for _, r in raw_roles if isinstance(r.get("key"), str)}}
+    ctx = {
+        "role_keys": {r["key"].strip() for _, r in raw_roles if isinstance(r.get("key"), str)},
+        "trigger_keys": {
+            t["key"].strip() for _, t in raw_triggers if isinstance(t.get("key"), str)
+        },
+    }
+
+    triggers: list[tuple[int, TriggerSpec]] = []
+    for i, raw in raw_triggers:
+        spec = _validate(TriggerSpec, raw, f"triggers[{i}]", issues, ctx, _owner("trigger", raw))
+        if spec is not None:
+            triggers.append((i, spec))
+    issues += trigger_issues(triggers)
 
     roles: list[tuple[int, RoleSpec]] = []
     for i, raw in raw_roles:
@@ -128,7 +144,9 @@ def parse_policy(data: dict, source: str = "<policy>") -> Policy:
 
     if issues or head is None:
         raise PolicyError(issues, source)
-    return _build(head, [s for _, s in roles], [s for _, s in duties], source)
+    return _build(
+        head, [s for _, s in roles], [s for _, s in duties], source, [t for _, t in triggers]
+    )
 
 
 def duty_from_json(data: Mapping[str, Any], default_due_time: time = time(18, 0)) -> Duty:
@@ -231,7 +249,11 @@ def _issue(root: type[BaseModel], err: Any, prefix: str, owner: str) -> Issue:
     elif t in ("dict_type", "model_type", "model_attributes_type"):
         msg = f"expected a table, got {type(value).__name__}"
     elif t == "list_type":
-        table = f" ([[{loc[-1]}]])" if loc and loc[-1] in ("roles", "duties", "steps") else ""
+        table = (
+            f" ([[{loc[-1]}]])"
+            if loc and loc[-1] in ("roles", "duties", "steps", "triggers")
+            else ""
+        )
         msg = f"expected {'an array of tables' if table else 'a list'}{table}, got {type(value).__name__}"
     elif t == "too_short":
         msg = (
@@ -282,7 +304,11 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _build(
-    head: PolicyHeadSpec, roles: list[RoleSpec], duties: list[DutySpec], source: str
+    head: PolicyHeadSpec,
+    roles: list[RoleSpec],
+    duties: list[DutySpec],
+    source: str,
+    triggers: list[TriggerSpec] = (),  # type: ignore[assignment]
 ) -> Policy:
     reminders, hours = (), DEFAULT_WORKING_HOURS
     if head.reminders is not None:
@@ -306,6 +332,10 @@ def _build(
         rejection_redo_workdays=head.rejection_redo_workdays,
         approval_window_workdays=head.approval_window_workdays,
         source=source,
+        triggers={
+            t.key: Trigger(t.key, t.name_zh, t.name_en, tuple(t.words_zh), tuple(t.words_en))
+            for t in triggers
+        },
     )
 
 
@@ -325,7 +355,9 @@ def _duty(spec: DutySpec, default_time: time) -> Duty:
 
 def _due(spec: Any, default_time: time) -> DueRule:
     if isinstance(spec, SlaDue):
-        return DueRule(kind="sla", time=default_time, hours=spec.hours, trigger=spec.trigger)
+        return DueRule(
+            kind="sla", time=default_time, hours=spec.hours, trigger=spec.trigger, unit=spec.unit
+        )
     t = spec.time or default_time
     if isinstance(spec, WeeklyDue):
         return DueRule(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -270,7 +270,9 @@ class DueRule:
     * yearly: ``month`` (1..12) with ``day`` / ``before_day``, or ``before_start``;
       ``covers``
     * activity: ``anchor`` ("start"/"end"), ``offset``, ``unit`` ("calendar"/"working")
-    * sla: ``hours``, optional ``trigger``
+    * sla: ``hours``, optional ``trigger`` (a ``Trigger`` key), ``unit`` ("calendar": clock
+      hours, nights and holidays included; "working": only hours within the policy's working
+      hours on working days)
 
     ``time`` is the local time of day (ignored by sla). ``adjust`` is what happens when a
     calendar-computed due date is not a working day.
@@ -326,6 +328,8 @@ class DueRule:
             out["hours"] = int(h) if float(h).is_integer() else h
             if self.trigger:
                 out["trigger"] = self.trigger
+            if self.unit == "working":
+                out["unit"] = "working"
         if k != "sla":
             out["time"] = hhmm(self.time)
             if not (k == "activity" and self.unit == "working"):
@@ -384,6 +388,35 @@ class Duty:
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """Something that happens outside the bot and starts the SLA duties that name it (a
+    user question, a complaint). A team member logs it in chat by writing one of its words
+    and a colon before the text (``咨询：…``, ``question: …``) or by forwarding the message."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    words_zh: tuple[str, ...] = ()
+    words_en: tuple[str, ...] = ()
+
+    def name(self, lang: str = "zh") -> str:
+        return self.name_en if is_en(lang) else self.name_zh
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return self.words_zh + self.words_en
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name_zh": self.name_zh,
+            "name_en": self.name_en,
+            "words_zh": list(self.words_zh),
+            "words_en": list(self.words_en),
+        }
+
+
+@dataclass(frozen=True)
 class ReminderStep:
     key: str
     offset: int  # working days relative to the due date (-1 = the working day before)
@@ -403,6 +436,7 @@ class Policy:
     rejection_redo_workdays: int
     approval_window_workdays: int = 2  # a pending approval older than this is chased
     source: str = "<policy>"
+    triggers: dict[str, Trigger] = field(default_factory=dict)  # file order
 
     @property
     def tz(self) -> ZoneInfo:
@@ -455,3 +489,7 @@ class Policy:
 
     def sla_duties(self) -> list[Duty]:
         return [d for d in self.duties.values() if d.due.kind == "sla"]
+
+    def duties_for_trigger(self, key: str) -> list[Duty]:
+        """The SLA duties a trigger starts, in file order."""
+        return [d for d in self.sla_duties() if d.due.trigger == key]

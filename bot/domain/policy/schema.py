@@ -319,10 +319,21 @@ class ActivityDue(_Due):
         return v
 
 
+def _known_trigger(v: str, info: ValidationInfo) -> str:
+    """A trigger reference; checked when the loader passes the file's trigger keys."""
+    keys = (info.context or {}).get("trigger_keys")
+    if keys is not None and v not in keys:
+        if not keys:
+            raise problem(f"unknown trigger {v!r} (declare it in a [[triggers]] table)")
+        raise problem(f"unknown trigger {v!r}{expected(keys)}")
+    return v
+
+
 class SlaDue(Spec):  # no time of day: due N hours after the event
     kind: Literal["sla"]
     hours: Number
-    trigger: SimpleKey | None = None
+    trigger: Annotated[SimpleKey, AfterValidator(_known_trigger)] | None = None
+    unit: Annotated[str, one_of("unit", UNITS)] = "calendar"  # working: within working hours
 
     @field_validator("hours")
     @classmethod
@@ -432,6 +443,39 @@ class ReportSpec(Spec):
     kpis: list[KpiSpec] = []
 
 
+# -- [[triggers]] -------------------------------------------------------------------------
+
+TRIGGER_WORD_MAX = 20
+
+
+def _trigger_word(v: str) -> str:
+    v = _text(v)
+    if len(v) > TRIGGER_WORD_MAX:
+        raise problem(f"{v!r} is longer than {TRIGGER_WORD_MAX} characters")
+    if any(c in v for c in ":：\n"):
+        raise problem(f"{v!r}: write the word without the colon (it is added when matching)")
+    return v
+
+
+TriggerWord = Annotated[str, AfterValidator(_trigger_word)]
+
+
+class TriggerSpec(Spec):
+    """What starts SLA duties from chat: ``咨询：…`` / ``question: …`` or a forwarded message."""
+
+    key: SimpleKey
+    name_zh: Text
+    name_en: Text
+    words_zh: list[TriggerWord] = []
+    words_en: list[TriggerWord] = []
+
+    @model_validator(mode="after")
+    def _some_word(self) -> TriggerSpec:
+        if not self.words_zh and not self.words_en:
+            raise problem("give at least one word in words_zh or words_en")
+        return self
+
+
 # -- [[duties]] and the file ---------------------------------------------------------------
 
 
@@ -454,3 +498,4 @@ class FileSpec(Spec):
     policy: dict[str, Any]
     roles: list[dict[str, Any]]
     duties: list[dict[str, Any]]
+    triggers: list[dict[str, Any]] = []

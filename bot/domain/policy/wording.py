@@ -72,9 +72,10 @@ def describe_due(rule: DueRule, lang: str = "zh") -> str:
         return _describe_activity(rule, en)
     if k == "sla":
         h = num(rule.hours or 0)
+        working = rule.unit == "working"
         if en:
-            return f"within {h} hour" + ("" if h == "1" else "s")
-        return f"{h}小时内"
+            return f"within {h} {'working ' if working else ''}hour" + ("" if h == "1" else "s")
+        return f"{h}个工作小时内" if working else f"{h}小时内"
     return k
 
 

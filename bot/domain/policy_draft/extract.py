@@ -17,6 +17,7 @@ from bot.domain.policy_draft.fields import (
 )
 from bot.domain.policy_draft.numbers import normalise
 from bot.domain.policy_draft.structure import Outline, RoleSection
+from bot.domain.policy_draft.triggers import DraftTrigger, draft_triggers
 
 ROLE_KEY_MAX = 22
 DUTY_KEY_MAX = 40
@@ -67,6 +68,7 @@ class Draft:
     duties: list[DraftDuty]
     untimed: list[Untimed]
     notes: list[str] = field(default_factory=list)
+    triggers: list[DraftTrigger] = field(default_factory=list)  # what starts SLA duties
 
     def review_items(self) -> list[str]:
         out = list(self.notes)
@@ -231,6 +233,7 @@ def build(outline: Outline) -> Draft:
     else:
         title_en, complete = outline.title, True
     draft = Draft(outline.title, title_en, en_doc, roles, duties, untimed)
+    draft.triggers = draft_triggers(duties)
     if not complete:
         draft.notes.append("policy name_en is partly pinyin: translate it")
     return draft
@@ -390,8 +393,6 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
             DUTY_KEY_MAX,
         )
         duty = DraftDuty(key, role.key, name, name_en, clause or sentence, dict(t.due), notes=notes)
-        if t.kind == "sla":
-            duty.due["trigger"] = naming.slug(name_en, 30)
         # which period the task is about, from what follows the time: "编制下一年度销售计划"
         after = norm[t.end :]
         prev, nxt = _PREVIOUS.get(t.kind), _NEXT.get(t.kind)

@@ -59,6 +59,13 @@ def render(draft: Draft, source_name: str) -> str:
     for key, offset, who in steps:
         out += ["", "[[policy.reminders.steps]]", f'key = "{key}"', f"offset = {offset}",
                 f"who = {value(who)}"]  # fmt: skip
+    if draft.triggers:
+        out += ["", "# " + "=" * 88, "# Triggers: what starts the SLA duties (logged in chat)",
+                "# " + "=" * 88]  # fmt: skip
+        for trig in draft.triggers:
+            out += ["", "[[triggers]]", *_comment(trig.notes), f"key = {value(trig.key)}",
+                    f"name_zh = {value(trig.name_zh)}", f"name_en = {value(trig.name_en)}",
+                    f"words_zh = {value(trig.words_zh)}", f"words_en = {value(trig.words_en)}"]  # fmt: skip
     out += ["", "# " + "=" * 88, "# Roles", "# " + "=" * 88]
     for role in draft.roles:
         out += ["", *_role(role)]
