@@ -41,10 +41,11 @@ from handlers import (
 )
 from handlers.reports import routing
 from storage import db
+from storage.departments import departments_version, load_policies
 from storage.inbox import event_row, purge_old
 from storage.outbox import enqueue
 from storage.policy_sync import sync_policy
-from storage.tasks import ensure_periodic_tasks
+from storage.tasks import ensure_all_periodic_tasks
 
 log = logging.getLogger("dutybot")
 
@@ -175,17 +176,36 @@ class BotApp:
     async def _prepare_once(self) -> None:
         async with self.sessions() as session:
             now = self.clock.now()
-            changes = await sync_policy(session, self.policy, now)
+            policies = await load_policies(session, self.policy)
+            self._departments_seen = await departments_version(session)
+            self.services.policies = policies
+            changes = []
+            for dept in policies:
+                changes += await sync_policy(session, dept.policy, now, dept.key)
             if changes:
                 log.info(
                     "policy loaded: %d change(s), e.g. %s", len(changes), "; ".join(changes[:3])
                 )
-            created = await ensure_periodic_tasks(
-                session, self.policy, self.calendar, self.settings.tz, now
+            if not policies.is_single:
+                log.info("departments: %s", ", ".join(policies.keys()))
+            created = await ensure_all_periodic_tasks(
+                session, policies, self.calendar, self.settings.tz, now
             )
             await session.commit()
         if created:
             log.info("created %d periodic tasks", created)
+
+    async def refresh_departments(self) -> bool:
+        """Pick up departments an `org sync` added, changed or removed since we loaded them
+        (the scheduler asks every tick; one small read). True if they changed."""
+        async with self.sessions() as session:
+            seen = await departments_version(session)
+            if seen == getattr(self, "_departments_seen", None):
+                return False
+            self.services.policies = await load_policies(session, self.policy)
+            self._departments_seen = seen
+        log.info("departments reloaded: %s", ", ".join(self.services.policies.keys()))
+        return True
 
     async def connect_feishu(self) -> None:
         """Fetch a token and the bot's own open_id; failures are logged, not fatal."""

@@ -77,7 +77,7 @@ async def on_new_activity(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
             ),
         )
         return
-    roster = await load_roster(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy, ctx.scope)
     owner_roles = [d.role for d in ctx.policy.activity_duties()]
     # the owner is usually a planner: list the roles that carry most activity duties first
     weight = {r: -owner_roles.count(r) for r in set(owner_roles)}
@@ -196,7 +196,7 @@ async def on_activity_form(ctx: Ctx, click: CardActionEvent, action: CreateActiv
         zh = "；".join(e.split(" / ")[-1] for e in exc.errors)
         en = "; ".join(e.split(" / ")[0] for e in exc.errors)
         return toast("error", zh, en)
-    roster = await load_roster(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy, ctx.scope)
     view = activity_view(change.activity, roster)
     card = build_activity_created_card(view, len(change.tasks), ctx.lang)
     return with_card(toast("success", "活动已创建", "Activity created"), card)
@@ -209,7 +209,7 @@ async def on_activity_list(ctx: Ctx, event: MessageEvent, intent: Intent) -> Non
             _refuse(ctx, intent.lang, "你还不在团队名单中。", "You are not on the team yet."),
         )
         return
-    roster = await load_roster(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy, ctx.scope)
     items = []
     for activity in await list_activities(ctx.session):
         if activity.end_date < ctx.local_now.date().replace(day=1):
@@ -269,7 +269,7 @@ async def _leave(ctx: Ctx, event: MessageEvent, intent: Intent, *, cancel: bool)
             ),
         )
         return
-    roster = await load_roster(ctx.session, ctx.policy)
+    roster = await load_roster(ctx.session, ctx.policy, ctx.scope)
     target = await _target(ctx, event, roster)
     today = ctx.local_now.date()
     if cancel:

@@ -38,7 +38,24 @@ TEXT: dict[str, tuple[str, str]] = {  # (zh, en)
     "approver_usage": ("用法：设置审批人 @成员 @审批人", "Usage: set approver @member @approver"),
     "remove_usage": ("用法：移除 @张三", "Usage: remove @Zhang"),
     "not_member": ("{name} 不在团队中。", "{name} is not on the team."),
+    "other_department": (
+        "{name} 属于另一个部门（{department}），请由该部门的管理员操作。",
+        "{name} is in another department ({department}); ask that department's admin.",
+    ),
 }
+
+
+async def _other_department(ctx: Ctx, *members: Member | None) -> bool:
+    """An admin changes their own department's team only: say so for a member of another
+    department (True)."""
+    for member in members:
+        if member is not None and member.department != ctx.department:
+            text = ctx.t(*TEXT["other_department"])
+            await ctx.answer(
+                text.format(name=member.name, department=member.department), msg_type="text"
+            )
+            return True
+    return False
 
 
 def _people(event: MessageEvent) -> list[tuple[str, str]]:
@@ -97,8 +114,15 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         await ctx.answer(ctx.t(*TEXT["assign_usage"]).format(roles=roles), msg_type="text")
         return
     open_id, name = people[0]
+    if await _other_department(ctx, await get_member(ctx.session, open_id)):
+        return
     member, previous = await save_member(
-        ctx.session, open_id=open_id, name=name, role_key=role.key, now=ctx.now
+        ctx.session,
+        open_id=open_id,
+        name=name,
+        role_key=role.key,
+        now=ctx.now,
+        department=ctx.department,
     )
     await ctx.session.flush()
     handed = []
@@ -106,7 +130,13 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         # The old role's open work goes to its successor or their manager (hand-off card).
         handed = [(await role_changed(ctx, member, previous)).line(ctx)]
     created = await ensure_periodic_tasks(
-        ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now, [open_id]
+        ctx.session,
+        ctx.policy,
+        ctx.services.calendar,
+        ctx.tz,
+        ctx.now,
+        [open_id],
+        department=ctx.department,
     )
     audit(
         ctx.session,
@@ -154,6 +184,8 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
             ctx.t(*TEXT["not_member"]).format(name=missing or people[0][1]), msg_type="text"
         )
         return
+    if await _other_department(ctx, member, approver):
+        return
     member.manager_open_id, member.updated_at = approver.open_id, ctx.now
     ctx.session.add(member)
     audit(
@@ -185,6 +217,8 @@ async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     member = await get_member(ctx.session, people[0][0])
     if member is None:
         await ctx.answer(ctx.t(*TEXT["not_member"]).format(name=people[0][1]), msg_type="text")
+        return
+    if await _other_department(ctx, member):
         return
     member.active, member.updated_at = False, ctx.now
     ctx.session.add(member)
@@ -237,6 +271,7 @@ async def on_make_team(ctx: Ctx, click: CardActionEvent, action: MakeTeamChat) -
     if chat is None:
         return toast("error", "找不到这个群。", "This chat is unknown.")
     chat.is_team, chat.active, chat.updated_at = True, True, ctx.now
+    chat.department = ctx.department  # the admin's department's digests go here
     ctx.session.add(chat)
     audit(
         ctx.session,

@@ -52,7 +52,8 @@ def may_see_digest(roster: Roster, open_id: str) -> bool:
     keywords=("本周汇总", "周汇总", "团队汇总", "汇总", "weekly digest", "team digest", "digest"),
 )
 async def on_digest(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
-    roster = await load_roster(ctx.session, ctx.policy)
+    services = ctx.services.view_of(ctx.department)  # the asker's department's digest
+    roster = await load_roster(ctx.session, services.policy, services.department)
     if not may_see_digest(roster, event.sender_open_id):
         audit(
             ctx.session,
@@ -70,7 +71,7 @@ async def on_digest(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         period = week_period(today)
     if intent.scope.startswith("last_"):
         period = previous_period(period)
-    data = await build_digest(ctx.session, ctx.services, roster, ctx.now, period, intent.lang)
+    data = await build_digest(ctx.session, services, roster, ctx.now, period, intent.lang)
     if data.view.is_empty:
         text = TEXT["empty"][intent.lang].format(label=period_label(period, intent.lang))
         await ctx.answer(text, msg_type="text")

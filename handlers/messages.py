@@ -90,7 +90,7 @@ async def on_whoami(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     if member is None:
         return
     role = ctx.policy.roles.get(member.role_key)
-    chats = [c.name for c in await list_team_chats(ctx.session)]
+    chats = [c.name for c in await list_team_chats(ctx.session, ctx.scope)]
     card = build_whoami_card(
         await member_view(ctx, member, ctx.lang),
         ctx.lang,

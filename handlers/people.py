@@ -40,7 +40,7 @@ from storage import people as store
 from storage.activities import activity_titles
 from storage.audit import audit
 from storage.members import get_duties, get_member, list_active, load_roster
-from storage.models import Member, Task
+from storage.models import Member, Task, stored_key
 from storage.org import SyncReport
 from storage.tasks import get_task
 
@@ -78,7 +78,7 @@ def leaver_of(member: Member, role_key: str | None = None) -> Leaver:
 
 async def _plan(ctx: Ctx, leaver: Leaver, tasks: list[Task], roster: Roster) -> list[Move]:
     def role_of(task: Task) -> str:
-        duty = ctx.policy.duties.get(task.duty_key)
+        duty = ctx.policy_of(task.department).duties.get(task.duty_key)
         return duty.role if duty else leaver.role_key
 
     open_tasks = [OpenTask(t.id or 0, t.duty_key, t.period_key, role_of(t)) for t in tasks]
@@ -103,7 +103,8 @@ async def hand_off(
     await ctx.session.flush()
     leaver = leaver_of(member, old_role)
     tasks = await store.movable_tasks(ctx.session, member.open_id, duty_keys)
-    roster = await load_roster(ctx.session, ctx.policy)
+    dept = member.department  # the work stays in the leaver's department
+    roster = await load_roster(ctx.session, ctx.policy_of(dept), ctx.scope_of(dept))
     moves = await _plan(ctx, leaver, tasks, roster) if tasks else []
     by_id = {t.id: t for t in tasks}
     for move in moves:
@@ -173,7 +174,7 @@ async def _tell_successors(
     for open_id, items in got.items():
         lines_zh, lines_en = [], []
         for task in items:
-            duty = ctx.policy.duties.get(task.duty_key)
+            duty = ctx.policy_of(task.department).duties.get(task.duty_key)
             due = task.due_at.astimezone(ctx.tz)
             lines_zh.append(
                 f"- {duty.name('zh') if duty else task.duty_key}（截止 "
@@ -207,11 +208,11 @@ async def handoff_view(
     lang = LANG if not isinstance(ctx.event, CardActionEvent) else ctx.lang
     tasks = await store.tasks_by_id(ctx.session, task_ids[:MAX_CARD_TASKS])
     people = await store.people(ctx.session, {t.assignee_open_id for t in tasks})
-    duties = await get_duties(ctx.session, {t.duty_key for t in tasks})
+    duties = await get_duties(ctx.session, {stored_key(t.department, t.duty_key) for t in tasks})
     titles = await activity_titles(ctx.session, {t.activity_id for t in tasks if t.activity_id})
     rows = []
     for task in tasks:
-        duty = duties.get(task.duty_key)
+        duty = duties.get(stored_key(task.department, task.duty_key))
         holder = people.get(task.assignee_open_id)
         kind = kinds.get(task.id or 0, "")
         if task.assignee_open_id == member.open_id and task.status in store.MOVABLE:
@@ -235,8 +236,9 @@ async def handoff_view(
                 status=task.status,
             )
         )
-    role = ctx.policy.roles.get(old_role or member.role_key)
-    new_role = ctx.policy.roles.get(member.role_key) if reason == ROLE else None
+    policy = ctx.policy_of(member.department)
+    role = policy.roles.get(old_role or member.role_key)
+    new_role = policy.roles.get(member.role_key) if reason == ROLE else None
     members = tuple((m.open_id, m.name) for m in await list_active(ctx.session))
     return HandoffView(
         who=member.open_id,
@@ -263,7 +265,7 @@ async def member_left(ctx: Ctx, member: Member, reason: str) -> Handoff:
 async def role_changed(ctx: Ctx, member: Member, old_role: str) -> Handoff:
     """`member` moved from `old_role` (the new role is in the session): the open work of
     the old role's duties moves as if they had left it."""
-    duty_keys = [d.key for d in ctx.policy.duties_for_role(old_role)]
+    duty_keys = [d.key for d in ctx.policy_of(member.department).duties_for_role(old_role)]
     return await hand_off(ctx, member, ROLE, old_role=old_role, duty_keys=duty_keys)
 
 
@@ -345,10 +347,12 @@ async def on_reassign(ctx: Ctx, event: CardActionEvent, action: ReassignTask) ->
         _refuse(ctx, event, "unknown person")
         return toast("warning", "这张卡片已失效。", "This card is out of date.")
     actor = ctx.member
-    roster = await load_roster(ctx.session, ctx.policy)
+    dept = gone.department
+    roster = await load_roster(ctx.session, ctx.policy_of(dept), ctx.scope_of(dept))
     manager = roster.manager_of(leaver_of(gone, action.role or None))
     allowed = actor is not None and (
-        actor.is_admin or (manager is not None and manager.open_id == actor.open_id)
+        (actor.is_admin and actor.department == dept)
+        or (manager is not None and manager.open_id == actor.open_id)
     )
     if not allowed:
         _refuse(ctx, event, "not an admin or their manager")
@@ -396,7 +400,7 @@ async def on_reassign(ctx: Ctx, event: CardActionEvent, action: ReassignTask) ->
         handoff=gone.open_id,
         card=event.open_message_id,
     )
-    duty = ctx.policy.duties.get(task.duty_key)
+    duty = ctx.policy_of(task.department).duties.get(task.duty_key)
     duty_zh = duty.name("zh") if duty else task.duty_key
     duty_en = duty.name("en") if duty else task.duty_key
     due = task.due_at.astimezone(ctx.tz)

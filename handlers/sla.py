@@ -188,7 +188,7 @@ async def start_clock(
     policy, now = ctx.policy, ctx.now
     rows, unowned = [], []
     for duty in policy.duties_for_trigger(trigger.key):
-        holders = await role_holders(ctx.session, duty.role, ctx.local_now.date())
+        holders = await role_holders(ctx.session, duty.role, ctx.local_now.date(), ctx.scope)
         owner = choose_owner(duty, logger.open_id, logger.role_key, holders)
         if owner is None:
             role = policy.roles.get(duty.role)
@@ -206,6 +206,7 @@ async def start_clock(
                 "updated_at": now,
                 "subject": text,
                 "next_action_at": first_action_at(policy, ctx.services.calendar, ctx.tz, due),
+                "department": ctx.department,  # the logger's: its policy, its people
             }
         )
     tasks = await insert_sla_tasks(ctx.session, rows)
@@ -256,7 +257,7 @@ async def _view(
     names = await names_of(ctx.session, {t.assignee_open_id for t in tasks})
     lines = []
     for task in tasks:
-        duty = ctx.policy.duties.get(task.duty_key)
+        duty = ctx.policy_of(task.department).duties.get(task.duty_key)
         lines.append(
             SlaLine(
                 task_id=task.id or 0,

@@ -41,7 +41,7 @@ async def _load(ctx: Ctx, task_id: int) -> tuple[Task | None, dict | None]:
 
 
 def _name(ctx: Ctx, task: Task) -> tuple[str, str]:
-    duty = ctx.policy.duties.get(task.duty_key)
+    duty = ctx.policy_of(task.department).duties.get(task.duty_key)
     return (duty.name_zh, duty.name_en) if duty else (task.duty_key, task.duty_key)
 
 
@@ -64,7 +64,7 @@ async def on_done(ctx: Ctx, click: CardActionEvent, action: MarkDone) -> dict:
             "只有任务负责人或管理员可以标记完成。",
             "Only the assignee or an admin can mark this task done.",
         )
-    duty = ctx.policy.duties.get(task.duty_key)
+    duty = ctx.policy_of(task.department).duties.get(task.duty_key)
     if duty is not None and duty.report is not None:
         return toast(
             "warning",

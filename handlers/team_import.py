@@ -63,10 +63,15 @@ def _roles(ctx: Ctx, lang: str) -> tuple[tuple[str, str], ...]:
 
 
 async def _apply(ctx: Ctx, plan: ImportPlan, source: str) -> SyncReport:
-    report = await import_people(ctx.session, plan, ctx.now, source=source)
+    report = await import_people(
+        ctx.session, plan, ctx.now, source=source, department=ctx.department
+    )
     await ctx.session.flush()
     await after_sync(ctx, report)  # someone's title now names another role: hand-off
-    await ensure_periodic_tasks(ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now)
+    department = None if ctx.services.policies.is_single else ctx.department
+    await ensure_periodic_tasks(
+        ctx.session, ctx.policy, ctx.services.calendar, ctx.tz, ctx.now, department=department
+    )
     return report
 
 

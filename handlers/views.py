@@ -11,7 +11,7 @@ from cards.views import DueView, MemberView, TaskView
 from storage.activities import activity_titles
 from storage.cards import shown_card
 from storage.members import first_member_with_role, get_duties, get_member, list_admins
-from storage.models import Member, Task
+from storage.models import Member, Task, stored_key
 from storage.tasks import list_open_tasks
 
 
@@ -20,8 +20,8 @@ def _name(row, lang: str) -> str:
 
 
 async def member_view(ctx: Ctx, member: Member, lang: str) -> MemberView:
-    """A member with role and manager names resolved."""
-    role = ctx.policy.roles.get(member.role_key)
+    """A member with role and manager names resolved (in their department's policy)."""
+    role = ctx.policy_of(member.department).roles.get(member.role_key)
     manager = await resolve_manager(ctx, member)
     return MemberView(
         open_id=member.open_id,
@@ -41,20 +41,20 @@ async def resolve_manager(ctx: Ctx, member: Member) -> Member | None:
         manager = await get_member(ctx.session, member.manager_open_id)
         if manager:
             return manager
-    role = ctx.policy.roles.get(member.role_key)
+    role = ctx.policy_of(member.department).roles.get(member.role_key)
     if role and role.reports_to:
-        return await first_member_with_role(ctx.session, role.reports_to)
+        return await first_member_with_role(ctx.session, role.reports_to, member.department)
     return None
 
 
 async def task_views(ctx: Ctx, tasks: list[Task], lang: str) -> tuple[TaskView, ...]:
     """Tasks with duty names and clauses (from the database, so retired duties still show)."""
-    duties = await get_duties(ctx.session, {t.duty_key for t in tasks})
+    duties = await get_duties(ctx.session, {stored_key(t.department, t.duty_key) for t in tasks})
     titles = await activity_titles(ctx.session, {t.activity_id for t in tasks if t.activity_id})
     views = []
     for task in tasks:
-        duty = duties.get(task.duty_key)
-        policy_duty = ctx.policy.duties.get(task.duty_key)
+        duty = duties.get(stored_key(task.department, task.duty_key))
+        policy_duty = ctx.policy_of(task.department).duties.get(task.duty_key)
         views.append(
             TaskView(
                 task_id=task.id or 0,

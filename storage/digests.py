@@ -22,19 +22,29 @@ NOT_CANCELLED = (
 UNDELIVERED = (TaskStatus.OPEN, TaskStatus.REJECTED)
 
 
-async def tasks_due_between(session: AsyncSession, lo: datetime, hi: datetime) -> list[Task]:
+def _in(department: str | None) -> tuple:
+    """The condition for one department's tasks (None: every department's)."""
+    return () if department is None else (Task.department == department,)
+
+
+async def tasks_due_between(
+    session: AsyncSession, lo: datetime, hi: datetime, department: str | None = None
+) -> list[Task]:
     """Every task (but cancelled ones) due in [lo, hi)."""
     stmt = (
         select(Task)
         .where(col(Task.status).in_(NOT_CANCELLED), Task.due_at >= lo, Task.due_at < hi)
+        .where(*_in(department))
         .order_by(Task.due_at, Task.id)
     )
     return list((await session.exec(stmt)).all())
 
 
-async def overdue_tasks(session: AsyncSession, now: datetime, limit: int) -> tuple[list[Task], int]:
+async def overdue_tasks(
+    session: AsyncSession, now: datetime, limit: int, department: str | None = None
+) -> tuple[list[Task], int]:
     """The oldest `limit` undelivered tasks past due, and how many there are in all."""
-    where = (col(Task.status).in_(UNDELIVERED), Task.due_at < now)
+    where = (col(Task.status).in_(UNDELIVERED), Task.due_at < now, *_in(department))
     rows = (
         await session.exec(select(Task).where(*where).order_by(Task.due_at, Task.id).limit(limit))
     ).all()
@@ -43,9 +53,14 @@ async def overdue_tasks(session: AsyncSession, now: datetime, limit: int) -> tup
 
 
 async def upcoming_tasks(
-    session: AsyncSession, now: datetime, until: datetime, limit: int
+    session: AsyncSession, now: datetime, until: datetime, limit: int, department: str | None = None
 ) -> tuple[list[Task], int]:
-    where = (col(Task.status).in_(TaskStatus.OPEN_STATES), Task.due_at > now, Task.due_at <= until)
+    where = (
+        col(Task.status).in_(TaskStatus.OPEN_STATES),
+        Task.due_at > now,
+        Task.due_at <= until,
+        *_in(department),
+    )
     rows = (
         await session.exec(select(Task).where(*where).order_by(Task.due_at, Task.id).limit(limit))
     ).all()

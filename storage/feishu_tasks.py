@@ -11,7 +11,15 @@ from sqlalchemy import and_, or_, select, update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Activity, Duty, FeishuTaskLink, OutboundMessage, Task, TaskStatus
+from storage.models import (
+    DEFAULT_DEPARTMENT,
+    Activity,
+    Duty,
+    FeishuTaskLink,
+    OutboundMessage,
+    Task,
+    TaskStatus,
+)
 from storage.queue import insert_ignore
 
 COMPLETED = (TaskStatus.DONE, TaskStatus.APPROVED)
@@ -22,6 +30,18 @@ def create_uuid(task_id: int) -> str:
     return f"ft{task_id}.0"
 
 
+def _its_duty():
+    """A task's stored duty: in the task's department, by `storage.models.stored_key`."""
+    qualified = col(Task.department) + ":" + col(Task.duty_key)
+    return and_(
+        col(Duty.department) == col(Task.department),
+        or_(
+            and_(col(Task.department) == DEFAULT_DEPARTMENT, col(Duty.key) == col(Task.duty_key)),
+            col(Duty.key) == qualified,
+        ),
+    )
+
+
 async def unmirrored(
     session: AsyncSession, limit: int
 ) -> list[tuple[Task, Duty | None, str | None]]:
@@ -29,7 +49,7 @@ async def unmirrored(
     stmt = (
         select(Task, Duty, Activity.title)
         .outerjoin(FeishuTaskLink, col(FeishuTaskLink.task_id) == col(Task.id))
-        .outerjoin(Duty, col(Duty.key) == col(Task.duty_key))
+        .outerjoin(Duty, _its_duty())
         .outerjoin(Activity, col(Activity.id) == col(Task.activity_id))
         .where(col(FeishuTaskLink.task_id).is_(None))
         .where(col(Task.status).in_(TaskStatus.OPEN_STATES))

@@ -8,6 +8,7 @@ from datetime import date
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.departments import DEFAULT_DEPARTMENT
 from bot.domain.policy import Policy
 from bot.domain.roster import Roster
 from storage.models import Chat, Duty, Leave, Member
@@ -22,12 +23,19 @@ ROSTER_COLUMNS = (
     Member.manager_open_id,
     Member.is_admin,
     Member.active,
+    Member.department,
 )
 
 
-async def load_roster(session: AsyncSession, policy: Policy) -> Roster[Member]:
-    """The active team and everyone's leave, for one pass of planning or sending."""
-    rows = (await session.exec(select(*ROSTER_COLUMNS).where(Member.active))).all()
+async def load_roster(
+    session: AsyncSession, policy: Policy, department: str | None = None
+) -> Roster[Member]:
+    """The active team (of one department, with its policy; None: everyone) and everyone's
+    leave, for one pass of planning or sending."""
+    stmt = select(*ROSTER_COLUMNS).where(Member.active)
+    if department is not None:
+        stmt = stmt.where(Member.department == department)
+    rows = (await session.exec(stmt)).all()
     leaves: dict[str, list[tuple[date, date]]] = defaultdict(list)
     for leave in (await session.exec(select(Leave))).all():
         leaves[leave.open_id].append((leave.start_date, leave.end_date))
@@ -43,22 +51,33 @@ async def get_member(session: AsyncSession, open_id: str) -> Member | None:
     return member if member is not None and member.active else None
 
 
-async def list_admins(session: AsyncSession) -> list[Member]:
+async def list_admins(session: AsyncSession, department: str | None = None) -> list[Member]:
     stmt = select(Member).where(Member.active, Member.is_admin).order_by(Member.name)
+    if department is not None:
+        stmt = stmt.where(Member.department == department)
     return list((await session.exec(stmt)).all())
 
 
-async def list_team_chats(session: AsyncSession) -> list[Chat]:
+async def list_team_chats(session: AsyncSession, department: str | None = None) -> list[Chat]:
     stmt = select(Chat).where(Chat.active, Chat.is_team).order_by(Chat.name)
+    if department is not None:
+        stmt = stmt.where(Chat.department == department)
     return list((await session.exec(stmt)).all())
 
 
-async def first_member_with_role(session: AsyncSession, role_key: str) -> Member | None:
+async def first_member_with_role(
+    session: AsyncSession, role_key: str, department: str | None = None
+) -> Member | None:
+    """The first active member (by open_id) with this role in `department` (role keys are
+    unique within a department; None: anywhere)."""
     stmt = select(Member).where(Member.active, Member.role_key == role_key).order_by(Member.open_id)
+    if department is not None:
+        stmt = stmt.where(Member.department == department)
     return (await session.exec(stmt)).first()
 
 
 async def get_duties(session: AsyncSession, keys: set[str]) -> dict[str, Duty]:
+    """Stored duties by their stored key (`storage.models.stored_key(department, key)`)."""
     if not keys:
         return {}
     rows = (await session.exec(select(Duty).where(col(Duty.key).in_(keys)))).all()
@@ -73,16 +92,25 @@ async def save_member(
     role_key: str,
     now,
     manager_open_id: str | None = None,
+    department: str = DEFAULT_DEPARTMENT,
 ) -> tuple[Member, str | None]:
-    """Add a member or move them to a role; returns (member, previous role or None)."""
+    """Add a member (to `department`) or move them to a role; returns (member, previous
+    role or None)."""
     member = await session.get(Member, open_id)
     if member is None:
         member = Member(
-            open_id=open_id, name=name, role_key=role_key, created_at=now, updated_at=now
+            open_id=open_id,
+            name=name,
+            role_key=role_key,
+            department=department,
+            created_at=now,
+            updated_at=now,
         )
         session.add(member)
         return member, None
     previous = member.role_key if member.active else None
+    if not member.active:
+        member.department = department  # back on the team, in the admin's department
     member.role_key, member.active, member.updated_at = role_key, True, now
     if name and (not member.name or member.name == member.open_id):
         member.name = name
@@ -91,8 +119,14 @@ async def save_member(
 
 
 async def export_team(session: AsyncSession) -> dict:
-    """The team as the TOML team-file structure (members, chats, leave)."""
-    from storage.models import Leave
+    """The team as the TOML team-file structure (departments, members, chats, leave)."""
+    from storage.models import Department, Leave
+
+    stmt = select(Department).where(Department.active).order_by(Department.created_at)
+    departments = [
+        {"key": d.key, "name": d.name, "policy": d.policy_path}
+        for d in (await session.exec(stmt)).all()
+    ]
 
     members = (
         await session.exec(
@@ -104,6 +138,8 @@ async def export_team(session: AsyncSession) -> dict:
     out_members = []
     for m in members:
         entry: dict = {"open_id": m.open_id, "name": m.name, "role": m.role_key}
+        if departments:
+            entry["department"] = m.department
         if m.manager_open_id:
             entry["manager"] = m.manager_open_id
         if m.is_admin:
@@ -116,10 +152,14 @@ async def export_team(session: AsyncSession) -> dict:
         if spans:
             entry["leave"] = spans
         out_members.append(entry)
-    return {
-        "members": out_members,
-        "chats": [{"chat_id": c.chat_id, "name": c.name, "team": c.is_team} for c in chats],
-    }
+    out_chats = []
+    for c in chats:
+        chat: dict = {"chat_id": c.chat_id, "name": c.name, "team": c.is_team}
+        if departments:
+            chat["department"] = c.department
+        out_chats.append(chat)
+    out = {"departments": departments} if departments else {}
+    return {**out, "members": out_members, "chats": out_chats}
 
 
 async def names_of(session: AsyncSession, open_ids: set[str]) -> dict[str, str]:

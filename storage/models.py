@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy import DateTime, Index, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from bot.domain.departments import DEFAULT_DEPARTMENT
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetimes in, aware UTC datetimes out; naive UTC on SQLite, timestamptz on PostgreSQL."""
@@ -39,10 +41,45 @@ def _ts(nullable: bool = False, index: bool = False):
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
+# The department a member, chat, task, role or duty belongs to (bot.domain.departments):
+# DEFAULT_DEPARTMENT unless the team file declares `[[departments]]`.
+
+
+def _department():
+    return Field(
+        default=DEFAULT_DEPARTMENT,
+        max_length=32,
+        sa_column_kwargs={"server_default": DEFAULT_DEPARTMENT},
+    )
+
+
+def stored_key(department: str, key: str) -> str:
+    """A role's or duty's primary key in `roles` / `duties`: role and duty keys are unique
+    within a department, so another department's are stored as "<department>:<key>" (the
+    default department's as they are)."""
+    return key if department == DEFAULT_DEPARTMENT else f"{department}:{key}"
+
+
+class Department(SQLModel, table=True):
+    """A department declared in the team file, with its policy file's text as of the last
+    `org sync` (the running bot builds the department's policy from it)."""
+
+    __tablename__ = "departments"
+
+    key: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    policy_path: str = Field(default="", sa_type=Text)
+    policy_text: str = Field(default="", sa_type=Text)
+    active: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 class Role(SQLModel, table=True):
     __tablename__ = "roles"
 
-    key: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=64)  # stored_key(department, role key)
+    department: str = _department()
     name_zh: str = Field(max_length=200)
     name_en: str = Field(max_length=200)
     reports_to: str | None = Field(default=None, max_length=64)
@@ -54,7 +91,8 @@ class Duty(SQLModel, table=True):
 
     __tablename__ = "duties"
 
-    key: str = Field(primary_key=True, max_length=128)
+    key: str = Field(primary_key=True, max_length=128)  # stored_key(department, duty key)
+    department: str = _department()
     role_key: str = Field(max_length=64, index=True)
     name_zh: str = Field(max_length=200)
     name_en: str = Field(max_length=200)
@@ -75,6 +113,7 @@ class Member(SQLModel, table=True):
     manager_open_id: str | None = Field(default=None, max_length=64)
     is_admin: bool = False
     active: bool = True
+    department: str = _department()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -86,6 +125,7 @@ class Chat(SQLModel, table=True):
     name: str = Field(max_length=200)
     is_team: bool = False
     active: bool = True
+    department: str = _department()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -116,6 +156,7 @@ class Task(SQLModel, table=True):
     assignee_open_id: str = Field(max_length=64)
     period_key: str = Field(max_length=64)
     activity_id: int | None = Field(default=None)
+    department: str = _department()
     due_at: datetime = _ts()
     status: str = Field(default=TaskStatus.OPEN, max_length=16)
     created_at: datetime = _ts()

@@ -11,13 +11,20 @@ from pathlib import Path
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.departments import DEFAULT_DEPARTMENT, Policies
 from bot.domain.directory import ImportPlan
 from storage.audit import audit
+from storage.departments import (
+    DepartmentEntry,
+    move_open_tasks,
+    parse_departments,
+    save_departments,
+)
 from storage.models import Chat, Marker, Member
 from storage.queue import insert_ignore
 
-MEMBER_KEYS = {"open_id", "name", "role", "manager", "admin", "leave"}
-CHAT_KEYS = {"chat_id", "name", "team"}
+MEMBER_KEYS = {"open_id", "name", "role", "manager", "admin", "leave", "department"}
+CHAT_KEYS = {"chat_id", "name", "team", "department"}
 
 
 class TeamFileError(Exception):
@@ -36,6 +43,7 @@ class MemberEntry:
     manager: str | None = None
     admin: bool = False
     leave: tuple[tuple[date, date], ...] = ()
+    department: str = DEFAULT_DEPARTMENT
 
 
 @dataclass(frozen=True)
@@ -43,12 +51,16 @@ class ChatEntry:
     chat_id: str
     name: str
     team: bool = False
+    department: str = DEFAULT_DEPARTMENT
 
 
 @dataclass(frozen=True)
 class TeamFile:
     members: tuple[MemberEntry, ...] = ()
     chats: tuple[ChatEntry, ...] = ()
+    # The file's [[departments]]; None: this team does not say (`org import` adds people
+    # to the team as it is), so the departments stay as they are.
+    departments: tuple[DepartmentEntry, ...] | None = ()
 
 
 @dataclass
@@ -68,14 +80,19 @@ def _header_lines(text: str, table: str) -> list[int]:
     return [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)]
 
 
-def parse_team_file(text: str, role_keys: set[str], source: str = "team file") -> TeamFile:
-    """Validate a team file; raise TeamFileError with every problem found."""
+def parse_team_file(
+    text: str, role_keys: set[str], source: str = "team file", base_dir: Path | None = None
+) -> TeamFile:
+    """Validate a team file; raise TeamFileError with every problem found. `role_keys` are
+    the default policy's; a file with `[[departments]]` reads each department's policy
+    (paths relative to `base_dir`, the team file's folder) and checks every member's role
+    against their department's."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TeamFileError([f"{source}: {exc}"]) from exc
     errors: list[str] = []
-    unknown_top = set(data) - {"members", "chats"}
+    unknown_top = set(data) - {"members", "chats", "departments"}
     if unknown_top:
         errors.append(f"{source}: unknown section(s) {', '.join(sorted(unknown_top))}")
 
@@ -85,6 +102,33 @@ def parse_team_file(text: str, role_keys: set[str], source: str = "team file") -
     def where(kind: str, i: int, lines: list[int]) -> str:
         line = f" (line {lines[i]})" if i < len(lines) else ""
         return f"{kind}[{i + 1}]{line}"
+
+    dept_lines = _header_lines(text, "departments")
+    departments = parse_departments(
+        data.get("departments"),
+        lambda i: where("departments", i, dept_lines),
+        base_dir or Path("."),
+        errors,
+    )
+    roles_of = {d.key: set(d.policy.roles) for d in departments}
+    # Without [[departments]] everyone is in the default department; with them, an entry
+    # that names no department is in the first one.
+    first = departments[0].key if departments else DEFAULT_DEPARTMENT
+    roles_of.setdefault(first, role_keys)
+
+    def department_of(raw: dict, at: str) -> str | None:
+        value = raw.get("department", first)
+        if isinstance(value, str) and value in roles_of:
+            return value
+        if "departments" not in data:
+            errors.append(
+                f"{at}: unknown department {value!r} (the file declares no [[departments]])"
+            )
+        else:
+            errors.append(
+                f"{at}: unknown department {value!r} (one of {', '.join(sorted(roles_of))})"
+            )
+        return None
 
     raw_members = data.get("members", [])
     raw_chats = data.get("chats", [])
@@ -110,13 +154,17 @@ def parse_team_file(text: str, role_keys: set[str], source: str = "team file") -
         open_id = open_id.strip()
         if not isinstance(name, str) or not name.strip():
             errors.append(f"{at} {open_id}: name is required")
-        if not isinstance(role, str) or not role:
+        department = department_of(raw, f"{at} {open_id}")
+        allowed = roles_of.get(department or "", set())
+        in_dept = f" in department {department}" if departments else ""
+        if department is None:
+            pass  # said above; the role cannot be checked without its department
+        elif not isinstance(role, str) or not role:
+            errors.append(f"{at} {open_id}: role is required (one of {', '.join(sorted(allowed))})")
+        elif role not in allowed:
             errors.append(
-                f"{at} {open_id}: role is required (one of {', '.join(sorted(role_keys))})"
-            )
-        elif role not in role_keys:
-            errors.append(
-                f"{at} {open_id}: unknown role '{role}' (one of {', '.join(sorted(role_keys))})"
+                f"{at} {open_id}: unknown role '{role}'{in_dept} "
+                f"(one of {', '.join(sorted(allowed))})"
             )
         if open_id in seen:
             errors.append(f"{at}: duplicate open_id {open_id} (first in {seen[open_id]})")
@@ -148,12 +196,20 @@ def parse_team_file(text: str, role_keys: set[str], source: str = "team file") -
                 manager,
                 admin is True,
                 tuple(leave),
+                department or first,
             )
         )
+    department_by_id = {m.open_id: m.department for m in members}
     for i, m in enumerate(members):
         if m.manager and m.manager not in seen:
             errors.append(
                 f"{seen.get(m.open_id, f'members[{i + 1}]')} {m.open_id}: manager {m.manager} is not a member of the team"
+            )
+        elif m.manager and department_by_id[m.manager] != m.department:
+            errors.append(
+                f"{seen[m.open_id]} {m.open_id}: manager {m.manager} is in department "
+                f"{department_by_id[m.manager]}, not {m.department} (approvals stay inside "
+                "a department)"
             )
         if m.manager == m.open_id:
             errors.append(f"{seen[m.open_id]} {m.open_id}: cannot be their own manager")
@@ -178,21 +234,32 @@ def parse_team_file(text: str, role_keys: set[str], source: str = "team file") -
         seen_chats.add(chat_id)
         if not isinstance(team, bool):
             errors.append(f"{at} {chat_id}: team must be true or false")
-        chats.append(ChatEntry(chat_id.strip(), str(name).strip() or chat_id, team is True))
+        department = department_of(raw, f"{at} {chat_id}") or first
+        chats.append(
+            ChatEntry(chat_id.strip(), str(name).strip() or chat_id, team is True, department)
+        )
 
     if errors:
         raise TeamFileError(errors)
-    return TeamFile(tuple(members), tuple(chats))
+    return TeamFile(tuple(members), tuple(chats), departments)
 
 
 def load_team_file(path: str | Path, role_keys: set[str]) -> TeamFile:
-    """Read and validate a team file from disk."""
+    """Read and validate a team file from disk (department policies relative to it)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise TeamFileError([f"{path}: cannot read ({exc})"]) from exc
-    return parse_team_file(text, role_keys, source=str(path))
+    return parse_team_file(text, role_keys, source=str(path), base_dir=path.parent)
+
+
+def team_policies(team: TeamFile, default) -> Policies:
+    """The policies a team file's departments run (the default policy for the rest)."""
+    from bot.domain.departments import Department
+
+    declared = team.departments or ()
+    return Policies(default, tuple(Department(d.key, d.name, d.policy) for d in declared))
 
 
 SANDBOX_SOURCE = "sandbox demo"
@@ -229,11 +296,21 @@ async def real_team_reason(session: AsyncSession, demo_ids: frozenset[str]) -> s
 
 
 async def apply_team(
-    session: AsyncSession, team: TeamFile, now: datetime, *, source: str = "org sync"
+    session: AsyncSession,
+    team: TeamFile,
+    now: datetime,
+    *,
+    source: str = "org sync",
+    policies: Policies | None = None,
 ) -> SyncReport:
-    """Make the database match the file: add, update, deactivate. Does not commit."""
+    """Make the database match the file: add, update, deactivate; the departments too.
+    A member who moves to another department takes their open tasks along where the new
+    department's policy (`policies`) has the same duty; the rest are cancelled. Does not
+    commit."""
     report = SyncReport()
     await _mark_origin(session, source, now)
+    if team.departments is not None:
+        report.changes += await save_departments(session, team.departments, now)
     existing = {m.open_id: m for m in (await session.exec(select(Member))).all()}
     for entry in team.members:
         current = existing.get(entry.open_id)
@@ -243,10 +320,14 @@ async def apply_team(
             "manager_open_id": entry.manager,
             "is_admin": entry.admin,
             "active": True,
+            "department": entry.department,
         }
         if current is None:
             session.add(Member(open_id=entry.open_id, created_at=now, updated_at=now, **wanted))
-            report.changes.append(f"+ member {entry.name} ({entry.open_id}) as {entry.role}")
+            in_dept = f" in {entry.department}" if entry.department != DEFAULT_DEPARTMENT else ""
+            report.changes.append(
+                f"+ member {entry.name} ({entry.open_id}) as {entry.role}{in_dept}"
+            )
             audit(
                 session,
                 at=now,
@@ -262,6 +343,13 @@ async def apply_team(
             if getattr(current, k) != v
         ]
         if diffs:
+            if current.department != entry.department:
+                policy = policies.get(entry.department) if policies is not None else None
+                moved, cancelled = await move_open_tasks(
+                    session, entry.open_id, entry.department, policy, now
+                )
+                if moved or cancelled:
+                    diffs.append(f"{moved} open task(s) moved, {cancelled} cancelled")
             if current.active and current.role_key != entry.role:
                 report.role_changes.append((entry.open_id, current.role_key))
             for k, v in wanted.items():
@@ -301,22 +389,35 @@ async def apply_team(
                     chat_id=entry.chat_id,
                     name=entry.name,
                     is_team=entry.team,
+                    department=entry.department,
                     created_at=now,
                     updated_at=now,
                 )
             )
+            in_dept = f" of {entry.department}" if entry.department != DEFAULT_DEPARTMENT else ""
             report.changes.append(
-                f"+ chat {entry.name} ({entry.chat_id}){' as team chat' if entry.team else ''}"
+                f"+ chat {entry.name} ({entry.chat_id})"
+                f"{' as team chat' if entry.team else ''}{in_dept}"
             )
-        elif (current.name, current.is_team, current.active) != (entry.name, entry.team, True):
+        elif (current.name, current.is_team, current.active, current.department) != (
+            entry.name,
+            entry.team,
+            True,
+            entry.department,
+        ):
             current.name, current.is_team, current.active, current.updated_at = (
                 entry.name,
                 entry.team,
                 True,
                 now,
             )
+            moved = current.department != entry.department
+            current.department = entry.department
             session.add(current)
-            report.changes.append(f"~ chat {entry.name} ({entry.chat_id}): team={entry.team}")
+            report.changes.append(
+                f"~ chat {entry.name} ({entry.chat_id}): team={entry.team}"
+                + (f", department={entry.department}" if moved else "")
+            )
         else:
             report.unchanged += 1
     listed_chats = {c.chat_id for c in team.chats}
@@ -329,14 +430,21 @@ async def apply_team(
 
 
 async def import_people(
-    session: AsyncSession, plan: ImportPlan, now: datetime, *, source: str = "org import"
+    session: AsyncSession,
+    plan: ImportPlan,
+    now: datetime,
+    *,
+    source: str = "org import",
+    department: str = DEFAULT_DEPARTMENT,
 ) -> SyncReport:
     """Add or update the plan's placed people on top of the current team (nobody is
     deactivated, chats, managers and leave stay); the leader becomes an admin, admins stay
-    admins. Like `apply_team`, idempotent: a second run reports no changes. No commit."""
+    admins; everyone placed is in `department` (the plan's roles are that department's). Like `apply_team`, idempotent: a second run reports no changes. No commit."""
     current = (await session.exec(select(Member).where(Member.active))).all()
     entries = {
-        m.open_id: MemberEntry(m.open_id, m.name, m.role_key, m.manager_open_id, m.is_admin)
+        m.open_id: MemberEntry(
+            m.open_id, m.name, m.role_key, m.manager_open_id, m.is_admin, (), m.department
+        )
         for m in current
     }
     for placed in plan.placed:
@@ -347,10 +455,14 @@ async def import_people(
             placed.role,
             before.manager if before else None,
             placed.admin or (before.admin if before else False),
+            (),
+            department,
         )
     chats = (await session.exec(select(Chat).where(Chat.active))).all()
     team = TeamFile(
-        tuple(entries.values()), tuple(ChatEntry(c.chat_id, c.name, c.is_team) for c in chats)
+        tuple(entries.values()),
+        tuple(ChatEntry(c.chat_id, c.name, c.is_team, c.department) for c in chats),
+        None,  # the departments stay as they are
     )
     return await apply_team(session, team, now, source=source)
 

@@ -8,29 +8,36 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.departments import DEFAULT_DEPARTMENT
 from bot.domain.policy import Policy
-from storage.models import Duty, Role
+from storage.models import Duty, Role, stored_key
 
 
-async def sync_policy(session: AsyncSession, policy: Policy, now: datetime) -> list[str]:
-    """Upsert roles and duties; duties the file no longer has become inactive (their tasks
-    stay). Returns a line per change. Does not commit."""
+async def sync_policy(
+    session: AsyncSession, policy: Policy, now: datetime, department: str = DEFAULT_DEPARTMENT
+) -> list[str]:
+    """Upsert a department's roles and duties; duties the file no longer has become
+    inactive (their tasks stay). Returns a line per change. Does not commit."""
     changes: list[str] = []
-    roles = {r.key: r for r in (await session.exec(select(Role))).all()}
+    at = "" if department == DEFAULT_DEPARTMENT else f" ({department})"
+    stmt = select(Role).where(Role.department == department)
+    roles = {r.key: r for r in (await session.exec(stmt)).all()}
     for role in policy.roles.values():
         wanted = {"name_zh": role.name_zh, "name_en": role.name_en, "reports_to": role.reports_to}
-        row = roles.get(role.key)
+        row = roles.get(stored_key(department, role.key))
         if row is None:
-            session.add(Role(key=role.key, updated_at=now, **wanted))
-            changes.append(f"+ role {role.key}")
+            key = stored_key(department, role.key)
+            session.add(Role(key=key, department=department, updated_at=now, **wanted))
+            changes.append(f"+ role {role.key}{at}")
         elif any(getattr(row, k) != v for k, v in wanted.items()):
             for k, v in wanted.items():
                 setattr(row, k, v)
             row.updated_at = now
             session.add(row)
-            changes.append(f"~ role {role.key}")
+            changes.append(f"~ role {role.key}{at}")
 
-    duties = {d.key: d for d in (await session.exec(select(Duty))).all()}
+    stmt = select(Duty).where(Duty.department == department)
+    duties = {d.key: d for d in (await session.exec(stmt)).all()}
     for duty in policy.duties.values():
         wanted = {
             "role_key": duty.role,
@@ -42,18 +49,20 @@ async def sync_policy(session: AsyncSession, policy: Policy, now: datetime) -> l
             "spec": json.dumps(duty.to_json(), ensure_ascii=False, sort_keys=True, default=str),
             "active": True,
         }
-        row = duties.get(duty.key)
+        key = stored_key(department, duty.key)
+        row = duties.get(key)
         if row is None:
-            session.add(Duty(key=duty.key, updated_at=now, **wanted))
-            changes.append(f"+ duty {duty.key}")
+            session.add(Duty(key=key, department=department, updated_at=now, **wanted))
+            changes.append(f"+ duty {duty.key}{at}")
         elif any(getattr(row, k) != v for k, v in wanted.items()):
             for k, v in wanted.items():
                 setattr(row, k, v)
             row.updated_at = now
             session.add(row)
-            changes.append(f"~ duty {duty.key}")
+            changes.append(f"~ duty {duty.key}{at}")
+    wanted_keys = {stored_key(department, k) for k in policy.duties}
     for key, row in duties.items():
-        if key not in policy.duties and row.active:
+        if key not in wanted_keys and row.active:
             row.active, row.updated_at = False, now
             session.add(row)
             changes.append(f"- duty {key} (no longer in the policy; its tasks are kept)")

@@ -43,17 +43,23 @@ DUE_NOW_COLUMNS = (
 )
 
 
-def due_now_query(now: datetime):
-    """Tasks whose next reminder action has come: not delivered yet, `next_action_at` ≤ now.
-    Served by the (status, next_action_at) index: between rounds this is a handful of rows."""
-    return select(*DUE_NOW_COLUMNS).where(
+def due_now_query(now: datetime, department: str | None = None):
+    """Tasks whose next reminder action has come: not delivered yet, `next_action_at` ≤ now
+    (of one department; None: all). Served by the (status, next_action_at) index: between
+    rounds this is a handful of rows."""
+    stmt = select(*DUE_NOW_COLUMNS).where(
         col(Task.status).in_(REMINDABLE), col(Task.next_action_at) <= now
     )  # no ORDER BY: the cards sort their lines; the database need not sort thousands
+    if department is not None:
+        stmt = stmt.where(Task.department == department)
+    return stmt
 
 
-async def tasks_due_now(session: AsyncSession, now: datetime) -> list:
+async def tasks_due_now(
+    session: AsyncSession, now: datetime, department: str | None = None
+) -> list:
     """Rows with the attributes of DUE_NOW_COLUMNS (id, duty_key, assignee_open_id, …)."""
-    return list((await session.exec(due_now_query(now))).all())
+    return list((await session.exec(due_now_query(now, department))).all())
 
 
 async def set_next_actions(
@@ -77,14 +83,17 @@ async def set_next_actions(
             )
 
 
-async def recheck_open_tasks(session: AsyncSession, due_from: datetime) -> int:
-    """Make every undelivered task due from `due_from` on be looked at by the next round
-    (the ladder, working hours or the team changed). Does not commit."""
+async def recheck_open_tasks(
+    session: AsyncSession, due_from: datetime, department: str | None = None
+) -> int:
+    """Make every undelivered task (of one department; None: all) due from `due_from` on be
+    looked at by the next round (the ladder, working hours or the team changed). Does not
+    commit."""
+    stmt = update(Task).where(col(Task.status).in_(REMINDABLE), Task.due_at >= due_from)
+    if department is not None:
+        stmt = stmt.where(Task.department == department)
     result = await session.exec(
-        update(Task)
-        .where(col(Task.status).in_(REMINDABLE), Task.due_at >= due_from)
-        .values(next_action_at=RECHECK)
-        .execution_options(synchronize_session=False)
+        stmt.values(next_action_at=RECHECK).execution_options(synchronize_session=False)
     )
     return result.rowcount
 

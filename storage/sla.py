@@ -14,9 +14,10 @@ from storage.queue import insert_ignore
 
 
 async def role_holders(
-    session: AsyncSession, role_key: str, today: date
+    session: AsyncSession, role_key: str, today: date, department: str | None = None
 ) -> list[tuple[str, str, int, bool]]:
-    """(open_id, name, open task count, on leave today) of the active members of a role."""
+    """(open_id, name, open task count, on leave today) of the active members of a role
+    (in `department`: role keys are unique within one; None: anywhere)."""
     open_count = (
         select(func.count())
         .where(
@@ -35,6 +36,8 @@ async def role_holders(
         .where(Member.active, Member.role_key == role_key)
         .order_by(Member.open_id)
     )
+    if department is not None:
+        stmt = stmt.where(Member.department == department)
     rows = (await session.exec(stmt)).all()
     return [(r[0], r[1], int(r[2] or 0), bool(r[3])) for r in rows]
 

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.domain.departments import DEFAULT_DEPARTMENT, Policies
 from bot.domain.policy import Policy
 from bot.domain.reminders import first_action_at
 from bot.domain.schedule import upcoming_occurrences
@@ -27,10 +28,12 @@ async def ensure_periodic_tasks(
     tz: ZoneInfo,
     now: datetime,
     open_ids: list[str] | None = None,
+    department: str | None = None,
 ) -> int:
     """Create the current and next period's task of every periodic duty for every active
-    member (or just `open_ids`); unique per (duty, assignee, period), so re-running adds
-    nothing. Returns how many tasks were created. Does not commit.
+    member (or just `open_ids`) of `department` (None: everyone, with one policy); unique
+    per (duty, assignee, period), so re-running adds nothing. Returns how many tasks were
+    created. Does not commit.
 
     For the whole team, a `Marker` keyed by everything the rows derive from (who has which
     role, each duty's periods and due times) records that they exist: the tick that runs
@@ -40,14 +43,18 @@ async def ensure_periodic_tasks(
     )  # one lock order
     if open_ids is not None:
         stmt = stmt.where(col(Member.open_id).in_(open_ids))
+    if department is not None:
+        stmt = stmt.where(Member.department == department)
     members = (await session.exec(stmt)).all()
+    if not members:
+        return 0  # e.g. a department nobody is in (yet)
     occurrences = {
         duty.key: upcoming_occurrences(duty.due, now, tz, calendar)
         for duty in policy.periodic_duties()
     }
     marker = None
     if open_ids is None:
-        marker = _periodic_marker(policy, members, occurrences)
+        marker = _periodic_marker(policy, members, occurrences, department)
         if await session.get(Marker, marker) is not None:
             return 0
     first_action: dict[datetime, datetime | None] = {}
@@ -69,6 +76,7 @@ async def ensure_periodic_tasks(
                         "created_at": now,
                         "updated_at": now,
                         "next_action_at": first_action[occ.due_at],
+                        "department": department or DEFAULT_DEPARTMENT,
                     }
                 )
     created = 0
@@ -81,8 +89,28 @@ async def ensure_periodic_tasks(
     return created
 
 
-def _periodic_marker(policy: Policy, members, occurrences) -> str:
+async def ensure_all_periodic_tasks(
+    session: AsyncSession,
+    policies: Policies,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    now: datetime,
+) -> int:
+    """`ensure_periodic_tasks` for every department, each with its own policy."""
+    if policies.is_single:
+        return await ensure_periodic_tasks(session, policies.default, calendar, tz, now)
+    created = 0
+    for dept in policies:
+        created += await ensure_periodic_tasks(
+            session, dept.policy, calendar, tz, now, department=dept.key
+        )
+    return created
+
+
+def _periodic_marker(policy: Policy, members, occurrences, department: str | None) -> str:
     parts = [f"{m.open_id}:{m.role_key}" for m in members]
+    if department is not None:
+        parts.append(f"department={department}")
     for duty in policy.periodic_duties():
         occs = ",".join(f"{o.period_key}@{o.due_at.isoformat()}" for o in occurrences[duty.key])
         parts.append(f"{duty.key}/{duty.role}={occs}")
@@ -100,12 +128,18 @@ async def list_open_tasks(session: AsyncSession, open_id: str) -> list[Task]:
 
 
 async def list_open(
-    session: AsyncSession, assignee: str | None = None, limit: int | None = None
+    session: AsyncSession,
+    assignee: str | None = None,
+    limit: int | None = None,
+    department: str | None = None,
 ) -> list[Task]:
-    """Open tasks (open, submitted, rejected) of everyone or one assignee, soonest first."""
+    """Open tasks (open, submitted, rejected) of everyone or one assignee (or one
+    department), soonest first."""
     stmt = select(Task).where(col(Task.status).in_(TaskStatus.OPEN_STATES))
     if assignee:
         stmt = stmt.where(Task.assignee_open_id == assignee)
+    if department:
+        stmt = stmt.where(Task.department == department)
     stmt = stmt.order_by(Task.due_at, Task.id)
     if limit:
         stmt = stmt.limit(limit)

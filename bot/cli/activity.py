@@ -54,6 +54,7 @@ def cmd_activity_add(args: argparse.Namespace) -> int:
     async def run(engine):
         now = common.now()
         async with db.make_session_factory(engine)() as session:
+            await common.with_departments(session, services)
             admins = await list_admins(session)
             change = await create_activity(
                 session,
@@ -129,6 +130,7 @@ def _change(args: argparse.Namespace, what: str) -> int:
     async def run(engine):
         now = common.now()
         async with db.make_session_factory(engine)() as session:
+            await common.with_departments(session, services)
             if what == "move":
                 change = await move_activity(
                     session, services, now, args.id, args.start, args.end, actor=None

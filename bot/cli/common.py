@@ -107,6 +107,14 @@ def members_query():
     return select(Member)
 
 
+async def with_departments(session, services: Services) -> Services:
+    """`services` with every department's policy, as the last `org sync` stored them."""
+    from storage.departments import load_policies
+
+    services.policies = await load_policies(session, services.policy)
+    return services
+
+
 async def member_names(session) -> dict[str, str]:
     """Names of members past and present; people who left are marked "(left)"."""
     from bot.domain.roster import shown_name

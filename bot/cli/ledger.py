@@ -137,6 +137,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def cmd_ledger_export(args: argparse.Namespace) -> int:
     from bot.domain.ledger import HEADERS, Person, build_rows
     from storage import db
+    from storage.departments import load_policies
     from storage.ledger import all_leave, all_members, ledger_reports, ledger_tasks
 
     try:
@@ -166,9 +167,12 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
             reports = await ledger_reports(session, tasks)
             members = await all_members(session)
             leave = await all_leave(session)
-        return tasks, reports, members, leave
+            policies = await load_policies(session, policy)
+        return tasks, reports, members, leave, policies
 
-    tasks, reports, members, leave = common.run_db(settings, run, what="export the ledger")
+    tasks, reports, members, leave, policies = common.run_db(
+        settings, run, what="export the ledger"
+    )
     people = {m.open_id: Person(m.name, m.active, m.role_key) for m in members}
 
     def on_leave(open_id: str, due: datetime) -> bool:
@@ -178,7 +182,7 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
     now = args.as_of or common.now()
     if now.tzinfo is None:
         now = now.replace(tzinfo=tz)
-    rows = build_rows(tasks, reports, people, policy, tz, now, on_leave, args.lang)
+    rows = build_rows(tasks, reports, people, policies, tz, now, on_leave, args.lang)
     headers = HEADERS[args.lang]
     data = (
         csv_bytes(rows, headers)

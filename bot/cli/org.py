@@ -26,6 +26,12 @@ def register(sub: common.SubParsers) -> None:
     imp.add_argument("--department", metavar="DEPT_ID", help="an open_department_id (od-…)")
     imp.add_argument("--chat", metavar="CHAT_ID", help="a group chat's id (oc_…)")
     imp.add_argument("--write", metavar="FILE", help="write a team file for review; change nothing")
+    imp.add_argument(
+        "--into",
+        metavar="KEY",
+        help="the DutyBot department they join (roles from its policy); default: the first "
+        "department of the last `org sync`, or the only one",
+    )
     imp.set_defaults(fn=cmd_org_import)
 
 
@@ -35,9 +41,9 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
     from handlers.people import after_sync
     from handlers.reports.routing import reroute_pending
     from storage import db
-    from storage.org import TeamFileError, apply_team, load_team_file
+    from storage.org import TeamFileError, apply_team, load_team_file, team_policies
     from storage.policy_sync import sync_policy
-    from storage.tasks import ensure_periodic_tasks
+    from storage.tasks import ensure_all_periodic_tasks
 
     settings = common.settings()
     policy = common.load_policy(settings)
@@ -45,20 +51,22 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
         team = load_team_file(args.file, set(policy.roles))
     except TeamFileError as exc:
         raise common.fail(f"{args.file} has errors; nothing was written:", exc.errors) from None
+    policies = team_policies(team, policy)
 
     async def run(engine):
         now = common.now()
         calendar = WorkCalendar.from_file(settings.calendar_path)
         async with db.make_session_factory(engine)() as session:
-            await sync_policy(session, policy, now)
-            report = await apply_team(session, team, now)
+            for dept in policies:
+                await sync_policy(session, dept.policy, now, dept.key)
+            report = await apply_team(session, team, now, policies=policies)
             await session.flush()
             # Open work of people who left the file or changed role is handed over, and
             # pending approvals follow the new team (cards queued; `dutybot run` sends them).
-            services = Services(settings, policy, calendar)
+            services = Services(settings, policy, calendar, policies=policies)
             ctx = Ctx(session, now, services, source=f"org-sync:{now.isoformat()}")
             handed = await after_sync(ctx, report)
-            created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
+            created = await ensure_all_periodic_tasks(session, policies, calendar, settings.tz, now)
             rerouted = await reroute_pending(ctx)
             await session.commit()
         return report, created, rerouted, handed
@@ -81,17 +89,24 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     from storage import db
     from storage.org import import_people
     from storage.policy_sync import sync_policy
-    from storage.tasks import ensure_periodic_tasks
+    from storage.tasks import ensure_all_periodic_tasks
 
     if not args.department and not args.chat:
         raise common.fail("org import needs --department DEPT_ID and/or --chat CHAT_ID")
     settings = common.settings()
-    policy = common.load_policy(settings)
+    default_policy = common.load_policy(settings)
     if not settings.has_credentials:
         raise common.fail(
             "org import reads the Feishu directory: set FEISHU_APP_ID and FEISHU_APP_SECRET "
             "(README: 'Connecting a Feishu app' lists the contact scopes it needs)"
         )
+    if args.write and not args.into:  # a file for review: the database is not touched
+        from bot.domain.departments import DEFAULT_DEPARTMENT, Policies
+
+        policies, into = Policies.single(default_policy), DEFAULT_DEPARTMENT
+    else:
+        policies, into = _import_department(settings, default_policy, args.into)
+    policy = policies.get(into)
     people, dept = asyncio.run(_read_directory(settings, args.department, args.chat))
     plan = plan_import(people, policy.roles, dept.leader_open_id if dept else None)
     _print_plan(plan, dept, args.chat, policy)
@@ -104,14 +119,14 @@ def cmd_org_import(args: argparse.Namespace) -> int:
         now = common.now()
         calendar = WorkCalendar.from_file(settings.calendar_path)
         async with db.make_session_factory(engine)() as session:
-            await sync_policy(session, policy, now)
-            report = await import_people(session, plan, now)
+            await sync_policy(session, policy, now, into)
+            report = await import_people(session, plan, now, department=into)
             await session.flush()
-            services = Services(settings, policy, calendar)
+            services = Services(settings, default_policy, calendar, policies=policies)
             ctx = Ctx(session, now, services, source=f"org-import:{now.isoformat()}")
             for line in await after_sync(ctx, report):  # a new title, another role: hand-off
                 print(line)
-            created = await ensure_periodic_tasks(session, policy, calendar, settings.tz, now)
+            created = await ensure_all_periodic_tasks(session, policies, calendar, settings.tz, now)
             await session.commit()
         return report, created
 
@@ -119,6 +134,25 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     print(report.render())
     print(f"{created} periodic tasks created")
     return 0
+
+
+def _import_department(settings, default_policy, key: str | None):
+    """The departments as the last `org sync` stored them, and the one people are imported
+    into (exit 2 naming the known ones when `key` is not one of them)."""
+    from bot.domain.departments import DEFAULT_DEPARTMENT
+    from storage import db
+    from storage.departments import load_policies
+
+    async def run(engine):
+        async with db.make_session_factory(engine)() as session:
+            return await load_policies(session, default_policy)
+
+    policies = common.run_db(settings, run, what="import")
+    into = key or (policies.declared[0] if policies.declared else DEFAULT_DEPARTMENT)
+    if into not in policies:
+        known = ", ".join(policies.declared) or DEFAULT_DEPARTMENT
+        raise common.fail(f"--into {into}: no such department (departments: {known})")
+    return policies, into
 
 
 async def _read_directory(settings, department: str | None, chat: str | None):

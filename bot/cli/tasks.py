@@ -14,13 +14,15 @@ def register(sub: common.SubParsers) -> None:
     )
     tl = tasks.add_parser("list", help="open tasks (open, submitted, rejected), soonest first")
     tl.add_argument("--assignee", help="only this member's (open_id)")
+    tl.add_argument("--department", metavar="KEY", help="only this department's")
     tl.add_argument("--json", action="store_true", help="one JSON array")
     tl.set_defaults(fn=cmd_tasks_list)
 
 
 def task_row(task, services, names: dict[str, str], titles: dict[int, str]) -> dict:
-    """One task as the CLI shows it (also the --json shape)."""
-    duty = services.policy.duties.get(task.duty_key)
+    """One task as the CLI shows it (also the --json shape); its duty from its department's
+    policy."""
+    duty = services.policies.get(task.department).duties.get(task.duty_key)
     return {
         "id": task.id,
         "duty_key": task.duty_key,
@@ -33,6 +35,7 @@ def task_row(task, services, names: dict[str, str], titles: dict[int, str]) -> d
         "period": task.period_key,
         "due": task.due_at.astimezone(services.tz).isoformat(),
         "status": task.status,
+        "department": task.department,
     }
 
 
@@ -48,13 +51,15 @@ def print_tasks(rows: list[dict]) -> None:
 def cmd_tasks_list(args: argparse.Namespace) -> int:
     from storage import db
     from storage.activities import activity_titles
+    from storage.departments import load_policies
     from storage.tasks import list_open
 
     settings, services = common.context()
 
     async def run(engine):
         async with db.make_session_factory(engine)() as session:
-            tasks = await list_open(session, args.assignee)
+            services.policies = await load_policies(session, services.policy)
+            tasks = await list_open(session, args.assignee, department=args.department)
             names = await common.member_names(session)
             titles = await activity_titles(session, {t.activity_id for t in tasks if t.activity_id})
             return [task_row(t, services, names, titles) for t in tasks]

@@ -8,7 +8,7 @@ never sends twice."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
 from bot.dispatch.events import CardActionEvent, MessageEvent
+from bot.domain.departments import DEFAULT_DEPARTMENT, Policies
 from bot.domain.policy import Policy
 from bot.domain.workcalendar import WorkCalendar
 from cards.elements import plain_text
@@ -27,17 +28,44 @@ from storage.outbox import enqueue
 
 @dataclass
 class Services:
-    """Long-lived things built once by the composition root."""
+    """Long-lived things built once by the composition root.
+
+    `policy` is the policy of `department` (None: the whole deployment, whose `policy` is
+    the default department's); `policies` has every department's. Jobs that run per
+    department use `for_department(key)`."""
 
     settings: Settings
     policy: Policy
     calendar: WorkCalendar
     bot_open_id: str | None = None
     directory: Any = None  # bot.feishu.directory.Directory when Feishu is configured
+    policies: Policies = None  # type: ignore[assignment]  # set in __post_init__
+    department: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.policies is None:
+            self.policies = Policies.single(self.policy)
 
     @property
     def tz(self) -> ZoneInfo:
         return self.settings.tz
+
+    def for_department(self, key: str) -> Services:
+        """These services as one department sees them: its policy."""
+        return replace(self, policy=self.policies.get(key), department=key)
+
+    def view_of(self, department: str | None) -> Services:
+        """The services of a task's or member's department (these, without departments)."""
+        if self.policies.is_single:
+            return self
+        return self.for_department(department or DEFAULT_DEPARTMENT)
+
+    def departments(self) -> list[Services]:
+        """One view per department the deployment runs; just this one without departments
+        (so a deployment with one policy runs exactly as before: no department filters)."""
+        if self.policies.is_single:
+            return [self]
+        return [self.for_department(key) for key in self.policies.keys()]
 
 
 @dataclass
@@ -54,8 +82,32 @@ class Ctx:
     _sent: int = field(default=0, repr=False)
 
     @property
+    def department(self) -> str:
+        """The asker's department (resolved with their member), else the services' one."""
+        if self.member is not None:
+            return getattr(self.member, "department", None) or DEFAULT_DEPARTMENT
+        return self.services.department or DEFAULT_DEPARTMENT
+
+    @property
     def policy(self) -> Policy:
-        return self.services.policy
+        """The policy of the asker's department."""
+        if self.member is None and self.services.department is None:
+            return self.services.policy
+        return self.services.policies.get(self.department)
+
+    @property
+    def scope(self) -> str | None:
+        """The asker's department as a filter for team-wide reads (rosters, team chats);
+        None without departments: everyone, as before."""
+        return None if self.services.policies.is_single else self.department
+
+    def scope_of(self, department: str | None) -> str | None:
+        """Another department (a member's, a task's) as a filter; None without departments."""
+        return None if self.services.policies.is_single else department
+
+    def policy_of(self, department: str | None) -> Policy:
+        """The policy of another department (a task's, a report author's)."""
+        return self.services.policies.get(department)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.domain.departments import Policies
 from bot.domain.policy import Policy
 from bot.domain.roster import UNKNOWN_NAME
 
@@ -144,18 +145,24 @@ def build_rows(
     tasks: Iterable[Task],
     reports: Mapping[int, Report],
     people: Mapping[str, Person],
-    policy: Policy,
+    policy: Policy | Policies,
     tz: ZoneInfo,
     now: datetime,
     on_leave: Callable[[str, datetime], bool],
     lang: str = "en",
 ) -> list[dict]:
-    """One dict per task, keyed by COLUMNS; datetimes aware in the team's time zone."""
+    """One dict per task, keyed by COLUMNS; datetimes aware in the team's time zone. With
+    several departments, each task's duty and role come from its department's policy."""
     words = WORDS[lang]
     rows = []
     for task in tasks:
-        duty = policy.duties.get(task.duty_key)
-        role = policy.roles.get(duty.role) if duty else None
+        pol = (
+            policy.get(getattr(task, "department", None))
+            if isinstance(policy, Policies)
+            else policy
+        )
+        duty = pol.duties.get(task.duty_key)
+        role = pol.roles.get(duty.role) if duty else None
         report = reports.get(task.id) if task.id is not None else None
         done = delivered_at(task, report)
         if done is not None:
@@ -179,7 +186,7 @@ def build_rows(
                 "task_id": task.id,
                 "duty": duty.name(lang) if duty else task.duty_key,
                 "duty_key": task.duty_key,
-                "role": _role_name(role, person, policy, lang),
+                "role": _role_name(role, person, pol, lang),
                 "assignee": assignee,
                 "assignee_open_id": task.assignee_open_id,
                 "period": task.period_key,

@@ -49,8 +49,23 @@ async def send_digests(
     )
     if not periods:
         return stats
+    for view in services.departments():
+        await _send_department_digests(sessions, view, now, periods, stats)
+    return stats
+
+
+async def _send_department_digests(
+    sessions: async_sessionmaker,
+    services: Services,
+    now: datetime,
+    periods: list[Period],
+    stats: DigestStats,
+) -> None:
+    """One department's digests to its team chats (everyone's without departments)."""
     async with sessions() as session:
-        chats = await list_team_chats(session)
+        chats = await list_team_chats(session, services.department)
+        if not chats:
+            return
         keys = [marker(p, c.chat_id) for p in periods for c in chats]
         done = await existing_markers(session, keys, now)
     for period in periods:
@@ -58,7 +73,7 @@ async def send_digests(
         if not todo:
             continue
         async with sessions() as session:
-            roster = await load_roster(session, services.policy)
+            roster = await load_roster(session, services.policy, services.department)
             data = await build_digest(session, services, roster, now, period)
         body = None if data.view.is_empty else build_digest_card(data.view, LANG)
         for chat in todo:
@@ -89,4 +104,3 @@ async def send_digests(
             else:
                 stats.sent += 1
                 stats.periods.append(f"{period.kind}:{period.key}")
-    return stats

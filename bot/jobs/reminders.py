@@ -94,7 +94,7 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
     local_now = now.astimezone(tz)
     today = local_now.date()
     oldest = calendar.add_workdays(today, -(max(steps[-1].offset, 0) + GRACE_WORKDAYS))
-    tasks = await tasks_due_now(session, now)
+    tasks = await tasks_due_now(session, now, services.department)
     titles = await activity_titles(session, {t.activity_id for t in tasks if t.activity_id})
     plans: dict[str, list[Planned]] = defaultdict(list)
     next_actions: list[tuple[int, datetime | None, datetime | None]] = []
@@ -163,11 +163,14 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
     return RoundPlan(result, next_actions)
 
 
-def ladder_marker(policy: Policy, roster: Roster) -> str:
+def ladder_marker(policy: Policy, roster: Roster, department: str | None = None) -> str:
     """A key for everything besides a task that decides who hears which step when: the
-    ladder, working hours, the reporting lines and the team. When it changes, the tasks
-    in the window are looked at again (a new manager hears the current step, as before)."""
+    ladder, working hours, the reporting lines and the team (of a department). When it
+    changes, the tasks in the window are looked at again (a new manager hears the current
+    step, as before)."""
     parts = [repr(policy.reminders), repr(policy.working_hours)]
+    if department is not None:
+        parts.append(f"department={department}")
     parts += sorted(f"{r.key}>{r.reports_to}" for r in policy.roles.values())
     parts += sorted(
         f"{m.open_id}|{m.role_key}|{m.manager_open_id}" for m in roster.members.values()
@@ -179,13 +182,13 @@ async def recheck_if_changed(session, services: Services, roster: Roster, now: d
     """Once per ladder and team: make the tasks in the reminder window due for a look; and
     every round: tasks whose card was lost are looked at again (the step is planned anew)."""
     await recheck_lost(session, now)
-    key = ladder_marker(services.policy, roster)
+    key = ladder_marker(services.policy, roster, services.department)
     if not await existing_markers(session, [key]):
         steps = services.policy.reminders
         if steps:
             today = now.astimezone(services.tz).date()
             lo, _ = window(steps, services.calendar, services.tz, today)
-            await recheck_open_tasks(session, lo)
+            await recheck_open_tasks(session, lo, services.department)
         await claim_markers(session, [key], now)
     await session.commit()
 
@@ -205,14 +208,31 @@ async def send_round(
 ) -> ReminderStats:
     """Plan this round and queue one card per person, in batches: each batch's markers
     and outbox rows go in one transaction, a card with all its markers or not at all.
-    Outside working hours or on a day off: nothing."""
+    Department by department: each with its policy's ladder and working hours, its
+    members' reporting lines and its tasks. Outside working hours or on a day off:
+    nothing."""
     stats = ReminderStats()
+    views = services.departments()
+    outside = 0
+    for view in views:
+        if not await _send_department_round(sessions, view, now, stats):
+            outside += 1
+    stats.outside_hours = outside == len(views)
+    if stats.cards:
+        log.info("reminders: %d card(s), %d item(s)", stats.cards, stats.items)
+    return stats
+
+
+async def _send_department_round(
+    sessions: async_sessionmaker, services: Services, now: datetime, stats: ReminderStats
+) -> bool:
+    """One department's round (the whole team's without departments); False outside its
+    working hours."""
     local_now = now.astimezone(services.tz)
     if not in_working_hours(services.policy, services.calendar, local_now):
-        stats.outside_hours = True
-        return stats
+        return False
     async with sessions() as session:
-        roster = await load_roster(session, services.policy)
+        roster = await load_roster(session, services.policy, services.department)
         await recheck_if_changed(session, services, roster, now)
         planned = await plan_round(session, services, roster, now)
     plans = planned.by_recipient
@@ -256,6 +276,4 @@ async def send_round(
         async with sessions() as session:
             await set_next_actions(session, planned.next_actions)
             await session.commit()
-    if stats.cards:
-        log.info("reminders: %d card(s), %d item(s)", stats.cards, stats.items)
-    return stats
+    return True

@@ -30,7 +30,7 @@ from bot.jobs.digests import DigestStats, send_digests
 from bot.jobs.reminders import ReminderStats, send_round
 from bot.services.calendar_notices import notify_unconfirmed_years
 from storage.members import load_roster
-from storage.tasks import ensure_periodic_tasks
+from storage.tasks import ensure_all_periodic_tasks
 
 log = logging.getLogger("dutybot.scheduler")
 
@@ -77,11 +77,18 @@ async def run_tick(bot, now: datetime) -> TickReport:
     services: Services = bot.services
     report = TickReport(now)
     tz = services.tz
+    refresh = getattr(bot, "refresh_departments", None)
+    if refresh is not None:
+        try:
+            await refresh()
+        except Exception as exc:  # noqa: BLE001 - the departments as loaded still run
+            log.exception("reloading the departments failed at %s", now.isoformat())
+            report.errors.append(f"departments: {type(exc).__name__}: {exc}")
 
     async def periodic() -> None:
         async with sessions() as session:
-            report.periodic_created = await ensure_periodic_tasks(
-                session, services.policy, services.calendar, tz, now
+            report.periodic_created = await ensure_all_periodic_tasks(
+                session, services.policies, services.calendar, tz, now
             )
             await session.commit()
 

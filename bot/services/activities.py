@@ -21,13 +21,14 @@ from bot.domain.activities import (
     validate,
     years_touched,
 )
+from bot.domain.departments import DEFAULT_DEPARTMENT
 from bot.domain.roster import Roster
 from bot.services.calendar_notices import notify_unconfirmed_years
 from cards.task_card import ActivityView, TaskLine, build_plan_summary_card, build_task_card
 from storage import activities as store
 from storage.audit import audit
 from storage.members import list_team_chats, load_roster
-from storage.models import Activity, Task, TaskStatus
+from storage.models import Activity, Member, Task, TaskStatus
 from storage.outbox import enqueue
 
 LANG = "zh"  # proactive messages: the team's language
@@ -40,6 +41,15 @@ class ActivityChange:
     previous_due: dict[int, datetime] = field(default_factory=dict)  # task id -> old due (move)
     warnings: list[str] = field(default_factory=list)
     queued: int = 0  # messages queued
+
+
+async def _owners_department(session: AsyncSession, services: Services, owner: str) -> Services:
+    """An activity runs in its owner's department: its policy, its people, its team chats
+    (the services as they are without departments)."""
+    if services.policies.is_single:
+        return services
+    member = await session.get(Member, owner)
+    return services.for_department(member.department if member else DEFAULT_DEPARTMENT)
 
 
 def _years(start: date, end: date, tasks: list[Task], tz) -> set[int]:
@@ -56,7 +66,8 @@ async def create_activity(
     announce: bool = True,
 ) -> ActivityChange:
     """Create the activity, its tasks and their announcements. Does not commit."""
-    roster = await load_roster(session, services.policy)
+    services = await _owners_department(session, services, data.owner_open_id)
+    roster = await load_roster(session, services.policy, services.department)
     errors = validate(data, roster)
     if errors:
         raise ActivityError(errors)
@@ -90,6 +101,7 @@ async def create_activity(
             "status": TaskStatus.OPEN,
             "created_at": now,
             "updated_at": now,
+            "department": services.department or DEFAULT_DEPARTMENT,
         }
         for p in planned
     ]
@@ -140,7 +152,8 @@ async def move_activity(
         raise ActivityError([f"activity {activity_id} is cancelled / 活动已取消"])
     if errors := check_dates(start, end):
         raise ActivityError(errors)
-    roster = await load_roster(session, services.policy)
+    services = await _owners_department(session, services, activity.owner_open_id)
+    roster = await load_roster(session, services.policy, services.department)
     old = (activity.start_date, activity.end_date)
     activity.start_date, activity.end_date, activity.updated_at = start, end, now
     session.add(activity)
@@ -188,7 +201,8 @@ async def cancel_activity(
         raise ActivityError([f"no activity {activity_id} / 没有编号为 {activity_id} 的活动"])
     if activity.status == "cancelled":
         return ActivityChange(activity)
-    roster = await load_roster(session, services.policy)
+    services = await _owners_department(session, services, activity.owner_open_id)
+    roster = await load_roster(session, services.policy, services.department)
     open_before = [
         t
         for t in await store.activity_tasks(session, activity_id)
@@ -288,7 +302,7 @@ async def announce_change(
             receive_id_type="open_id",
             receive_id=open_id,
         )
-    for chat in await list_team_chats(session):
+    for chat in await list_team_chats(session, services.department):
         body = build_plan_summary_card(view, all_lines, LANG, kind=kind, now=local_now)
         queued += await enqueue(
             session,

@@ -80,7 +80,8 @@ async def build_digest(
         role = policy.roles.get(key)
         return role.name(lang) if role else key
 
-    tasks = await store.tasks_due_between(session, lo, hi)
+    dept = services.department  # None: the whole deployment (no departments)
+    tasks = await store.tasks_due_between(session, lo, hi, dept)
     reports = await store.reports_for_tasks(
         session, [t.id for t in tasks if t.id is not None and t.status in COMPLETED]
     )
@@ -89,10 +90,10 @@ async def build_digest(
         by_person[task.assignee_open_id].append(
             _outcome(task, reports.get(task.id), roster, now, tz)
         )
-    overdue_rows, overdue_total = await store.overdue_tasks(session, now, MAX_LINES)
+    overdue_rows, overdue_total = await store.overdue_tasks(session, now, MAX_LINES, dept)
     approved = await store.approved_between(session, lo, hi)
     upcoming_rows, upcoming_total = await store.upcoming_tasks(
-        session, now, now + UPCOMING, MAX_LINES
+        session, now, now + UPCOMING, MAX_LINES, dept
     )
     support_duties = {
         d.key
@@ -106,6 +107,12 @@ async def build_digest(
     former = await members_past_and_present(
         session, {i for i in mentioned if roster.get(i) is None}
     )
+
+    def ours(report: Report) -> bool:  # another department's report is not in this digest
+        author = roster.get(report.author_open_id) or former.get(report.author_open_id)
+        return dept is None or (author is not None and author.department == dept)
+
+    approved, latest = list(filter(ours, approved)), list(filter(ours, latest))
 
     def who(open_id: str) -> str:
         member = roster.get(open_id)
@@ -195,7 +202,7 @@ async def build_digest(
         if text:
             support.append(SupportItem(who(report.author_open_id), text))
 
-    trend = await _trend(session, roster, now, tz, period, total)
+    trend = await _trend(session, roster, now, tz, period, total, dept)
     view = DigestView(
         kind=period.kind,
         trend=trend,
@@ -215,7 +222,13 @@ async def build_digest(
 
 
 async def _trend(
-    session: AsyncSession, roster: Roster, now: datetime, tz, period: Period, current: Tally
+    session: AsyncSession,
+    roster: Roster,
+    now: datetime,
+    tz,
+    period: Period,
+    current: Tally,
+    department: str | None = None,
 ) -> tuple[TrendPoint, ...]:
     """The team's completion rate for the periods before `period` (one query), then this one."""
     periods = [period]
@@ -223,7 +236,7 @@ async def _trend(
         periods.insert(0, previous_period(periods[0]))
     lo, _ = _bounds(periods[0], tz)
     hi, _ = _bounds(period, tz)
-    tasks = await store.tasks_due_between(session, lo, hi)
+    tasks = await store.tasks_due_between(session, lo, hi, department)
     reports = await store.reports_for_tasks(
         session, [t.id for t in tasks if t.id is not None and t.status in COMPLETED]
     )
@@ -243,6 +256,7 @@ async def weekly_progress_draft(
     """Pre-filled fields for the weekly progress report: the completion rate (a fraction)
     and the risks (overdue work and KPI misses) of the task's week, from the digest data."""
     day = monday_of(task.period_key) or now.astimezone(services.tz).date()
-    roster = await load_roster(session, services.policy)
+    services = services.view_of(task.department)
+    roster = await load_roster(session, services.policy, services.department)
     data = await build_digest(session, services, roster, now, week_period(day))
     return weekly_draft(data.view.total.rate, data.risks)

@@ -16,7 +16,7 @@ from storage import reports as store
 from storage.activities import activity_titles
 from storage.audit import audit
 from storage.members import first_member_with_role, get_duties, get_member
-from storage.models import Member, Report, Task, TaskStatus
+from storage.models import Member, Report, Task, TaskStatus, stored_key
 from storage.outbox import sent_message_id
 from storage.tasks import get_task
 
@@ -39,16 +39,20 @@ def closed_state(task: Task) -> tuple[str, str]:
     return T.get(f"state_{task.status}", (task.status, task.status))
 
 
-async def load_duty(ctx: Ctx, key: str) -> Duty | None:
-    """The duty from the policy, or from its database snapshot if the policy dropped it."""
-    duty = ctx.policy.duties.get(key)
+async def load_duty(ctx: Ctx, key: str, department: str | None = None) -> Duty | None:
+    """The duty from the policy of its department (a task's; the asker's when None), or
+    from its database snapshot if the policy dropped it."""
+    department = department or ctx.department
+    policy = ctx.policy_of(department)
+    duty = policy.duties.get(key)
     if duty is not None:
         return duty
-    row = (await get_duties(ctx.session, {key})).get(key)
+    stored = stored_key(department, key)
+    row = (await get_duties(ctx.session, {stored})).get(stored)
     if row is None:
         return None
     try:
-        return Duty.from_json(json.loads(row.spec), ctx.policy.default_due_time)
+        return Duty.from_json(json.loads(row.spec), policy.default_due_time)
     except Exception:
         log.warning("duty %s: cannot read its stored snapshot", key)
         return None
@@ -57,14 +61,15 @@ async def load_duty(ctx: Ctx, key: str) -> Duty | None:
 async def current_approver(ctx: Ctx, author: Member, duty: Duty) -> Member | None:
     """Who approves `author`'s report of `duty` now, from the team as it is and the policy:
     the policy's approver role, the team file's `manager` overriding the default; an active
-    member who is not the author, or None (approved outside the department)."""
-    role_key = ctx.policy.approver_role_for(duty)
+    member of the author's department who is not the author, or None (approved outside the
+    department)."""
+    role_key = ctx.policy_of(author.department).approver_role_for(duty)
     if role_key is None:
         return None
     if duty.approver_role is None:
         approver = await resolve_manager(ctx, author)
     else:
-        approver = await first_member_with_role(ctx.session, role_key)
+        approver = await first_member_with_role(ctx.session, role_key, author.department)
     if approver is None or approver.open_id == author.open_id or not approver.active:
         return None
     return approver
@@ -108,7 +113,7 @@ async def load_task(ctx: Ctx, task_id: int, what: str) -> tuple[Task, Duty] | di
     """The clicked task and its duty, if the clicker is its assignee and it has a report;
     else the toast that says why not."""
     task = await get_task(ctx.session, task_id)
-    duty = await load_duty(ctx, task.duty_key) if task is not None else None
+    duty = await load_duty(ctx, task.duty_key, task.department) if task is not None else None
     if task is None or duty is None:
         refuse(ctx, f"task:{task_id}", "unknown task", what)
         return toast_of("warning", "unknown_task")
@@ -128,17 +133,18 @@ async def load_report(
     if report is None or task is None:
         refuse(ctx, f"report:{report_id}", "unknown report", what)
         return toast_of("warning", "unknown_report")
-    return report, task, await load_duty(ctx, task.duty_key)
+    return report, task, await load_duty(ctx, task.duty_key, task.department)
 
 
 async def may_read(ctx: Ctx, report: Report, task: Task, duty: Duty | None) -> bool:
-    """The author, the report's current approver, and admins may read a report."""
+    """The author, the report's current approver, and admins (of its department) may read
+    a report."""
     operator = ctx.asker
     if operator == report.author_open_id:
         return True
     if ctx.member is None:
         return False  # removed or never on the team
-    if ctx.member.is_admin:
+    if ctx.member.is_admin and ctx.department == task.department:
         return True
     return operator == await approver_now(ctx, report, duty)
 

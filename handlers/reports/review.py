@@ -40,14 +40,16 @@ TEXT_MAX_BYTES = 140_000  # a text message may carry 150 KB; leave room for the 
 COMMENT_MAX = 1000
 
 
-async def _may_decide(ctx: Ctx, report: Report, duty: Duty | None) -> str | None:
-    """None if the clicking user may decide; else the T key of the refusal."""
+async def _may_decide(ctx: Ctx, report: Report, task: Task, duty: Duty | None) -> str | None:
+    """None if the clicking user may decide; else the T key of the refusal. Admins may
+    decide for the approver, in their own department."""
     operator = ctx.asker
     if operator == report.author_open_id:
         return "own_report"
     if ctx.member is None:
         return "not_approver"  # removed from the team (or never on it)
-    if ctx.member.is_admin or operator == await approver_now(ctx, report, duty):
+    admin = ctx.member.is_admin and ctx.department == task.department
+    if admin or operator == await approver_now(ctx, report, duty):
         return None
     return "not_approver"
 
@@ -68,7 +70,7 @@ async def _decide(ctx: Ctx, click: CardActionEvent, action: Approve | Reject, ou
         return found
     report, task, duty = found
     operator = ctx.asker
-    refusal = await _may_decide(ctx, report, duty)
+    refusal = await _may_decide(ctx, report, task, duty)
     if refusal is not None:
         refuse(ctx, f"report:{report.id}", refusal, action.name)
         approver = await approver_now(ctx, report, duty) or ""

@@ -32,7 +32,7 @@ async def reroute_pending(ctx: Ctx) -> int:
         task = await get_task(ctx.session, report.task_id)
         if task is None:
             continue
-        duty = await load_duty(ctx, task.duty_key)
+        duty = await load_duty(ctx, task.duty_key, task.department)
         now = await approver_now(ctx, report, duty)
         was = report.approver_open_id
         if now == was:
@@ -79,6 +79,7 @@ async def chase_pending(ctx: Ctx) -> int:
     second window the approver's manager is told once. Cards close to Feishu's 14-day
     update limit are re-sent. Returns how many messages were queued."""
     window = ctx.policy.approval_window_workdays
+    department = ctx.services.department  # None: every department (one policy)
     calendar = ctx.services.calendar
     today = ctx.local_now.date()
     queued = 0
@@ -89,7 +90,9 @@ async def chase_pending(ctx: Ctx) -> int:
         task = await get_task(ctx.session, report.task_id)
         if approver is None or task is None:
             continue
-        duty = await load_duty(ctx, task.duty_key)
+        if department is not None and task.department != department:
+            continue  # another department's approval: its own window and working hours
+        duty = await load_duty(ctx, task.duty_key, task.department)
         since = report.submitted_at.astimezone(ctx.tz).date()
         remind_on = calendar.add_workdays(since, window)
         escalate_on = calendar.add_workdays(remind_on, window)
@@ -142,10 +145,14 @@ async def _card_is_old(ctx: Ctx, uuid: str | None) -> bool:
 
 async def tick_step(sessions, services, now: datetime) -> None:
     """The scheduler's approvals step (registered by the composition root): like every
-    reminder, only on working days in working hours."""
-    if not in_working_hours(services.policy, services.calendar, now.astimezone(services.tz)):
-        return
-    async with sessions() as session:
-        ctx = Ctx(session, now, services, source=f"approvals:{now.isoformat()}")
-        await chase_pending(ctx)
-        await session.commit()
+    reminder, only on working days in working hours, department by department."""
+    for view in services.departments():
+        if not in_working_hours(view.policy, view.calendar, now.astimezone(view.tz)):
+            continue
+        source = f"approvals:{now.isoformat()}"
+        if view.department is not None:
+            source += f":{view.department}"
+        async with sessions() as session:
+            ctx = Ctx(session, now, view, source=source)
+            await chase_pending(ctx)
+            await session.commit()

@@ -50,7 +50,7 @@ async def report_view(
         lang,
     )
     author = await any_member(ctx.session, report.author_open_id)
-    role = ctx.policy.roles.get(author.role_key) if author else None
+    role = ctx.policy_of(author.department).roles.get(author.role_key) if author else None
     rows: list[FieldRow] = []
     seen = set()
     for f in template.fields if template else ():
@@ -74,7 +74,7 @@ async def report_view(
     )
     outside = ""
     if duty is not None and report.approver_open_id is None:
-        outside = ctx.policy.approver_label(duty, lang)
+        outside = ctx.policy_of(task.department).approver_label(duty, lang)
     submitted = report.submitted_at
     latest = await store.version_submitted_at(ctx.session, report.id, report.version)
     first = await store.version_submitted_at(ctx.session, report.id, 1) or submitted

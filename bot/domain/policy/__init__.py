@@ -12,7 +12,13 @@ Pure: no I/O except reading the policy file.
 """
 
 from bot.domain.policy.checks import Issue
-from bot.domain.policy.loader import PolicyError, duty_from_json, load_policy, parse_policy
+from bot.domain.policy.loader import (
+    PolicyError,
+    duty_from_json,
+    load_policy,
+    loads_policy,
+    parse_policy,
+)
 from bot.domain.policy.model import (
     ADJUSTS,
     ANCHORS,
@@ -71,5 +77,6 @@ __all__ = [
     "Trigger",
     "duty_from_json",
     "load_policy",
+    "loads_policy",
     "parse_policy",
 ]

@@ -89,6 +89,11 @@ def load_policy(path: str | Path | None = None) -> Policy:
             raise PolicyError([f"{source}: cannot read file: {e.strerror or e}"], source) from e
         except UnicodeDecodeError as e:
             raise PolicyError([f"{source}: not UTF-8 text: {e}"], source) from e
+    return loads_policy(text, source)
+
+
+def loads_policy(text: str, source: str = "<policy>") -> Policy:
+    """Validate a policy file's text (e.g. a department's policy kept in the database)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
