@@ -33,6 +33,7 @@ class MemberView:
     manager_name: str | None = None
     manager_open_id: str | None = None
     is_admin: bool = False
+    department_name: str = ""  # shown when the deployment has several departments
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ LABELS = {
         "summary": "{name}：{role}",
         "name": "姓名",
         "role": "角色",
+        "department": "部门",
         "approver": "审批人",
         "admin": "管理员",
         "chats": "团队群",
@@ -35,6 +36,7 @@ LABELS = {
         "summary": "{name}: {role}",
         "name": "Name",
         "role": "Role",
+        "department": "Department",
         "approver": "Reports approved by",
         "admin": "Admin",
         "chats": "Team chats",
@@ -79,6 +81,11 @@ def build_whoami_card(
 
     rows = [
         (L["name"], name),
+        *(
+            [(L["department"], dept)]
+            if (dept := md_text(member.department_name, NAME_CHARS))
+            else []
+        ),
         (L["role"], role),
         (L["approver"], approver),
         (L["admin"], L["yes"] if member.is_admin else L["no"]),

@@ -31,6 +31,9 @@ async def member_view(ctx: Ctx, member: Member, lang: str) -> MemberView:
         manager_name=manager.name if manager else None,
         manager_open_id=manager.open_id if manager else None,
         is_admin=member.is_admin,
+        department_name=""
+        if ctx.services.policies.is_single
+        else ctx.services.policies.department(member.department).name,
     )
 
 

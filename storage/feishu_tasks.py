@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,7 +21,6 @@ from storage.models import (
     Task,
     TaskStatus,
 )
-from storage.queue import insert_ignore
 
 COMPLETED = (TaskStatus.DONE, TaskStatus.APPROVED)
 
@@ -43,34 +43,49 @@ def _its_duty():
 
 
 async def unmirrored(
-    session: AsyncSession, limit: int
+    session: AsyncSession, limit: int, after: int = 0
 ) -> list[tuple[Task, Duty | None, str | None]]:
-    """Open tasks with no create queued yet, with their duty and activity title."""
+    """Open tasks with no create queued yet (ids above `after`, in id order), with their
+    duty and activity title."""
     stmt = (
         select(Task, Duty, Activity.title)
         .outerjoin(FeishuTaskLink, col(FeishuTaskLink.task_id) == col(Task.id))
         .outerjoin(Duty, _its_duty())
         .outerjoin(Activity, col(Activity.id) == col(Task.activity_id))
         .where(col(FeishuTaskLink.task_id).is_(None))
-        .where(col(Task.status).in_(TaskStatus.OPEN_STATES))
+        .where(col(Task.status).in_(TaskStatus.OPEN_STATES), col(Task.id) > after)
         .order_by(col(Task.id))
         .limit(limit)
     )
     return [tuple(r) for r in (await session.exec(stmt)).all()]
 
 
-async def add_link(session: AsyncSession, task: Task, now: datetime) -> bool:
-    """Record that the task's create is queued; False when it already was (a replica)."""
-    values = {
-        "task_id": task.id,
-        "assignee_open_id": task.assignee_open_id,
-        "due_at": task.due_at,
-        "closed": False,
-        "seq": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
-    return 1 == await insert_ignore(session, FeishuTaskLink, values, "task_id")
+async def add_links(session: AsyncSession, tasks: list[Task], now: datetime) -> set[int]:
+    """Record that these tasks' creates are queued, in one statement; returns the ids
+    recorded now (a replica may have recorded some first: those are left to it)."""
+    if not tasks:
+        return set()
+    values = [
+        {
+            "task_id": t.id,
+            "assignee_open_id": t.assignee_open_id,
+            "due_at": t.due_at,
+            "closed": False,
+            "seq": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for t in tasks
+    ]
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = FeishuTaskLink.__table__
+    stmt = (
+        insert(table).on_conflict_do_nothing(index_elements=["task_id"]).returning(table.c.task_id)
+    )
+    # executemany (one cached statement, sent in batches) rather than a multi-row VALUES
+    # that SQLAlchemy compiles anew for every batch
+    return set((await session.exec(stmt, params=values)).scalars().all())
 
 
 async def changed(session: AsyncSession, limit: int) -> list[tuple[FeishuTaskLink, Task]]:
@@ -108,6 +123,7 @@ async def advance(
         update(FeishuTaskLink)
         .where(col(FeishuTaskLink.task_id) == link.task_id, col(FeishuTaskLink.seq) == link.seq)
         .values(seq=link.seq + calls, updated_at=now, **new)
+        .execution_options(synchronize_session=False)
     )
     return moved.rowcount == 1
 

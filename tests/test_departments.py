@@ -177,6 +177,7 @@ async def test_whats_due_shows_the_askers_department_duties(harness, company):
     await harness.say("我是谁", sender="ou_s_manager")
     whoami = text_of(cards_to(harness, "ou_s_manager")[-1].card)
     assert "销售经理" in whoami and "钱总监" in whoami  # sales' manager reports to sales' director
+    assert "**部门**：销售部" in whoami and "市场部" not in whoami  # and sales' team chat
 
 
 async def test_a_sales_report_is_approved_by_the_sales_manager(harness, company):
@@ -230,7 +231,7 @@ async def test_reminders_escalations_and_digests_stay_inside_the_department(harn
 async def test_policy_show_and_check_for_a_department(harness, company):
     check = await dutybot(harness, company, "policy", "check", "--department", "sales")
     assert check.returncode == 0, check.stderr
-    assert "sales.toml: OK (3 roles, 3 duties)" in check.stdout
+    assert "sales.toml: OK (3 roles, 4 duties)" in check.stdout
     show = await dutybot(
         harness, company, "policy", "show", "--department", "sales", "--lang", "en"
     )
@@ -326,3 +327,15 @@ async def test_without_departments_everything_is_in_the_default_one(harness, tmp
     result = await dutybot(harness, tmp_path, "org", "sync", str(team))
     assert result.returncode == 2
     assert "unknown department 'x' (the file declares no [[departments]])" in result.stderr
+
+
+async def test_a_complaint_logged_in_sales_goes_to_sales_own_duty(harness, company):
+    await harness.say("投诉：客户说报价单金额有误", sender="ou_s_rep")
+    async with harness.bot.sessions() as session:
+        stmt = select(Task).where(Task.period_key.startswith("msg:"))
+        (task,) = (await session.exec(stmt)).all()
+    # sales' complaint trigger starts sales' duty, for sales' manager (not marketing's crm)
+    assert (task.department, task.duty_key) == ("sales", "manager.complaint_followup")
+    assert task.assignee_open_id == "ou_s_manager"
+    owner_card = text_of(cards_to(harness, "ou_s_manager")[-1].card)
+    assert "客户投诉跟进" in owner_card and "郑销售" in owner_card

@@ -1,11 +1,12 @@
 """The Feishu Tasks mirror (DUTYBOT_FEISHU_TASKS=on), end to end: the bot behind its
 signed webhook, the real lark-oapi SDK, the emulator's Tasks v2. Every task DutyBot assigns
 shows up in the assignee's Feishu Tasks with its due; done in DutyBot completes it there,
-a moved deadline moves it, a hand-off changes its assignee; a cancelled duty leaves. Off
+a moved deadline moves it, a hand-off changes its assignee, a cancelled duty leaves. Off
 by default: then DutyBot never calls the task API."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import pytest
@@ -14,9 +15,11 @@ from sqlmodel import select
 
 from bot.app import build_app
 from bot.config import ConfigError, Settings
+from bot.jobs.scheduler import run_tick
 from bot.services.activities import cancel_activity, move_activity
 from bot.transport.webhook import make_web_app
 from storage.models import FeishuTaskLink, OutboundMessage, TaskStatus
+from tests import feishu_events as fe
 from tests.conftest import Harness, make_settings, sync_team
 from tests.sched_helpers import add_task, at, clear_tasks, new_activity, set_task, tasks_of
 
@@ -150,18 +153,32 @@ async def test_moving_an_activity_moves_the_due_and_cancelling_removes_the_tasks
     assert before.guid in {t.guid for t in h.emulator.tasks.deleted()}
 
 
-async def test_a_handed_off_task_changes_its_assignee(mirrored):
+async def test_a_leavers_tasks_are_handed_over_in_feishu_too(mirrored):
     h = mirrored
-    await clear_tasks(h.bot)
-    task = await add_task(h.bot, PREP, "ou_planner", at(2026, 12, 4, 18))
+    await h.settle()
+    mine = await tasks_of(h.bot, statuses=TaskStatus.OPEN_STATES)
+    mine = [t for t in mine if t.assignee_open_id == "ou_brand"]
+    assert mine, "the brand specialist has periodic work"
+    resp = await h.post(fe.user_deleted("ou_brand", "陈品牌", h.clock.now()))
+    assert resp.status == 200
+    await h.settle()
+    for task in mine:
+        assert (await feishu_task_of(h, task.id)).assignees == ["ou_manager"]
+    assert len(h.emulator.requests_for("task.v2.task.add_members")) == len(mine)
+    assert len(h.emulator.requests_for("task.v2.task.remove_members")) == len(mine)
+
+
+async def test_the_ticks_new_periods_appear_in_feishu_tasks(mirrored):
+    h = mirrored
+    await h.settle()
+    before = len(h.emulator.tasks.all())
+    h.clock.advance(timedelta(days=40, hours=12))  # 22:00: no reminders to wait for
+    report = await run_tick(h.bot, h.clock.now())
+    assert report.periodic_created > 0
     h.bot.wake_outbox()
     await h.settle()
-    await set_task(h.bot, task.id, assignee_open_id="ou_brand")
-    h.bot.wake_outbox()
-    await h.settle()
-    assert (await feishu_task_of(h, task.id)).assignees == ["ou_brand"]
-    assert len(h.emulator.requests_for("task.v2.task.add_members")) == 1
-    assert len(h.emulator.requests_for("task.v2.task.remove_members")) == 1
+    open_now = await tasks_of(h.bot, statuses=TaskStatus.OPEN_STATES)
+    assert len(h.emulator.tasks.all()) == len(open_now) > before
 
 
 async def test_a_change_queued_before_the_create_went_through_waits_for_it(mirrored):
@@ -230,3 +247,37 @@ def test_the_setting_is_on_or_off():
     with pytest.raises(ConfigError) as alone:
         Settings.from_env({"DUTYBOT_FEISHU_TASKS": "on"})
     assert "needs FEISHU_APP_ID" in str(alone.value)
+
+
+async def test_two_replicas_mirroring_at_once_queue_each_call_once_on_postgres(
+    pg_url, emulator, clock
+):
+    from storage import db
+
+    engine = db.make_engine(pg_url)
+    await db.upgrade(engine)
+    await engine.dispose()
+    settings = make_settings(pg_url, emulator.base_url, feishu_tasks=True)
+    one, two = build_app(settings, clock=clock), build_app(settings, clock=clock)
+    await one.start()
+    await two.start()
+    try:
+        await sync_team(one)
+        await asyncio.gather(one.task_mirror.sync(), two.task_mirror.sync())
+        open_tasks = await tasks_of(one, statuses=TaskStatus.OPEN_STATES)
+        (task, *_) = open_tasks
+        await set_task(one, task.id, status=TaskStatus.DONE, done_at=clock.now())
+        await asyncio.gather(one.task_mirror.sync(), two.task_mirror.sync())
+        async with one.sessions() as s:
+            rows = (
+                await s.exec(select(OutboundMessage).where(OutboundMessage.lane == "feishu-tasks"))
+            ).all()
+        kinds = [r.kind for r in rows]
+        assert kinds.count("task_create") == len(open_tasks)
+        assert kinds.count("task_patch") == 1
+        await asyncio.gather(one.outbox.drain(), two.outbox.drain())
+        assert len(emulator.tasks.all()) == len(open_tasks)
+        assert sum(t.completed for t in emulator.tasks.all()) == 1
+    finally:
+        await one.stop()
+        await two.stop()

@@ -119,3 +119,52 @@ async def test_replicas_queueing_the_same_round_at_once_send_each_step_once(pg_u
     assert all(markers.get(k) == u for u, keys in queued.items() for k in keys)
     # and nothing marked as sent that no queued card carries
     assert set(markers) == set(steps)
+
+
+async def test_the_ticks_due_now_read_gives_what_the_statement_gives(db_url):
+    """On SQLite the tick reads due tasks on the driver in one call: the same rows, with
+    the same types, as the SQLAlchemy statement it stands for."""
+    from storage.models import Task
+    from storage.reminders import due_now_query, tasks_due_now
+
+    engine = db.make_engine(db_url)
+    sessions = db.make_session_factory(engine)
+    base = dict(period_key="p", created_at=NOW, updated_at=NOW)
+    tasks = [
+        Task(duty_key="a", assignee_open_id="ou_1", due_at=NOW, **base),  # new: look now
+        Task(
+            duty_key="b",
+            assignee_open_id="ou_2",
+            due_at=NOW + timedelta(days=1, microseconds=7),
+            status="rejected",
+            activity_id=3,
+            snoozed_until=NOW + timedelta(hours=20),
+            subject="周报 <b>",
+            next_action_at=NOW - timedelta(seconds=1),
+            **base,
+        ),
+        Task(duty_key="c", assignee_open_id="ou_3", due_at=NOW, next_action_at=NOW, **base),
+        Task(  # not yet
+            duty_key="d",
+            assignee_open_id="ou_4",
+            due_at=NOW,
+            next_action_at=NOW + timedelta(minutes=1),
+            **base,
+        ),
+        Task(duty_key="e", assignee_open_id="ou_5", due_at=NOW, status="submitted", **base),
+    ]
+    try:
+        async with sessions() as session:
+            session.add_all(tasks)
+            await session.commit()
+        async with sessions() as session:
+            fast = sorted(tuple(r) for r in await tasks_due_now(session, NOW))
+            conn = await session.connection()
+            slow = sorted(tuple(r) for r in (await conn.execute(due_now_query(NOW))).all())
+            by_name = {r.duty_key: r for r in await tasks_due_now(session, NOW)}
+    finally:
+        await engine.dispose()
+    assert fast == slow
+    assert sorted(by_name) == ["a", "b", "c"]
+    assert by_name["b"].snoozed_until == NOW + timedelta(hours=20)
+    assert by_name["b"].due_at.tzinfo is not None and by_name["b"].subject == "周报 <b>"

@@ -7,7 +7,7 @@ like every "task" row).
   and queues what differs, whatever wrote the task: org sync and the tick's periodic
   tasks, activities, a mark done, a rejection's new due, a hand-off. The outbox worker
   runs it before a pass when it was woken (an event was handled, a click answered, a tick
-  ran), at most once a `min_interval`, and at least every `every` seconds.
+  ran), at most once every `min_interval` (5 s), and at least every `every` (60 s).
 - `deliver` sends one row (the outbox's `extra_kinds`). A change names its task; its guid
   comes from the create's answer. A change queued before the create succeeded waits
   (retried) until the guid is known; if the create never went through (refused, expired),
@@ -30,7 +30,7 @@ from bot.feishu.tasks import FeishuTasks
 from cards.feishu_task import MirroredTask, assignee, create_body, ms
 from storage import feishu_tasks as links
 from storage.models import Duty, FeishuTaskLink, OutboundMessage, Task, TaskStatus
-from storage.outbox import enqueue
+from storage.outbox import enqueue_many, outbox_row
 
 log = logging.getLogger("dutybot.feishu_tasks")
 
@@ -94,13 +94,14 @@ class TaskMirror:
         link: str,
         *,
         batch: int = 200,
-        min_interval: float = 1.0,
-        every: float = 30.0,
+        min_interval: float = 5.0,
+        every: float = 60.0,
     ) -> None:
         self.sessions, self.tasks, self.clock, self.link = sessions, tasks, clock, link
         self.batch, self.min_interval, self.every = batch, min_interval, every
         self._dirty = True
         self._last = float("-inf")
+        self._after = 0  # creates: where the last full batch stopped (0: from the start)
         self.stats = {"created": 0, "changed": 0, "skipped": 0}
 
     @property
@@ -131,41 +132,44 @@ class TaskMirror:
     async def sync(self) -> int:
         """Queue every call Feishu is owed (up to `batch` creates and `batch` changes)."""
         now = self.clock.now()
-        queued = 0
+        rows: list[dict] = []
+
+        def row(uuid: str, kind: str, body: dict, target: str | None = None) -> None:
+            rows.append(
+                outbox_row(
+                    uuid=uuid,
+                    now=now,
+                    kind=kind,
+                    body=body,
+                    msg_type="task",
+                    target_uuid=target,
+                    purpose=PURPOSE,
+                    lane=LANE,
+                )
+            )
+
         async with self.sessions() as session:
-            for task, duty, title in await links.unmirrored(session, self.batch):
-                if not await links.add_link(session, task, now):
-                    continue  # another replica queued it
-                body = create_body(_mirrored(task, duty, title), self.link)
-                await self._queue(session, links.create_uuid(task.id or 0), "task_create", body)
-                queued += 1
+            new = await links.unmirrored(session, self.batch, self._after)
+            # A full batch: the next look goes on from here (the initial mirroring of a
+            # big team stays linear); a short one: the next look starts over.
+            self._after = (new[-1][0].id or 0) if len(new) >= self.batch else 0
+            mine = await links.add_links(session, [task for task, _, _ in new], now)
+            for task, duty, title in new:
+                if task.id in mine:  # else another replica queued it
+                    body = create_body(_mirrored(task, duty, title), self.link)
+                    row(links.create_uuid(task.id or 0), "task_create", body)
             for link, task in await links.changed(session, self.batch):
-                calls, new = changes(task, link, now)
-                if not calls or not await links.advance(session, link, len(calls), now, **new):
+                calls, values = changes(task, link, now)
+                if not calls or not await links.advance(session, link, len(calls), now, **values):
                     continue
                 for i, (kind, body) in enumerate(calls, start=1):
-                    uuid = f"ft{link.task_id}.{link.seq + i}"
-                    await self._queue(session, uuid, kind, body, links.create_uuid(link.task_id))
-                    queued += 1
+                    target = links.create_uuid(link.task_id)
+                    row(f"ft{link.task_id}.{link.seq + i}", kind, body, target)
+            await enqueue_many(session, rows)
             await session.commit()
-        if queued:
-            log.info("Feishu Tasks mirror: %d call(s) queued", queued)
-        return queued
-
-    async def _queue(
-        self, session, uuid: str, kind: str, body: dict, target: str | None = None
-    ) -> None:
-        await enqueue(
-            session,
-            uuid=uuid,
-            now=self.clock.now(),
-            kind=kind,
-            body=body,
-            msg_type="task",
-            target_uuid=target,
-            purpose=PURPOSE,
-            lane=LANE,
-        )
+        if rows:
+            log.info("Feishu Tasks mirror: %d call(s) queued", len(rows))
+        return len(rows)
 
     # -- sending --------------------------------------------------------------------------
     async def deliver(self, row: OutboundMessage) -> str | None:
