@@ -352,12 +352,17 @@ def test_a_word_the_policy_does_not_log_is_answered_with_what_it_does():
 
 @pytest.mark.usefixtures("company")
 async def test_each_department_logs_with_its_own_policy(harness):
-    # sales' policy has no [[triggers]]: a sales rep is told so; marketing's words still
-    # work for marketing, whose brand role nobody holds in this company
+    # sales logs complaints only (4 hours, to the sales manager): a question is answered
+    # with what sales does log; marketing's brand role nobody holds in this company
     await harness.say("咨询：报价单什么时候出？", sender="ou_s_rep")
     (answer,) = texts(harness, P2P("ou_s_rep"))
-    assert "[[triggers]]" in answer
+    assert "客户投诉（投诉：…）" in answer
+    await harness.say("投诉：合同寄错了地址", sender="ou_s_rep")
+    (task,) = await sla_tasks(harness.bot)
+    assert (task.department, task.duty_key) == ("sales", "manager.complaint_followup")
+    assert task.assignee_open_id == "ou_s_manager"
+    assert task.due_at == NOW.astimezone(UTC) + timedelta(hours=4)
     await harness.say("咨询：新品什么时候上市？", sender="ou_planner")
     reply = cards(harness, P2P("ou_planner"))[-1]
     assert "没有人担任品牌运营专员" in markdown_of(reply)
-    assert await sla_tasks(harness.bot) == []
+    assert len(await sla_tasks(harness.bot)) == 1
