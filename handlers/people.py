@@ -64,6 +64,8 @@ class Handoff:
     def line(self, ctx: Ctx) -> str:
         """One sentence for an admin's confirmation card."""
         n, kept = self.moved, sum(m.kind == NOBODY for m in self.moves)
+        if not self.moves:
+            return ctx.t("没有未完成的任务需要交接", "No open work to hand over")
         zh = f"{n} 项未完成任务已交接（交接卡片已发给其经理和管理员）"
         en = f"{n} open task(s) handed over (their manager and the admins got the hand-off card)"
         if kept:
@@ -239,7 +241,12 @@ async def handoff_view(
     policy = ctx.policy_of(member.department)
     role = policy.roles.get(old_role or member.role_key)
     new_role = policy.roles.get(member.role_key) if reason == ROLE else None
-    members = tuple((m.open_id, m.name) for m in await list_active(ctx.session))
+    scope = ctx.scope_of(member.department)  # the work stays in the leaver's department
+    members = tuple(
+        (m.open_id, m.name)
+        for m in await list_active(ctx.session)
+        if scope is None or m.department == scope
+    )
     return HandoffView(
         who=member.open_id,
         name=member.name,
@@ -300,6 +307,23 @@ async def on_user_deleted(ctx: Ctx, event: ContactUserEvent) -> None:
 async def on_user_updated(ctx: Ctx, event: ContactUserEvent) -> None:
     if event.resigned:
         await _left_company(ctx, event)
+        return
+    # Someone's directory name changed (or a member added by open_id gets one): cards and
+    # lists show the name people know.
+    member = await get_member(ctx.session, event.open_id)
+    name = event.name.strip()
+    if member is not None and name and member.name != name:
+        audit(
+            ctx.session,
+            at=ctx.now,
+            action="member.renamed",
+            actor="feishu",
+            subject=member.open_id,
+            previous=member.name,
+            name=name,
+        )
+        member.name, member.updated_at = name, ctx.now
+        ctx.session.add(member)
 
 
 async def _left_company(ctx: Ctx, event: ContactUserEvent) -> None:
@@ -373,7 +397,8 @@ async def on_reassign(ctx: Ctx, event: CardActionEvent, action: ReassignTask) ->
     target = await get_member(ctx.session, to)
     if task is None or task.status not in store.MOVABLE:
         return toast("info", "这个任务已完成或已取消。", "That task is already closed.")
-    if target is None or target.open_id == gone.open_id:
+    scope = ctx.scope_of(dept)
+    if target is None or target.open_id == gone.open_id or (scope and target.department != scope):
         return toast("error", "只能转交给团队中的成员。", "Only a team member can take it over.")
     if task.assignee_open_id == target.open_id:
         return toast("info", f"{target.name} 已负责这个任务。", f"{target.name} already has it.")

@@ -15,6 +15,7 @@ import re
 from bot.dispatch.context import Ctx
 from bot.dispatch.events import CardActionEvent, MessageEvent, PayloadError, message_event
 from bot.dispatch.router import Intent, Router
+from bot.domain.departments import Policies
 from bot.domain.policy import Policy, Trigger
 from bot.domain.reminders import current_step, first_action_at
 from bot.domain.sla import choose_owner, due_at, match_trigger, period_key
@@ -60,20 +61,38 @@ def _startable(policy: Policy) -> list[Trigger]:
     return [t for t in policy.triggers.values() if policy.duties_for_trigger(t.key)]
 
 
+def _what_can_be_logged(ctx: Ctx) -> str:
+    """The answer to a word the policy does not start a clock with."""
+    triggers = _startable(ctx.policy)
+    if not triggers:
+        return ctx.t(*NO_TRIGGERS)
+    zh = "、".join(
+        f"{t.name_zh}（{t.words_zh[0] if t.words_zh else t.words[0]}：…）" for t in triggers
+    )
+    en = ", ".join(
+        f'{t.name_en} ("{t.words_en[0] if t.words_en else t.words[0]}: …")' for t in triggers
+    )
+    return ctx.t(
+        f"本部门的制度中可以登记的是：{zh}。",
+        f"This department's policy logs: {en}.",
+    )
+
+
 @router.matcher
-def logged_in_chat(event: MessageEvent, policy: Policy) -> Intent | None:
-    """``咨询：…`` and friends, and any merged forward, before the keywords."""
+def logged_in_chat(event: MessageEvent, policies: Policies) -> Intent | None:
+    """``咨询：…`` and friends, and any merged forward, before the keywords. The words of
+    every department's policy count here (the asker's department is known only later);
+    the handler reads the message again with the asker's own policy."""
     if event.message_type == "merge_forward":
         return Intent(FORWARDED, "zh")
     if event.message_type not in ("text", "post"):
         return None
-    hit = match_trigger(policy, event.text)
-    if hit is not None:
-        return Intent(LOGGED, hit.lang, scope=hit.trigger.key, text=hit.text)
-    if _USUAL.match(event.text):
-        m = _USUAL.match(event.text)
-        lang = "en" if m and m.group(1).isascii() else "zh"
-        return Intent(LOGGED, lang, scope="", text="")
+    for dept in policies:
+        hit = match_trigger(dept.policy, event.text)
+        if hit is not None:
+            return Intent(LOGGED, hit.lang, scope=hit.trigger.key, text=hit.text)
+    if m := _USUAL.match(event.text):
+        return Intent(LOGGED, "en" if m.group(1).isascii() else "zh", scope="", text="")
     return None
 
 
@@ -82,14 +101,14 @@ async def on_logged(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     member = await require_member(ctx)
     if member is None:
         return
-    trigger = ctx.policy.triggers.get(intent.scope)
-    if trigger is None or not ctx.policy.duties_for_trigger(trigger.key):
-        await ctx.answer(ctx.t(*NO_TRIGGERS), msg_type="text")
+    hit = match_trigger(ctx.policy, event.text)  # the asker's department's words
+    if hit is None or not ctx.policy.duties_for_trigger(hit.trigger.key):
+        await ctx.answer(_what_can_be_logged(ctx), msg_type="text")
         return
-    if not intent.text:
+    if not hit.text:
         await ctx.answer(ctx.t(*NO_TEXT), msg_type="text")
         return
-    view = await start_clock(ctx, member, trigger, event.message_id, intent.text)
+    view = await start_clock(ctx, member, hit.trigger, event.message_id, hit.text)
     await ctx.answer(build_logged_card(view, ctx.lang))
 
 

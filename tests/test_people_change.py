@@ -133,6 +133,17 @@ async def test_an_update_that_is_not_a_resignation_changes_nothing(harness):
     assert not harness.emulator.messages
 
 
+async def test_a_directory_rename_names_a_member_added_by_open_id(harness):
+    await harness.say("绑定 ou_newbie 市场调研专员", sender="ou_manager")  # private: by open_id
+    assert (await one(harness, Member, Member.open_id == "ou_newbie")).name == "ou_newbie"
+    payload = fe.user_resigned("ou_newbie", "刘洋", harness.clock.now())
+    payload["event"]["object"]["status"]["is_resigned"] = False
+    payload["event"]["old_object"] = {"name": "", "open_id": "ou_newbie"}
+    await deliver(harness, payload)
+    member = await one(harness, Member, Member.open_id == "ou_newbie")
+    assert member.name == "刘洋" and member.active
+
+
 async def test_malformed_contact_events_are_refused_cleanly(harness):
     now = harness.clock.now()
     bad = [
@@ -311,3 +322,31 @@ async def test_a_report_rejected_after_its_author_left_goes_to_whoever_took_over
         m.card["header"]["title"]["content"].startswith("成员离开交接")
         for m in cards_to(harness, "ou_director")
     )
+
+
+async def test_an_admin_may_reassign_and_a_task_not_on_the_card_is_refused(harness):
+    await deliver(harness, fe.user_deleted("ou_brand", "陈品牌", harness.clock.now()))
+    (card,) = handoff_cards(harness, "ou_director")  # the director is an admin
+    value = button_value(card.card, "handoff.reassign")
+    other = (await open_tasks(harness, "ou_research"))[0]  # someone else's task
+
+    refused = await harness.click(
+        "ou_director",
+        value,
+        message_id=card.message_id,
+        form_value={"task": str(other.id), "to": "ou_crm"},
+        name="handoff_reassign",
+    )
+    assert refused["toast"]["type"] == "error"
+    assert (await one(harness, Task, Task.id == other.id)).assignee_open_id == "ou_research"
+
+    answer = await harness.click(
+        "ou_director",
+        value,
+        message_id=card.message_id,
+        form_value={"task": value["ts"][0], "to": "ou_crm"},
+        name="handoff_reassign",
+    )
+    assert answer["toast"]["type"] == "success"
+    moved = await one(harness, Task, Task.id == int(value["ts"][0]))
+    assert moved.assignee_open_id == "ou_crm"

@@ -7,17 +7,20 @@ starts one task, and the task is reminded and escalated like any other."""
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import UTC, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
-from bot.domain.policy import load_policy
+from bot.domain.policy import load_policy, parse_policy
 from cards.schema import validate_card
 from storage.models import AuditLog, Task, TaskStatus
 from tests import feishu_events as fe
 from tests.conftest import NOW, make_settings, sync_team
 from tests.sched_helpers import at, button_values, text_of, title
+from tests.test_departments import company  # noqa: F401 - the two-department fixture
 from tests.waiting import wait_until
 
 P2P = "oc_p2p_{}".format
@@ -215,14 +218,17 @@ async def test_an_sla_task_is_reminded_and_escalated_when_overdue(harness):
 
 def policy_without_triggers(tmp_path: Path) -> Path:
     """The shipped policy with its [[triggers]] tables and the duties' triggers removed."""
+    path = tmp_path / "no_triggers.toml"
+    path.write_text(policy_without_triggers_text(), encoding="utf-8")
+    return path
+
+
+def policy_without_triggers_text() -> str:
     text = SHIPPED.read_text(encoding="utf-8")
     start = text.index("\n[[triggers]]\n")
     end = text.index("# ====", text.index('key = "complaint"'))
     text = text[:start] + text[end:]
-    text = text.replace('trigger = "question"\n', "").replace('trigger = "complaint"\n', "")
-    path = tmp_path / "no_triggers.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return text.replace('trigger = "question"\n', "").replace('trigger = "complaint"\n', "")
 
 
 async def test_a_policy_without_sla_triggers_answers_helpfully(
@@ -306,3 +312,57 @@ async def test_with_two_in_the_role_the_less_loaded_one_not_on_leave_gets_it(har
     await harness.say("投诉：发票开错了", sender="ou_planner")
     second = (await sla_tasks(harness.bot))[-1]
     assert second.assignee_open_id == "ou_crm"  # the other one is on leave today
+
+
+async def test_whats_due_shows_what_was_logged_not_a_message_id(harness):
+    await harness.say("咨询：<b>赠品</b>什么时候发？", sender="ou_planner")
+    await harness.say("待办", sender="ou_brand")
+    due = cards(harness, P2P("ou_brand"))[-1]
+    shown = markdown_of(due)
+    assert "回复用户咨询" in shown and "&lt;b&gt;赠品&lt;/b&gt;什么时候发？" in shown
+    assert "msg:om_" not in shown
+
+
+def test_policy_diff_names_a_changed_trigger():
+    from bot.domain.policy_diff import diff_policies
+
+    old = load_policy()
+    new = parse_policy(tomllib.loads(policy_without_triggers_text()))
+    change = next(c for c in diff_policies(old, new) if c.key == "brand.reply_questions")
+    assert "trigger question -> -" in change.what
+
+
+def test_a_word_the_policy_does_not_log_is_answered_with_what_it_does():
+    from types import SimpleNamespace
+
+    from handlers.sla import _what_can_be_logged
+
+    text = SHIPPED.read_text(encoding="utf-8")
+    start = text.index("[[triggers]]", text.index('key = "question"'))  # the complaint table
+    end = text.index("# ====", start)
+    only_questions = text[:start] + text[end:]
+    only_questions = only_questions.replace('trigger = "complaint"\n', "")
+    policy = parse_policy(tomllib.loads(only_questions))
+    assert list(policy.triggers) == ["question"]
+    zh = _what_can_be_logged(SimpleNamespace(policy=policy, t=lambda zh, en: zh))
+    en = _what_can_be_logged(SimpleNamespace(policy=policy, t=lambda zh, en: en))
+    assert zh == "本部门的制度中可以登记的是：用户咨询（咨询：…）。"
+    assert en == 'This department\'s policy logs: User question ("question: …").'
+
+
+@pytest.mark.usefixtures("company")
+async def test_each_department_logs_with_its_own_policy(harness):
+    # sales logs complaints only (4 hours, to the sales manager): a question is answered
+    # with what sales does log; marketing's brand role nobody holds in this company
+    await harness.say("咨询：报价单什么时候出？", sender="ou_s_rep")
+    (answer,) = texts(harness, P2P("ou_s_rep"))
+    assert "客户投诉（投诉：…）" in answer
+    await harness.say("投诉：合同寄错了地址", sender="ou_s_rep")
+    (task,) = await sla_tasks(harness.bot)
+    assert (task.department, task.duty_key) == ("sales", "manager.complaint_followup")
+    assert task.assignee_open_id == "ou_s_manager"
+    assert task.due_at == NOW.astimezone(UTC) + timedelta(hours=4)
+    await harness.say("咨询：新品什么时候上市？", sender="ou_planner")
+    reply = cards(harness, P2P("ou_planner"))[-1]
+    assert "没有人担任品牌运营专员" in markdown_of(reply)
+    assert len(await sla_tasks(harness.bot)) == 1

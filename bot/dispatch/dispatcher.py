@@ -91,7 +91,7 @@ class Dispatcher:
         if isinstance(event, MessageEvent):
             if event.is_group and not event.mentions_bot:
                 return  # in groups we answer only when @-mentioned
-            intent = self.router.match_event(event, self.services.policy)
+            intent = self.router.match_event(event, self.services.policies)
             handler = self.router.message_handler(intent.name)
             if handler is None:
                 return

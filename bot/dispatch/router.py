@@ -63,8 +63,9 @@ def _matches_any(words: tuple[str, ...], norm: str) -> bool:
 
 MessageHandler = Callable[..., Awaitable[None]]
 ActionHandler = Callable[..., Awaitable[dict]]
-# A matcher reads a whole message with the policy (words that are data, message types that
-# have no text) before the keywords: an Intent, or None to let the keywords decide.
+# A matcher reads a whole message with the policies (every department's: words that are
+# data; message types that have no text) before the keywords: an Intent, or None to let
+# the keywords decide.
 Matcher = Callable[[Any, Any], "Intent | None"]
 
 
@@ -91,7 +92,7 @@ class Router:
     matchers: list[Matcher] = field(default_factory=list)
 
     def matcher(self, fn: Matcher) -> Matcher:
-        """Register a matcher, called as (message event, policy) before any keyword."""
+        """Register a matcher, called as (message event, policies) before any keyword."""
         self.matchers.append(fn)
         return fn
 
@@ -157,11 +158,11 @@ class Router:
                 return Intent(rule.intent, lang, rule.scope, norm)
         return Intent("unknown", lang, text=norm)
 
-    def match_event(self, event: Any, policy: Any) -> Intent:
+    def match_event(self, event: Any, policies: Any) -> Intent:
         """Map a message event to an intent: the matchers first (in registration order),
         then the keywords of its text."""
         for matcher in self.matchers:
-            intent = matcher(event, policy)
+            intent = matcher(event, policies)
             if intent is not None:
                 return intent
         return self.match(event.text)

@@ -62,6 +62,8 @@ def diff_policies(old, new, lang: str = "en") -> list[Change]:
         what = []
         if retimed:
             what.append(f"due: {before.due.describe(lang)} -> {duty.due.describe(lang)}")
+        if before.due.trigger != duty.due.trigger:  # what starts an SLA duty (logged in chat)
+            what.append(f"trigger {before.due.trigger or '-'} -> {duty.due.trigger or '-'}")
         if before.role != duty.role:
             what.append(f"role {before.role} -> {duty.role}")
         if _json(before.report) != _json(duty.report):
