@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -149,3 +149,31 @@ async def store_guid(session: AsyncSession, task_id: int, guid: str, now: dateti
         .where(col(FeishuTaskLink.task_id) == task_id)
         .values(guid=guid, updated_at=now)
     )
+
+
+async def forget_refused_creates(session: AsyncSession) -> int:
+    """Forget creates Feishu refused or that expired (e.g. the scope was missing), so the
+    next look queues them again; returns how many. Their loss was reported when it
+    happened; a create that did go through is never repeated."""
+    dead = (
+        (
+            await session.exec(
+                select(OutboundMessage.uuid).where(
+                    col(OutboundMessage.kind) == "task_create",
+                    col(OutboundMessage.status).in_(("failed", "expired")),
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    ids = [int(uuid[2:].split(".")[0]) for uuid in dead]
+    if not ids:
+        return 0
+    await session.exec(
+        delete(FeishuTaskLink).where(
+            col(FeishuTaskLink.task_id).in_(ids), col(FeishuTaskLink.guid).is_(None)
+        )
+    )
+    await session.exec(delete(OutboundMessage).where(col(OutboundMessage.uuid).in_(dead)))
+    return len(ids)

@@ -109,6 +109,9 @@ async def test_marking_done_in_chat_completes_the_feishu_task(mirrored):
     h.bot.wake_outbox()
     await h.settle()
     assert not (await feishu_task_of(h, task.id)).completed
+    # Snoozing holds the reminders back; the deadline stays, so Feishu is not called.
+    await h.click("ou_planner", {"a": "task.snooze", "v": 1, "t": task.id})
+    assert h.emulator.requests_for("task.v2.task.patch") == []
     answer = await h.click("ou_planner", {"a": "task.done", "v": 1, "t": task.id})
     assert answer["toast"]["type"] == "success"
     done = await feishu_task_of(h, task.id)
@@ -227,6 +230,12 @@ async def test_a_missing_scope_is_reported_once_and_chat_answers_still_go_out(mi
     await h.click("ou_planner", {"a": "task.done", "v": 1, "t": first.id})
     assert counts[("task", "permanent")] == 3
     assert h.emulator.requests_for("task.v2.task.patch") == []
+    # The admin adds the scope and restarts DutyBot: the refused creates go again.
+    h.bot.task_mirror.retry_refused = True  # what a fresh start does
+    h.bot.wake_outbox()
+    await h.settle()
+    open_now = await tasks_of(h.bot, statuses=TaskStatus.OPEN_STATES)
+    assert len(h.emulator.tasks.all()) == len(open_now) == 2
 
 
 async def test_off_by_default_no_task_api_calls(harness):
@@ -281,3 +290,65 @@ async def test_two_replicas_mirroring_at_once_queue_each_call_once_on_postgres(
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_a_rejected_report_moves_the_due_and_approval_completes_it(mirrored):
+    from datetime import datetime
+
+    from storage.models import Report, Task
+    from tests.conftest import SHANGHAI
+    from tests.test_reports import apply, button_value, cards_to, one, submit_weekly_by_form
+
+    h = mirrored
+    await submit_weekly_by_form(h)
+    (approval,) = cards_to(h, "ou_director")
+    answer = await h.click(
+        "ou_director",
+        button_value(approval.card, "report.reject"),
+        message_id=approval.message_id,
+        form_value={"comment": "请补充风险细节"},
+        name="report_reject",
+    )
+    apply(h, approval.message_id, answer)
+    report = await one(h, Report)
+    task = await one(h, Task, Task.id == report.task_id)
+    redo = datetime(2026, 11, 30, 18, 0, tzinfo=SHANGHAI)
+    assert task.status == "rejected" and task.due_at == redo
+    mirrored_task = await feishu_task_of(h, task.id)
+    assert mirrored_task.due["timestamp"] == ms(redo) and not mirrored_task.completed
+    await set_task(h.bot, task.id, status=TaskStatus.APPROVED)  # approved after the redo
+    h.bot.wake_outbox()
+    await h.settle()
+    assert (await feishu_task_of(h, task.id)).completed
+
+
+async def test_the_emulator_checks_task_bodies_like_feishu(raw):
+    base = "/open-apis/task/v2/tasks"
+    q = {"user_id_type": "open_id"}
+    due = {"timestamp": "1764583200000", "is_all_day": False}
+    member = {"id": "ou_a", "type": "user", "role": "assignee"}
+    status, _, body = await raw.call("POST", base, json_body={"due": due}, params=q)
+    assert (status, body["code"]) == (400, 1470400) and "summary" in body["msg"]
+    bad_due = {"summary": "x", "due": {"timestamp": 1764583200000}}
+    status, _, body = await raw.call("POST", base, json_body=bad_due, params=q)
+    assert body["code"] == 1470400 and "due.timestamp" in body["msg"]
+    good = {"summary": "周报", "due": due, "members": [member], "client_token": "dutybot-t-1"}
+    _, _, first = await raw.call("POST", base, json_body=good, params=q)
+    _, _, again = await raw.call("POST", base, json_body=good, params=q)
+    guid = first["data"]["task"]["guid"]
+    assert again["data"]["task"]["guid"] == guid and len(raw.emu.tasks.all()) == 1
+    patch = {"task": {"completed_at": "1764583300000"}}
+    status, _, body = await raw.call("PATCH", f"{base}/{guid}", json_body=patch, params=q)
+    assert body["code"] == 1470400 and "update_fields" in body["msg"]
+    patch["update_fields"] = ["completed_at"]
+    status, _, body = await raw.call("PATCH", f"{base}/{guid}", json_body=patch, params=q)
+    assert body["code"] == 0 and raw.emu.tasks.get(guid).completed
+    other = {"members": [{"id": "ou_b", "type": "user", "role": "assignee"}]}
+    await raw.call("POST", f"{base}/{guid}/add_members", json_body=other, params=q)
+    await raw.call("POST", f"{base}/{guid}/remove_members", json_body={"members": [member]})
+    assert raw.emu.tasks.get(guid).assignees == ["ou_b"]
+    status, _, body = await raw.call("PATCH", f"{base}/nope", json_body=patch, params=q)
+    assert (status, body["code"]) == (404, 1470404)
+    assert [r["api"] for r in raw.emu.requests_for("task.v2.task.patch")] == [
+        "task.v2.task.patch"
+    ] * 3

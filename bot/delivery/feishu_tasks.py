@@ -11,7 +11,8 @@ like every "task" row).
 - `deliver` sends one row (the outbox's `extra_kinds`). A change names its task; its guid
   comes from the create's answer. A change queued before the create succeeded waits
   (retried) until the guid is known; if the create never went through (refused, expired),
-  its loss was reported already and the change is dropped without a second report.
+  its loss was reported already and the change is dropped without a second report; the
+  next start of DutyBot tries such creates again (after the scope was added, say).
 
 Chat answers do not wait for any of it: "task" rows have the lowest priority, share one
 outbox lane (a few per pass) and one rate-limit receiver (5 calls a second)."""
@@ -102,6 +103,8 @@ class TaskMirror:
         self._dirty = True
         self._last = float("-inf")
         self._after = 0  # creates: where the last full batch stopped (0: from the start)
+        # On start, creates Feishu refused earlier (a missing scope since fixed) go again.
+        self.retry_refused = True
         self.stats = {"created": 0, "changed": 0, "skipped": 0}
 
     @property
@@ -149,6 +152,10 @@ class TaskMirror:
             )
 
         async with self.sessions() as session:
+            if self.retry_refused:
+                if again := await links.forget_refused_creates(session):
+                    log.info("Feishu Tasks mirror: %d refused create(s) tried again", again)
+                self.retry_refused = False
             new = await links.unmirrored(session, self.batch, self._after)
             # A full batch: the next look goes on from here (the initial mirroring of a
             # big team stays linear); a short one: the next look starts over.
