@@ -102,6 +102,7 @@ class BotApp:
             from bot.feishu.directory import Directory
 
             self.services.directory = Directory(self.gateway)
+            self._share_limits()
         self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
         self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)
@@ -359,8 +360,22 @@ class BotApp:
         await self.accept(result)
         return None
 
+    def _share_limits(self) -> None:
+        """On PostgreSQL every replica draws Feishu's rate limits from the same buckets."""
+        limits = getattr(self.gateway, "limits", None)
+        if self.settings.is_sqlite or limits is None:
+            return
+        from storage.rate_limits import Bucket, reserve
+
+        engine = self.engine
+
+        async def shared(specs) -> float:
+            return await reserve(engine, [Bucket(*spec) for spec in specs])
+
+        limits.shared = shared
+
     async def housekeeping(self) -> None:
-        """Forget de-duplication records older than the keep window."""
+        """Forget de-duplication records older than the keep window, and idle rate buckets."""
         async with self.sessions() as session:
             removed = await purge_old(
                 session, self.clock.now(), timedelta(hours=self.settings.dedupe_keep_hours)
@@ -368,6 +383,10 @@ class BotApp:
             await session.commit()
         if removed:
             log.info("purged %d old inbox rows", removed)
+        if not self.settings.is_sqlite:
+            from storage.rate_limits import prune
+
+            await prune(self.engine)
 
     async def database_ok(self) -> bool:
         return await db.ping(self.engine)

@@ -3,12 +3,15 @@ both. Toasts carry both languages; Feishu picks the user's."""
 
 from __future__ import annotations
 
+from cards.elements import escape
+
 TOAST_KINDS = ("success", "info", "warning", "error")
 
 
 def toast(kind: str, zh: str, en: str) -> dict:
-    """A short message over the card."""
+    """A short message over the card (plain text: escaped here)."""
     assert kind in TOAST_KINDS, kind
+    zh, en = escape(zh, markup=False), escape(en, markup=False)
     return {"toast": {"type": kind, "content": zh, "i18n": {"zh_cn": zh, "en_us": en}}}
 
 

@@ -269,7 +269,7 @@ def build_digest_card(view: DigestView, lang: str) -> dict:
     if view.kpi_misses:
         lines = []
         for k in view.kpi_misses[:MAX_LINES]:
-            op = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}.get(k.op, k.op)
+            op = {">=": "≥", "<=": "≤", ">": "&gt;", "<": "&lt;"}.get(k.op) or md_text(k.op, 8)
             lines.append(
                 f"- {md_text(k.who, NAME_CHARS)}{L['colon']}{md_text(k.duty_name, DUTY_CHARS)} · "
                 f"{md_text(k.label, DUTY_CHARS)} <font color='red'>{md_text(k.display, 20)}</font>"

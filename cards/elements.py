@@ -1,10 +1,19 @@
 """Escaping and element helpers shared by the card builders.
 
 Rule: text we did not write ourselves (names, chat names, task titles, policy clauses,
-anything from chat or a report) never becomes markup. Either put it in a ``plain_text``
-element (`plain`, `text_div`) or pass it through `escape_md` before it goes into
-``markdown`` / ``lark_md`` content. Helpers that take ``content`` (`markdown`) expect
-markup that is already safe.
+anything from chat or a report) never becomes markup. `escape` is the one escaping function;
+everything else calls it:
+
+- markup contexts (``markdown`` / ``lark_md`` content): `escape(text, markup=True)`, alias
+  `escape_md`, or `md_text` (cleaned, cut, escaped);
+- plain contexts (``plain_text`` objects, table text cells, the card summary, toasts, text
+  messages): `escape(text, markup=False)`, or `plain_str`. Feishu parses ``<at …>`` in plain
+  text too, so this is not a no-op.
+
+The element helpers apply it themselves where they can: `plain` (every plain_text object:
+headers, buttons, confirms, tags, `text_div`), `table` (text cells), `card` (summary),
+`cards.answers.toast`, and `bot.dispatch` for text messages. `markdown` expects content
+that is already safe, and as a last guard breaks any ``<at`` tag left in it.
 """
 
 from __future__ import annotations
@@ -57,16 +66,33 @@ def truncate(text: str, max_chars: int) -> str:
     return text[: max_chars - 1].rstrip() + ELLIPSIS
 
 
-def escape_md(text: str) -> str:
-    """Make untrusted `text` render literally inside markdown / lark_md content.
+# Plain text has no documented escaping (the platform docs describe HTML entities for
+# markdown only, and a text message shows "&lt;" as it is), so a tag is broken by swapping
+# the "<" that could open one (before a letter, "/", "!" or "?", spaces allowed) for its
+# full-width look-alike: "<at id=all>" shows as "＜at id=all>", "76% < 80%" stays as it is.
+_PLAIN_TAG_OPEN_RE = re.compile(r"<(?=\s*[A-Za-z/!?])")
+PLAIN_LT = "\uff1c"
+# Any <at …> or </at> tag, however spaced or cased: what `markdown` breaks as a last guard.
+_AT_TAG_RE = re.compile(r"<(?=\s*/?\s*at\b)", re.IGNORECASE)
 
-    ``<``, ``>``, ``&`` become HTML entities (so ``<at id=all></at>``, ``<font>``,
-    ``<link>`` are shown, not interpreted); markdown metacharacters get a backslash
-    (``**bold**``, ``[x](url)``, ``~~x~~``, `` `code` ``), and so do ``# + - =`` and
-    ``1.`` at the start of a line (headings, lists, rules). Newlines are kept; use
-    `one_line` first for inline fields.
+
+def escape(text: str, *, markup: bool) -> str:
+    """The one escaping function: untrusted `text` shown literally, never as markup.
+
+    ``markup=False`` (plain_text, text messages, toasts, table text cells): control and
+    bidi characters dropped, and a ``<`` that could open a tag replaced by its look-alike
+    ``＜``, so no ``<at …>``, ``<font>`` or ``<link>`` tag survives (``a < b`` is left
+    alone); markdown syntax is inert there.
+
+    ``markup=True`` (markdown / lark_md): ``<``, ``>``, ``&`` become HTML entities (the
+    escaping the platform documents, so tags are shown, not interpreted); markdown
+    metacharacters get a backslash (``**bold**``, ``[x](url)``, ``~~x~~``, `` `code` ``),
+    and so do ``# + - =`` and ``1.`` at the start of a line (headings, lists, rules).
+    Newlines are kept; use `one_line` first for inline fields.
     """
     text = clean(text)
+    if not markup:
+        return _PLAIN_TAG_OPEN_RE.sub(PLAIN_LT, text)
     out: list[str] = []
     at_line_start = True
     for ch in text:
@@ -87,6 +113,11 @@ def escape_md(text: str) -> str:
     return _ORDERED_LIST_RE.sub(r"\1\\\2", "".join(out))
 
 
+def escape_md(text: str) -> str:
+    """`escape(text, markup=True)`: untrusted text for markdown / lark_md content."""
+    return escape(text, markup=True)
+
+
 def md_text(text: str | None, max_chars: int, *, inline: bool = True) -> str:
     """Untrusted text ready for markdown: cleaned, (one line,) truncated, escaped."""
     if not text:
@@ -96,21 +127,27 @@ def md_text(text: str | None, max_chars: int, *, inline: bool = True) -> str:
 
 
 def plain_str(text: str | None, max_chars: int) -> str:
-    """Untrusted text for a plain_text slot: cleaned, one line, truncated."""
-    return truncate(one_line(text or ""), max_chars)
+    """Untrusted text for a plain_text slot: cleaned, one line, truncated, escaped."""
+    return escape(truncate(one_line(text or ""), max_chars), markup=False)
+
+
+def plain_text(text: str | None) -> str:
+    """Untrusted multi-line text for a plain slot (a text message, a toast): escaped."""
+    return escape(text or "", markup=False)
 
 
 # -- elements ------------------------------------------------------------------------
 
 
 def plain(content: str) -> dict:
-    """A ``plain_text`` text object (never interpreted as markup)."""
-    return {"tag": "plain_text", "content": clean(content)}
+    """A ``plain_text`` text object; its content is escaped here (no tag survives)."""
+    return {"tag": "plain_text", "content": escape(content, markup=False)}
 
 
 def markdown(content: str, *, text_size: str | None = None, text_align: str | None = None) -> dict:
-    """A markdown element. `content` must already be safe (escape untrusted parts)."""
-    el: dict[str, Any] = {"tag": "markdown", "content": content}
+    """A markdown element. `content` must already be safe (escape untrusted parts); as a
+    last guard, any ``<at …>`` tag left in it is broken (the bot never @-mentions in cards)."""
+    el: dict[str, Any] = {"tag": "markdown", "content": _AT_TAG_RE.sub("&lt;", content)}
     if text_size:
         el["text_size"] = text_size
     if text_align:
@@ -175,7 +212,8 @@ def table(
     freeze_first_column: bool = True,
 ) -> dict:
     """A Card 2.0 table; `columns` are (name, display name, data_type). Cells of type
-    ``text`` are plain text, so untrusted values only need `plain_str`."""
+    ``text`` are plain text: they are escaped here."""
+    text_columns = {name for name, _, data_type in columns if data_type == "text"}
     return {
         "tag": "table",
         "page_size": max(1, min(page_size, 10)),
@@ -186,7 +224,13 @@ def table(
             {"name": name, "display_name": label, "data_type": data_type, "width": "auto"}
             for name, label, data_type in columns
         ],
-        "rows": [dict(row) for row in rows],
+        "rows": [
+            {
+                k: escape(v, markup=False) if isinstance(v, str) and k in text_columns else v
+                for k, v in row.items()
+            }
+            for row in rows
+        ],
     }
 
 
@@ -317,6 +361,7 @@ __all__ = [
     "card_size",
     "chart",
     "clean",
+    "escape",
     "escape_md",
     "fit_card",
     "header",
@@ -327,6 +372,7 @@ __all__ = [
     "one_line",
     "plain",
     "plain_str",
+    "plain_text",
     "table",
     "take_fitting",
     "text_div",

@@ -131,7 +131,7 @@ def _row(row: HandoffRow, lang: str, now: datetime) -> str:
     if row.kind == "covered":
         return f"{head} → {L['covered'].format(who=holder)}"
     if row.status not in OPEN_STATUSES:
-        state = L["status"].get(row.status, row.status)
+        state = L["status"].get(row.status) or md_text(row.status, 20)
         return f"{head} → {holder}（{state}）" if lang == "zh" else f"{head} → {holder} ({state})"
     if row.kind == "nobody" or not holder:
         return f"{head} → {L['nobody']}"

@@ -452,8 +452,9 @@ class _Validator:
         self.no_at_all(path, obj)
 
     def no_at_all(self, path: str, obj: dict) -> None:
-        """Flag @all in anything rendered as markdown (the send fails without permission)."""
-        if obj.get("tag") not in ("markdown", "lark_md"):
+        """Flag @all in any text (the send fails without permission): markdown, and
+        plain_text too, where Feishu parses <at …> as well."""
+        if obj.get("tag") not in ("markdown", "lark_md", "plain_text"):
             return
         texts = [obj.get("content")]
         i18n = obj.get("i18n_content")
@@ -582,7 +583,7 @@ class _Validator:
                     self.err(f"{rpath}.{name}", "no column has this name")
                 elif cell is not None and not _cell_ok(types[name], cell):
                     self.err(f"{rpath}.{name}", f"not a valid {types[name]} cell")
-                elif types[name] in ("markdown", "lark_md") and mentions_all(str(cell)):
+                elif isinstance(cell, str) and mentions_all(cell):
                     self.err(f"{rpath}.{name}", "mentions @all (<at id=all>)")
 
     def el_chart(self, path: str, el: dict) -> None:

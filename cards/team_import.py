@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cards.actions import AssignRoles
-from cards.elements import card, markdown, md_text, plain
+from cards.elements import card, markdown, md_text, plain, plain_str
 from cards.i18n import norm_lang
 
 ASSIGN_ACTION = AssignRoles.name
@@ -105,7 +105,10 @@ def build_import_card(view: ImportView, lang: str) -> dict:
                     "tag": "select_static",
                     "name": field_name(i),
                     "placeholder": plain(L["pick"]),
-                    "options": [{"text": plain(name), "value": key} for key, name in view.roles],
+                    "options": [
+                        {"text": plain(plain_str(name, 40) or key), "value": key}
+                        for key, name in view.roles
+                    ],
                 }
             )
         value = AssignRoles(

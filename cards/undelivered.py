@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cards.elements import card, markdown, text_div, truncate
+from cards.elements import card, markdown, md_text, text_div, truncate
 
 ERROR_CHARS = 300
 
@@ -38,8 +38,9 @@ def build_undelivered_card(groups: list[LostGroup], example_error: str) -> dict:
     """Bilingual (admins may read either); the Feishu error is shown as plain text."""
     zh_lines, en_lines = [], []
     for g in groups:
-        zh_kind, en_kind = KIND_NAMES.get(g.purpose, (g.purpose, g.purpose))
-        zh_why, en_why = REASONS.get(g.reason, (g.reason, g.reason))
+        unknown_kind, unknown_why = md_text(g.purpose, 40), md_text(g.reason, 40)
+        zh_kind, en_kind = KIND_NAMES.get(g.purpose, (unknown_kind, unknown_kind))
+        zh_why, en_why = REASONS.get(g.reason, (unknown_why, unknown_why))
         zh_lines.append(f"- {zh_kind} {g.count} 条：{zh_why}")
         en_lines.append(f"- {g.count} {en_kind}: {en_why}")
     return card(

@@ -20,7 +20,8 @@ from storage.departments import (
     parse_departments,
     save_departments,
 )
-from storage.models import Chat, Member
+from storage.models import Chat, Marker, Member
+from storage.queue import insert_ignore
 
 MEMBER_KEYS = {"open_id", "name", "role", "manager", "admin", "leave", "department"}
 CHAT_KEYS = {"chat_id", "name", "team", "department"}
@@ -261,6 +262,39 @@ def team_policies(team: TeamFile, default) -> Policies:
     return Policies(default, tuple(Department(d.key, d.name, d.policy) for d in declared))
 
 
+SANDBOX_SOURCE = "sandbox demo"
+"""The `source` of the sandbox's own demo team: the only team write that is not real."""
+REAL_TEAM_MARKER = "database:real-team"
+SANDBOX_MARKER = "database:sandbox"
+
+
+async def _mark_origin(session: AsyncSession, source: str, now: datetime) -> None:
+    """Record where the team came from, so the sandbox can refuse a real team's database.
+
+    A team file, `org import` or a directory import marks the database as holding a real
+    team; the sandbox's demo marks it as a sandbox database. A directory import inside the
+    sandbox (the emulator's directory) leaves a sandbox database a sandbox."""
+    if source == SANDBOX_SOURCE:
+        key = SANDBOX_MARKER
+    elif source.startswith("chat import") and await session.get(Marker, SANDBOX_MARKER):
+        return
+    else:
+        key = REAL_TEAM_MARKER
+    await insert_ignore(session, Marker, {"key": key, "created_at": now}, "key")
+
+
+async def real_team_reason(session: AsyncSession, demo_ids: frozenset[str]) -> str | None:
+    """Why this database holds a real team (None: empty or the sandbox's own): a team
+    synced from a team file or the directory, or members the demo does not have."""
+    if await session.get(Marker, REAL_TEAM_MARKER) is not None:
+        return "its team was synced from a team file or the Feishu directory"
+    members = (await session.exec(select(Member.open_id))).all()
+    strangers = sorted(set(members) - demo_ids)
+    if strangers:
+        return f"it has {len(strangers)} member(s) who are not in the sandbox's demo team"
+    return None
+
+
 async def apply_team(
     session: AsyncSession,
     team: TeamFile,
@@ -274,6 +308,7 @@ async def apply_team(
     department's policy (`policies`) has the same duty; the rest are cancelled. Does not
     commit."""
     report = SyncReport()
+    await _mark_origin(session, source, now)
     if team.departments is not None:
         report.changes += await save_departments(session, team.departments, now)
     existing = {m.open_id: m for m in (await session.exec(select(Member))).all()}

@@ -339,3 +339,19 @@ async def test_a_complaint_logged_in_sales_goes_to_sales_own_duty(harness, compa
     assert task.assignee_open_id == "ou_s_manager"
     owner_card = text_of(cards_to(harness, "ou_s_manager")[-1].card)
     assert "客户投诉跟进" in owner_card and "郑销售" in owner_card
+
+
+async def test_policy_diff_counts_one_departments_live_tasks(harness, company):
+    changed = (company / "sales.toml").read_text(encoding="utf-8")
+    changed = changed.replace('weekday = "fri"\ntime = "17:00"', 'weekday = "thu"\ntime = "17:00"')
+    (company / "sales-next.toml").write_text(changed, encoding="utf-8")
+    args = ("policy", "diff", "sales.toml", "sales-next.toml", "--json", "--department", "sales")
+    result = await dutybot(harness, company, *args)
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["kind"], row["key"]) == ("retimed", "manager.pipeline_review")
+    tasks = await open_tasks(harness)
+    assert row["open_tasks"] == len(
+        [t for t in tasks if (t.department, t.duty_key) == ("sales", "manager.pipeline_review")]
+    )
+    assert row["members"] == 1  # sales' one manager, not marketing's as well

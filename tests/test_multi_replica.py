@@ -173,3 +173,75 @@ async def test_three_replicas_ticking_through_two_working_days(pg_url, emulator,
     assert got == expected
     assert len({r.uuid for r in rows}) == len(rows)
     assert markers > len(rows) / 2
+
+
+# -- Feishu's rate limits, shared ----------------------------------------------------------
+
+# Feishu's limits scaled down (app 10/s instead of 50/s) so that three replicas on a loaded
+# test machine can exceed them; the bot's own limits scaled alike (8/s instead of 40/s).
+# The receiver limit is Feishu's own: 5/s.
+FEISHU_PER_SECOND, OUR_PER_SECOND = 10, 8
+RECEIVERS, EACH, BUSY = 7, 4, 12  # 40 sends: 7 people × 4, and 12 to one busy person
+
+
+async def _queue_sends(bot) -> list[str]:
+    """Text messages to seven people and a dozen more to one busy person, queued at once."""
+    from storage.outbox import enqueue
+
+    targets = [f"ou_r{i:02d}" for i in range(RECEIVERS) for _ in range(EACH)]
+    targets += ["ou_busy"] * BUSY
+    uuids = []
+    async with bot.sessions() as s:
+        for n, receiver in enumerate(targets):
+            uuid = f"limits-{n:04d}"
+            await enqueue(
+                s,
+                uuid=uuid,
+                now=bot.clock.now(),
+                kind="send",
+                body=f"message {n}",
+                msg_type="text",
+                receive_id_type="open_id",
+                receive_id=receiver,
+            )
+            uuids.append(uuid)
+        await s.commit()
+    return uuids
+
+
+async def test_three_replicas_share_feishus_rate_limits(pg_url, emulator):
+    """Three replicas drain one outbox at once, each free to send at the app's full rate:
+    the buckets in the database pace them together under the app and receiver limits (as
+    the emulator measures them, answering 429 / 230020 as Feishu does): under 5 %
+    rate-limit answers, every message delivered exactly once. (Each replica alone, at 8/s,
+    three together would send 24/s into a 10/s limit.)"""
+    from bot.feishu.limits import SendLimits
+
+    emulator.app_per_second, emulator.app_per_minute = FEISHU_PER_SECOND, 200
+    engine = db.make_engine(pg_url)
+    await db.upgrade(engine)
+    await engine.dispose()
+    replicas = [build_app(make_settings(pg_url, emulator.base_url)) for _ in range(3)]
+    for bot in replicas:
+        shared = bot.gateway.limits.shared
+        assert shared is not None  # PostgreSQL: the app wired the database buckets
+        bot.gateway.limits = SendLimits(OUR_PER_SECOND, 190, shared=shared)
+        await bot.start()
+    try:
+        uuids = await _queue_sends(replicas[0])
+        started = time.monotonic()
+        await asyncio.gather(*(bot.outbox.deliver_for(60) for bot in replicas))
+        elapsed = time.monotonic() - started
+        async with replicas[0].sessions() as s:
+            statuses = Counter((await s.exec(select(OutboundMessage.status))).all())
+    finally:
+        for bot in replicas:
+            await bot.stop()
+    sent = [m for m in emulator.messages if m.uuid and m.uuid.startswith("limits-")]
+    stats = emulator.stats
+    limited = stats["http_429"] + stats["code_230020"]
+    assert sorted(m.uuid for m in sent) == sorted(uuids)  # none lost, none doubled
+    assert statuses == {"sent": len(uuids)}
+    assert limited < 0.05 * len(uuids), (limited, stats)
+    # paced as one: 40 calls 1/8 s apart take ~4.9 s (three unshared replicas: ~1.7 s)
+    assert elapsed >= (len(uuids) - 1) / OUR_PER_SECOND * 0.9, elapsed

@@ -738,7 +738,8 @@ async def test_injection_and_a_40kb_field_render_literally_and_send(harness):
             assert "](https://evil" not in node["content"]
             assert "**✅ Approved" not in node["content"]
     plain_texts = [n["content"] for n in walk(card) if n.get("tag") == "plain_text"]
-    assert any("<at id=all></at>" in t and "**✅ Approved by CEO**" in t for t in plain_texts)
+    assert any("＜at id=all>＜/at>" in t and "**✅ Approved by CEO**" in t for t in plain_texts)
+    assert "<at" not in approval_msg.raw_content  # no tag anywhere, plain_text included
     # The summary card for the author is safe as well.
     (summary,) = cards_to(harness, "ou_manager")
     assert validate_card(summary.card) == []

@@ -31,6 +31,11 @@ def register(policy_sub: common.SubParsers) -> None:
     diff.add_argument("new", help="the changed policy")
     diff.add_argument("--lang", choices=("zh", "en"), default="en")
     diff.add_argument("--json", action="store_true", help="one JSON object per change")
+    diff.add_argument(
+        "--department",
+        metavar="KEY",
+        help="count the live tasks and members of this department only (several departments)",
+    )
     diff.set_defaults(fn=cmd_policy_diff)
 
 
@@ -43,14 +48,19 @@ def _load(path: str):
         raise common.fail(f"{path}: {len(exc.errors)} error(s)", exc.errors) from None
 
 
-def _live_counts(settings) -> tuple[dict[str, int], dict[str, int], str]:
-    """(open tasks per duty, active members per role, where they came from)."""
+def _live_counts(
+    settings, department: str | None = None
+) -> tuple[dict[str, int], dict[str, int], str]:
+    """(open tasks per duty, active members per role, where they came from), of one
+    department when given."""
     from sqlalchemy.engine import make_url
 
     from bot.config import redact_url
 
     url = make_url(settings.database_url)
     where = redact_url(settings.database_url)
+    if department:
+        where += f", department {department}"
     if settings.is_sqlite and url.database and url.database != ":memory:":
         if not Path(url.database).exists():
             return {}, {}, f"no database at {url.database}: no live tasks to count"
@@ -61,7 +71,10 @@ def _live_counts(settings) -> tuple[dict[str, int], dict[str, int], str]:
         from storage.policy_impact import active_members_by_role, open_tasks_by_duty
 
         async with AsyncSession(engine) as session:
-            return await open_tasks_by_duty(session), await active_members_by_role(session)
+            return (
+                await open_tasks_by_duty(session, department),
+                await active_members_by_role(session, department),
+            )
 
     tasks, members = common.run_db(settings, run, what="count live tasks")
     return tasks, members, where
@@ -72,7 +85,7 @@ def cmd_policy_diff(args: argparse.Namespace) -> int:
 
     old, new = _load(args.old), _load(args.new)
     changes = diff_policies(old, new, args.lang)
-    tasks, members, where = _live_counts(common.settings())
+    tasks, members, where = _live_counts(common.settings(), args.department)
     rows = []
     for c in changes:
         row = {"kind": c.kind, "key": c.key, "role": c.role, "what": list(c.what)}

@@ -59,6 +59,8 @@ def _sandbox_banner(settings: Settings) -> str:
     return "\n".join(
         [
             f"DutyBot sandbox is running: open {url} in a browser.",
+            f"  It listens on {settings.host} (loopback) only: its web chat and API have no login,",
+            "  so only this computer can reach them (other peers get 403).",
             "  A local Feishu emulator, a demo team (the seven roles) and a demo activity; chat as",
             "  anyone, click buttons, submit forms, and move the clock to see reminders and digests.",
             f"  database: {redact_url(settings.database_url)}",
@@ -78,10 +80,20 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
     common.load_policy(settings)  # clear errors before anything starts
     box = None
     if sandbox:
-        from bot.devtools.sandbox.server import Sandbox
+        from bot.devtools.sandbox.server import Sandbox, SandboxRefused
 
         box = Sandbox(settings)
-        bot = await box.build()
+        try:
+            bot = await box.build()
+        except SandboxRefused as exc:
+            print(
+                f"DutyBot sandbox refuses to start on {redact_url(settings.database_url)}: {exc}.\n"
+                "  The sandbox would deactivate that team and add demo admins. Unset DATABASE_URL\n"
+                "  (the sandbox then uses its own dutybot-sandbox.db), or set the FEISHU_* credentials\n"
+                "  to run the real bot on it.",
+                file=sys.stderr,
+            )
+            raise SystemExit(2) from None
     else:
         bot = build_app(settings, workers=True, scheduler=True)
         if settings.transport == "longconn":
@@ -129,9 +141,18 @@ async def _serve(settings: Settings, *, sandbox: bool = False) -> None:
 
 
 def _sandbox_settings(settings: Settings) -> Settings:
-    """The sandbox keeps its demo data out of the real database unless told otherwise."""
+    """The sandbox keeps its demo data out of the real database unless told otherwise, and
+    listens on loopback only (its API lets anyone act as anyone)."""
     from dataclasses import replace
 
+    from bot.devtools.sandbox.server import is_loopback
+
+    if not is_loopback(settings.host):
+        print(
+            f"The sandbox listens on 127.0.0.1 only (DUTYBOT_HOST={settings.host} is for the real bot).",
+            flush=True,
+        )
+        settings = replace(settings, host="127.0.0.1")
     if "DATABASE_URL" in os.environ:
         return settings
     return replace(settings, database_url="sqlite+aiosqlite:///dutybot-sandbox.db")

@@ -20,6 +20,7 @@ from bot.dispatch.events import CardActionEvent, MessageEvent
 from bot.domain.departments import DEFAULT_DEPARTMENT, Policies
 from bot.domain.policy import Policy
 from bot.domain.workcalendar import WorkCalendar
+from cards.elements import plain_text
 from cards.i18n import t
 from storage.models import Member
 from storage.outbox import enqueue
@@ -143,6 +144,7 @@ class Ctx:
         event = self.event
         if not isinstance(event, MessageEvent):
             raise TypeError("ctx.answer answers a chat message; a click returns its answer")
+        body = _safe_body(body, msg_type)
         uuid = uuid or self.next_uuid()
         if not event.chat_id:
             return await self.send("open_id", event.sender_open_id, body, msg_type, uuid=uuid)
@@ -182,6 +184,7 @@ class Ctx:
         uuid: str | None = None,
     ) -> str:
         """Queue a new message to a user (open_id) or chat (chat_id); returns its outbox uuid."""
+        body = _safe_body(body, msg_type)
         uuid = uuid or self.next_uuid()
         await enqueue(
             self.session,
@@ -211,3 +214,12 @@ class Ctx:
             target_uuid=target_uuid,
             target_message_id=None if target_uuid else message_id,
         )
+
+
+def _safe_body(body: dict | str, msg_type: str) -> dict | str:
+    """A text message is plain text: Feishu would render any <at …> tag in it (a name or a
+    report field pinging everyone), so the whole text goes through the one escaping
+    function. The bot never @-mentions in text messages."""
+    if msg_type == "text" and isinstance(body, str):
+        return plain_text(body)
+    return body

@@ -9,9 +9,16 @@ A token bucket with burst C and rate r can pass C + r·W calls in a window W, wh
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+
+log = logging.getLogger("dutybot.feishu")
+
+BucketSpec = tuple[str, float, int]
+"""(key, seconds between calls, calls allowed back to back): a GCRA bucket."""
+SharedReserve = Callable[[Sequence[BucketSpec]], Awaitable[float]]
 
 
 class SlidingWindow:
@@ -57,20 +64,51 @@ class SendLimits:
     the pooled client: 156 × 429 in 10,000 sends at 48/s, none at 40/s and 975/min, 1.084 ×
     the physical floor, which the 1000/min window sets)."""
 
+    MINUTE_BURST = 20  # 975/min + 20 back to back stays under 1000 in any minute
+
     def __init__(
         self,
         per_second: int = 40,
         per_minute: int = 975,
         per_receiver: int = 5,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedReserve | None = None,
     ) -> None:
+        self.per_second, self.per_minute, self.per_receiver = per_second, per_minute, per_receiver
         self.app_second = SlidingWindow(per_second, 1.0, clock)
         self.app_minute = SlidingWindow(per_minute, 60.0, clock)
         self.receiver = SlidingWindow(per_receiver, 1.0, clock)
         self._lock = asyncio.Lock()
+        # Replicas on PostgreSQL share the limits through the database (storage.rate_limits,
+        # wired by the app); without it the windows above are this process's alone.
+        self.shared = shared
+        self.stats = {"shared_waits": 0, "shared_errors": 0}
+
+    def buckets(self, receiver: str | None) -> list[BucketSpec]:
+        """The shared buckets of one call. Evenly spaced calls (a window counts arrivals,
+        which bunch: spacing leaves room): the app's per-second rate, its per-minute rate
+        with a short burst, and the receiver at half a call per second under its limit."""
+        specs: list[BucketSpec] = [
+            ("app:second", 1.0 / self.per_second, 1),
+            ("app:minute", 60.0 / self.per_minute, self.MINUTE_BURST),
+        ]
+        if receiver:
+            specs.append((f"receiver:{receiver}"[:120], 1.0 / (self.per_receiver - 0.5), 1))
+        return specs
 
     async def acquire(self, receiver: str | None) -> None:
         """Wait until one more call is allowed for this receiver and the app."""
+        if self.shared is not None:
+            try:
+                wait = await self.shared(self.buckets(receiver))
+            except Exception as exc:  # noqa: BLE001 - the database is down: limit locally
+                self.stats["shared_errors"] += 1
+                log.warning("shared rate limits unavailable (%s): limiting locally", exc)
+            else:
+                if wait > 0:
+                    self.stats["shared_waits"] += 1
+                    await asyncio.sleep(wait)
+                return
         if receiver:
             await self.receiver.acquire(receiver)
         async with self._lock:  # take both app windows together so neither is over-spent

@@ -17,6 +17,7 @@ from bot.domain.policy import Duty
 from bot.domain.reports import clean_text, display_value
 from cards.actions import Approve, FullText, Reject, ViewReport
 from cards.answers import with_card
+from cards.elements import plain_text
 from cards.report_cards import build_decision_notice, build_report_card
 from handlers.reports.common import (
     approver_now,
@@ -173,13 +174,6 @@ async def on_reject(ctx: Ctx, click: CardActionEvent, action: Reject) -> dict:
     return await _decide(ctx, click, action, ReportStatus.REJECTED)
 
 
-def _no_at(text: str) -> str:
-    """Text messages render <at …> tags: break them so report text can never ping anyone."""
-    import re
-
-    return re.sub(r"<(\s*/?\s*at\b)", "<\u200b\\1", text, flags=re.IGNORECASE)
-
-
 @router.action(FullText)
 async def on_full_text(ctx: Ctx, click: CardActionEvent, action: FullText) -> dict:
     """One field in full, as a text message (up to ~140 KB) to whoever may read it."""
@@ -209,7 +203,8 @@ async def on_full_text(ctx: Ctx, click: CardActionEvent, action: FullText) -> di
         author=names.get(report.author_open_id, ""),
         n=report.version,
     )
-    text = _no_at(f"{head}\n{display_value(f, values[key], lang)}")
+    # escaped before it is measured (Ctx would escape it anyway: a look-alike is 3 bytes)
+    text = plain_text(f"{head}\n{display_value(f, values[key], lang)}")
     if len(json.dumps({"text": text}, ensure_ascii=False).encode("utf-8")) > TEXT_MAX_BYTES:
         cut = text.encode("utf-8")[: TEXT_MAX_BYTES // 2].decode("utf-8", errors="ignore")
         while len(json.dumps({"text": cut}, ensure_ascii=False).encode()) > TEXT_MAX_BYTES - 200:

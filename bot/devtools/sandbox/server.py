@@ -8,6 +8,7 @@ emulator; the page reads the chats back from the emulator."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -24,7 +25,15 @@ from bot.clock import OffsetClock
 from bot.config import Settings
 from bot.devtools.emulator import FeishuEmulator
 from bot.transport.crypto import encrypt, signature
-from storage.org import ChatEntry, MemberEntry, TeamFile, apply_team
+from storage import db
+from storage.org import (
+    SANDBOX_SOURCE,
+    ChatEntry,
+    MemberEntry,
+    TeamFile,
+    apply_team,
+    real_team_reason,
+)
 from storage.tasks import ensure_periodic_tasks
 
 log = logging.getLogger("dutybot.sandbox")
@@ -43,6 +52,44 @@ DEMO_TEAM = TeamFile(
     ),
     chats=(ChatEntry(TEAM_CHAT, "市场部 Marketing", team=True),),
 )
+
+
+NEWCOMER = "ou_liu"  # in the emulator's directory, not in the team: the import card's case
+DEMO_IDS = frozenset(m.open_id for m in DEMO_TEAM.members) | {NEWCOMER}
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped) or "localhost"."""
+    if host == "localhost":
+        return True
+    try:
+        addr = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    mapped = getattr(addr, "ipv4_mapped", None)
+    return (mapped or addr).is_loopback
+
+
+class SandboxRefused(Exception):
+    """The database holds a real team: the sandbox would deactivate it and add demo admins."""
+
+
+async def check_database(url: str) -> None:
+    """Refuse (SandboxRefused) a database that holds a real team; an empty or new one is fine."""
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    engine = db.make_engine(url)
+    try:
+        if await db.current_revision(engine) is None:
+            return  # no schema yet: a new database
+        async with AsyncSession(engine) as session:
+            reason = await real_team_reason(session, DEMO_IDS)
+    except Exception as exc:  # noqa: BLE001 - unreadable: not provably a sandbox database
+        reason = f"its team cannot be read ({type(exc).__name__})"
+    finally:
+        await engine.dispose()
+    if reason:
+        raise SandboxRefused(reason)
 
 
 def p2p_chat(open_id: str) -> str:
@@ -67,7 +114,9 @@ class Sandbox:
 
     async def build(self) -> BotApp:
         """The bot wired to the sandbox's emulator, not started: entering it (or `start()`)
-        loads the demo team before the workers and the scheduler run."""
+        loads the demo team before the workers and the scheduler run. Raises SandboxRefused,
+        before anything is written, on a database that holds a real team."""
+        await check_database(self.base_settings.database_url)
         domain = self.emulator.start()
         settings = replace(
             self.base_settings,
@@ -92,7 +141,7 @@ class Sandbox:
     async def _demo(self, bot: BotApp) -> None:
         now = self.clock.now()
         async with bot.sessions() as session:
-            await apply_team(session, DEMO_TEAM, now)
+            await apply_team(session, DEMO_TEAM, now, source=SANDBOX_SOURCE)
             await session.flush()
             await ensure_periodic_tasks(session, bot.policy, bot.calendar, bot.settings.tz, now)
             await session.commit()
@@ -101,9 +150,9 @@ class Sandbox:
             # the directory behind "导入本群成员": job titles are the roles' names
             title = bot.policy.roles[member.role].name_zh
             self.emulator.add_user(member.open_id, member.name, job_title=title)
-        self.emulator.add_user("ou_liu", "刘洋 (实习生)", job_title="实习生")  # needs a role
+        self.emulator.add_user(NEWCOMER, "刘洋 (实习生)", job_title="实习生")  # needs a role
         self.emulator.set_chat_members(
-            TEAM_CHAT, [m.open_id for m in DEMO_TEAM.members] + ["ou_liu"]
+            TEAM_CHAT, [m.open_id for m in DEMO_TEAM.members] + [NEWCOMER]
         )
         await self._demo_activity(bot)
 
@@ -323,8 +372,18 @@ class Sandbox:
         return out
 
     def install(self, app: web.Application) -> None:
-        """Add the page and its API to the bot's web application."""
+        """Add the page and its API to the bot's web application. The API has no
+        authentication (anyone who reaches it can act as anyone), so it answers loopback
+        peers only: 403 for anyone else, whatever address the server listens on."""
         static = resources.files("bot.devtools.sandbox") / "static"
+
+        @web.middleware
+        async def loopback_only(request: web.Request, handler):
+            if not is_loopback(request.remote):
+                raise web.HTTPForbidden(text="the sandbox answers this computer only (loopback)")
+            return await handler(request)
+
+        app.middlewares.append(loopback_only)
 
         async def index(request: web.Request) -> web.Response:
             return web.Response(
