@@ -350,3 +350,29 @@ async def test_an_admin_may_reassign_and_a_task_not_on_the_card_is_refused(harne
     assert answer["toast"]["type"] == "success"
     moved = await one(harness, Task, Task.id == int(value["ts"][0]))
     assert moved.assignee_open_id == "ou_crm"
+
+
+async def test_a_role_change_in_the_team_file_hands_off_the_old_roles_work(
+    harness, db_url, tmp_path
+):
+    brand_work = await open_tasks(harness, "ou_brand")
+    text = TEAM_FILE.read_text(encoding="utf-8")
+    moved_role = text.replace(
+        'open_id = "ou_brand"\nname = "陈品牌"\nrole = "brand"',
+        'open_id = "ou_brand"\nname = "陈品牌"\nrole = "research"',
+    )
+    assert moved_role != text
+    team = tmp_path / "team.toml"
+    team.write_text(moved_role, encoding="utf-8")
+
+    result = await asyncio.to_thread(
+        run_cli_in, tmp_path, "org", "sync", str(team), env={"DATABASE_URL": db_url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "open task(s) of brand handed over" in result.stdout
+    moved = await rows(harness, Task, Task.id.in_([t.id for t in brand_work]))
+    assert {t.assignee_open_id for t in moved} == {"ou_manager"}
+    harness.clock.set(max(r.created_at for r in await rows(harness, OutboundMessage)))
+    await harness.settle()
+    (card,) = await wait_until(lambda: handoff_cards(harness, "ou_manager"), what="the card")
+    assert "角色由" in text_of(card.card) and "市场调研专员" in text_of(card.card)
