@@ -120,23 +120,25 @@ async def set_next_actions(
     groups: dict[tuple[datetime | None, datetime | None], list[int]] = defaultdict(list)
     for task_id, seen, new in changes:
         groups[(seen, new)].append(task_id)
-    if session.bind.dialect.name == "postgresql" and changes:
-        # Replicas planning the same tasks would lock them group by group, in different
-        # orders (a deadlock): take every row's lock first, in id order.
-        ids = sorted({task_id for task_id, _, _ in changes})
-        for i in range(0, len(ids), CHUNK):
+    if changes and session.bind.dialect.name == "postgresql":
+        # The grouped UPDATEs below lock rows group by group; two replicas planning
+        # overlapping rounds would take them in different orders and deadlock. Lock every
+        # row once, in one global id order, first (SQLite has one writer: no need).
+        every = sorted({task_id for task_id, _, _ in changes})
+        for i in range(0, len(every), CHUNK):
             await session.exec(
                 select(Task.id)
-                .where(col(Task.id).in_(ids[i : i + CHUNK]))
+                .where(col(Task.id).in_(every[i : i + CHUNK]))
                 .order_by(Task.id)
                 .with_for_update()
             )
     for (seen, new), ids in groups.items():
         was = Task.next_action_at.is_(None) if seen is None else Task.next_action_at == seen
+        ids.sort()
         for i in range(0, len(ids), CHUNK):
             await session.exec(
                 update(Task)
-                .where(col(Task.id).in_(sorted(ids[i : i + CHUNK])), was)
+                .where(col(Task.id).in_(ids[i : i + CHUNK]), was)
                 .values(next_action_at=new)
                 .execution_options(synchronize_session=False)
             )
