@@ -352,3 +352,30 @@ async def test_the_emulator_checks_task_bodies_like_feishu(raw):
     assert [r["api"] for r in raw.emu.requests_for("task.v2.task.patch")] == [
         "task.v2.task.patch"
     ] * 3
+
+
+def test_tick_from_cron_mirrors_the_tasks_too(run_cli, emulator, tmp_path):
+    import sqlite3
+
+    from tests.conftest import TEAM_FILE
+
+    assert run_cli("org", "sync", str(TEAM_FILE)).returncode == 0
+    env = {
+        "FEISHU_APP_ID": fe.APP_ID,
+        "FEISHU_APP_SECRET": fe.APP_SECRET,
+        "FEISHU_VERIFICATION_TOKEN": fe.VERIFICATION_TOKEN,
+        "FEISHU_DOMAIN": emulator.base_url,
+        "DUTYBOT_FEISHU_TASKS": "on",
+    }
+    result = run_cli("tick", "--now", "2026-11-26T22:00:00+08:00", "--deliver-for", "5", env=env)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "dutybot.db") as db:
+        opened = db.execute("select count(*) from tasks where status = 'open'").fetchone()[0]
+        db.execute("update tasks set status = 'done', done_at = '2026-11-26 14:30:00' where id = 1")
+    assert len(emulator.tasks.all()) == opened
+    # Only the mirror has something to send now: the tick still connects and sends it.
+    sent_before = len(emulator.messages)
+    again = run_cli("tick", "--now", "2026-11-26T22:31:00+08:00", "--deliver-for", "5", env=env)
+    assert "outbox: 1 message(s) handled" in again.stdout, again.stdout
+    assert len(emulator.messages) == sent_before
+    assert sum(t.completed for t in emulator.tasks.all()) == 1

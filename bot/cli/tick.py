@@ -64,6 +64,8 @@ def cmd_tick(args: argparse.Namespace) -> int:
             if bot.outbox is not None:
                 from storage.outbox import depth
 
+                if bot.task_mirror is not None:  # DUTYBOT_FEISHU_TASKS=on: queue its calls
+                    await bot.task_mirror.sync()
                 async with bot.sessions() as session:
                     waiting, _ = await depth(session)
                 if waiting:  # nothing to send: lark-oapi is never imported (seconds, ~170 MB)
