@@ -41,6 +41,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.domain.policy import PERIODIC_KINDS, DueRule
+from bot.domain.policy.wording import MONTH_EN as _MONTH_EN
+from bot.domain.policy.wording import WEEKDAY_EN_SHORT as _WEEKDAY_EN
+from bot.domain.policy.wording import WEEKDAY_ZH as _WEEKDAY_ZH
 from bot.domain.workcalendar import WorkCalendar
 
 __all__ = [
@@ -52,23 +55,6 @@ __all__ = [
     "upcoming_occurrences",
 ]
 
-_WEEKDAY_ZH = ("一", "二", "三", "四", "五", "六", "日")
-_WEEKDAY_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTH_EN = (
-    "",
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _COVERS_SHIFT = {"previous": 1, "current": 0, "next": -1}  # due period = covered + shift
 
 # How many periods before the current one to look at: enough for covers = "previous"
