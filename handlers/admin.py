@@ -77,7 +77,11 @@ def _role_in(text: str, roles: dict[str, Role]) -> Role | None:
     return best[1] if best else None
 
 
-async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
+async def require_admin(
+    ctx: Ctx, event: MessageEvent, refusal: tuple[str, str] = TEXT["not_admin"]
+) -> Member | None:
+    """The asker, if they are an admin now; otherwise the refusal (zh, en) is the answer,
+    the attempt is audited, and None."""
     actor = ctx.member
     if actor is None or not actor.is_admin:
         audit(
@@ -88,7 +92,7 @@ async def _admin(ctx: Ctx, event: MessageEvent, lang: str) -> Member | None:
             subject=event.message_id,
             text=event.text[:200],
         )
-        await ctx.answer(ctx.t(*TEXT["not_admin"]), msg_type="text")
+        await ctx.answer(ctx.t(*refusal), msg_type="text")
         return None
     return actor
 
@@ -105,7 +109,7 @@ async def _reroute(ctx: Ctx) -> list[str]:
 @router.message("team.assign", keywords=("绑定", "分配角色", "assign", "add member"))
 async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     lang = intent.lang
-    actor = await _admin(ctx, event, lang)
+    actor = await require_admin(ctx, event)
     if actor is None:
         return
     people, role = _people(event), _role_in(event.text, ctx.policy.roles)
@@ -167,7 +171,7 @@ async def on_assign(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
 @router.message("team.approver", keywords=("设置审批人", "审批人设为", "set approver"))
 async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     lang = intent.lang
-    actor = await _admin(ctx, event, lang)
+    actor = await require_admin(ctx, event)
     if actor is None:
         return
     people = _people(event)
@@ -207,7 +211,7 @@ async def on_set_approver(ctx: Ctx, event: MessageEvent, intent: Intent) -> None
 @router.message("team.remove", keywords=("移除成员", "移除", "remove member", "remove"))
 async def on_remove(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     lang = intent.lang
-    actor = await _admin(ctx, event, lang)
+    actor = await require_admin(ctx, event)
     if actor is None:
         return
     people = _people(event)

@@ -20,6 +20,7 @@ from cards.actions import AssignRoles
 from cards.answers import toast, with_card
 from cards.team_import import ImportView, Joined, NeedsRole, build_import_card
 from cards.team_import import field_name as select_name
+from handlers.admin import require_admin
 from handlers.people import after_sync
 from storage.audit import audit
 from storage.org import SyncReport, import_people
@@ -80,17 +81,9 @@ async def _apply(ctx: Ctx, plan: ImportPlan, source: str) -> SyncReport:
 )
 async def on_import(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
     lang = ctx.lang
-    actor = ctx.member
-    if actor is None or not actor.is_admin:
-        audit(
-            ctx.session,
-            at=ctx.now,
-            action="team.refused",
-            actor=event.sender_open_id,
-            subject=event.message_id,
-            text=event.text[:200],
-        )
-        await ctx.answer(TEXT["not_admin"][lang], msg_type="text")
+    not_admin = TEXT["not_admin"]
+    actor = await require_admin(ctx, event, (not_admin["zh"], not_admin["en"]))
+    if actor is None:
         return
     if not event.is_group:
         await ctx.answer(TEXT["not_group"][lang], msg_type="text")
