@@ -32,6 +32,13 @@ async def claim(
     without the locking clause is already exclusive.
     """
     pick = select(model.id).where(_claimable(model, now)).order_by(model.id).limit(limit)
+    rows = await _lease(session, model, pick, now, lease)
+    return sorted(rows, key=lambda r: r.id)
+
+
+async def _lease(session: AsyncSession, model: type[Row], pick, now: datetime, lease: timedelta):
+    """Lease the claimable rows whose ids `pick` selects (locked, skipping rows another
+    replica holds, on PostgreSQL), commit, and return them in no particular order."""
     if session.bind.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     stmt = (
@@ -44,7 +51,7 @@ async def claim(
     )
     rows = list((await session.exec(stmt)).scalars().all())
     await session.commit()
-    return sorted(rows, key=lambda r: r.id)
+    return rows
 
 
 async def claim_fair(
@@ -72,18 +79,7 @@ async def claim_fair(
         .order_by(model.priority, model.id)
         .limit(limit)
     )
-    if session.bind.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        update(model)
-        .where(model.id.in_(pick.scalar_subquery()))
-        .where(_claimable(model, now))
-        .values(status="processing", lease_until=now + lease)
-        .returning(model)
-        .execution_options(synchronize_session=False)
-    )
-    rows = list((await session.exec(stmt)).scalars().all())
-    await session.commit()
+    rows = await _lease(session, model, pick, now, lease)
     return sorted(rows, key=lambda r: (r.priority, r.id))
 
 
