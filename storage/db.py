@@ -54,9 +54,38 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        _skip_idle_transaction_ends(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def _skip_idle_transaction_ends(engine: AsyncEngine) -> None:
+    """On SQLite, COMMIT / ROLLBACK only when the connection is in a transaction.
+
+    sqlite3's own commit() and rollback() do nothing outside a transaction, but through
+    aiosqlite each call is still a hand-off to the connection's thread and back; a
+    read-only session paid two of them when it closed (the session's rollback, then the
+    pool's reset), more than the indexed read itself. `in_transaction` is the very test
+    sqlite3 makes (sqlite3_get_autocommit), read here without the hand-off."""
+    dialect = engine.sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def in_transaction(dbapi_connection) -> bool:
+        try:
+            return dbapi_connection.driver_connection.in_transaction
+        except Exception:  # noqa: BLE001 - closed or unknown: let the driver decide, as before
+            return True
+
+    def do_commit(dbapi_connection) -> None:
+        if in_transaction(dbapi_connection):
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection) -> None:
+        if in_transaction(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
