@@ -12,14 +12,15 @@ again by the next round."""
 from __future__ import annotations
 
 from collections import defaultdict, namedtuple
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Boolean, delete, or_, update
+from sqlalchemy import delete, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import RECHECK, Marker, OutboundMessage, Task, TaskStatus, UTCDateTime
+from storage import driver_reads
+from storage.models import RECHECK, Marker, OutboundMessage, Task, TaskStatus
 from storage.outbox import DEAD
 from storage.queue import insert_ignore
 
@@ -59,55 +60,28 @@ def due_now_query(now: datetime, department: str | None = None):
 DueTask = namedtuple("DueTask", [c.key for c in DUE_NOW_COLUMNS])  # type: ignore[misc]
 
 
-def _utc(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _from_sqlite(column):
-    """How a value of this column comes back from the sqlite3 driver (what SQLAlchemy's
-    result processing would do): UTC datetimes from text, booleans from 0/1."""
-    if isinstance(column.type, UTCDateTime):
-        return _utc
-    if isinstance(column.type, Boolean):
-        return lambda v: None if v is None else bool(v)
-    return None
-
-
-_SQLITE_CONVERT = [_from_sqlite(c) for c in DUE_NOW_COLUMNS]
-
-# The same statement for SQLite, run on the driver in one call: through SQLAlchemy and
-# aiosqlite a query takes several hops to the connection's thread (cursor, execute, fetch,
-# close), which cost more than the indexed read itself (measured: bench/due_query.py).
-_DUE_NOW_SQLITE = (
+# The same query as one driver call (storage.driver_reads): through SQLAlchemy a query
+# takes several trips (aiosqlite's hand-offs to the connection's thread; BEGIN and
+# ROLLBACK on PostgreSQL), which cost more than the indexed read itself (bench/due_query.py).
+_DUE_NOW_SQL = (
     f"SELECT {', '.join(c.key for c in DUE_NOW_COLUMNS)} FROM tasks "
     f"WHERE status IN ({', '.join('?' * len(REMINDABLE))}) AND next_action_at <= ?"
 )
-
-
-def _sqlite_ts(value: datetime) -> str:
-    """A UTC time as SQLAlchemy stores it in SQLite (naive, microseconds), so that text
-    comparison is time comparison."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+_DUE_NOW_SQL_COLUMNS = [c.expression for c in DUE_NOW_COLUMNS]
 
 
 async def tasks_due_now(
     session: AsyncSession, now: datetime, department: str | None = None
 ) -> list:
     """Rows with the attributes of DUE_NOW_COLUMNS (id, duty_key, assignee_open_id, …)."""
-    conn = await session.connection()
-    if conn.dialect.name == "sqlite" and conn.dialect.driver == "aiosqlite":
-        driver = (await conn.get_raw_connection()).driver_connection
-        sql, params = _DUE_NOW_SQLITE, [*REMINDABLE, _sqlite_ts(now)]
-        if department is not None:
-            sql, params = sql + " AND department = ?", [*params, department]
-        rows = await driver.execute_fetchall(sql, params)
-        convert = _SQLITE_CONVERT
-        return [
-            DueTask(*[v if f is None else f(v) for f, v in zip(convert, row, strict=True)])
-            for row in rows
-        ]
-    stmt = due_now_query(now, department)
-    return [DueTask(*row) for row in (await conn.execute(stmt)).all()]
+    sql = _DUE_NOW_SQL
+    params = [*((None, s) for s in REMINDABLE), (Task.__table__.c.next_action_at, now)]
+    if department is not None:
+        sql, params = sql + " AND department = ?", [*params, (None, department)]
+    rows = await driver_reads.fetch(
+        session, sql, params, _DUE_NOW_SQL_COLUMNS, lambda: due_now_query(now, department)
+    )
+    return [DueTask(*row) for row in rows]
 
 
 async def set_next_actions(

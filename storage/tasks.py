@@ -15,6 +15,7 @@ from bot.domain.policy import Policy
 from bot.domain.reminders import first_action_at
 from bot.domain.schedule import upcoming_occurrences
 from bot.domain.workcalendar import WorkCalendar
+from storage import driver_reads
 from storage.models import Marker, Member, Task, TaskStatus
 from storage.queue import insert_ignore
 
@@ -117,14 +118,32 @@ def _periodic_marker(policy: Policy, members, occurrences, department: str | Non
     return "periodic:" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
 
+_TASK_COLUMNS = list(Task.__table__.columns)  # the primary key first
+_OPEN_TASKS_SQL = (
+    f"SELECT {', '.join(c.name for c in _TASK_COLUMNS)} FROM tasks WHERE assignee_open_id = ? "
+    f"AND status IN ({', '.join('?' * len(TaskStatus.OPEN_STATES))}) ORDER BY due_at, id"
+)
+
+
 async def list_open_tasks(session: AsyncSession, open_id: str) -> list[Task]:
-    """A member's open tasks (open, submitted, rejected), soonest due first."""
-    stmt = (
-        select(Task)
-        .where(Task.assignee_open_id == open_id, col(Task.status).in_(TaskStatus.OPEN_STATES))
-        .order_by(Task.due_at, Task.id)
+    """A member's open tasks (open, submitted, rejected), soonest due first: the objects
+    `session.exec(select(Task).where(…))` gives (pending changes flushed first, as it
+    would), read in one driver call (storage.driver_reads: "what's due" is asked all
+    day)."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        await session.flush()
+    rows = await driver_reads.fetch(
+        session,
+        _OPEN_TASKS_SQL,
+        [(None, open_id), *((None, s) for s in TaskStatus.OPEN_STATES)],
+        _TASK_COLUMNS,
+        lambda: (
+            select(*_TASK_COLUMNS)
+            .where(Task.assignee_open_id == open_id, col(Task.status).in_(TaskStatus.OPEN_STATES))
+            .order_by(Task.due_at, Task.id)
+        ),
     )
-    return list((await session.exec(stmt)).all())
+    return driver_reads.as_loaded(session, Task, rows, [c.key for c in _TASK_COLUMNS])
 
 
 async def list_open(

@@ -3,13 +3,17 @@ sessions that only read no longer pay for COMMIT / ROLLBACK they do not need."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import aiosqlite
-from sqlmodel import func, select
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import col, func, select
 
 from storage import db
-from storage.models import Task
+from storage.models import Task, TaskStatus
+from storage.reminders import due_now_query, tasks_due_now
+from storage.tasks import list_open_tasks
 
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 
@@ -65,3 +69,173 @@ async def test_a_read_only_sqlite_session_does_not_hand_commit_or_rollback_to_th
     finally:
         await engine.dispose()
     assert kept == ["kept"]
+
+
+def _mixed_tasks() -> list[Task]:
+    return [
+        _task(duty_key="a", assignee_open_id="ou_1", due_at=NOW + timedelta(days=2)),
+        _task(  # every nullable column set, text that needs care, microseconds
+            duty_key="b",
+            assignee_open_id="ou_1",
+            due_at=NOW + timedelta(days=1, microseconds=7),
+            status="rejected",
+            activity_id=3,
+            department="ops",
+            done_at=NOW - timedelta(hours=1),
+            note="改一下 'quoted' <b>",
+            snoozed_until=NOW + timedelta(hours=20),
+            original_due_at=NOW - timedelta(days=1),
+            subject="周报 ? $1",
+            next_action_at=NOW - timedelta(seconds=1),
+        ),
+        _task(duty_key="c", assignee_open_id="ou_1", status="submitted", due_at=NOW),
+        _task(duty_key="d", assignee_open_id="ou_1", due_at=NOW),  # same due as c: by id
+        _task(duty_key="e", assignee_open_id="ou_1", status="done"),
+        _task(duty_key="f", assignee_open_id="ou_2"),
+        _task(duty_key="g", assignee_open_id="ou_1", status="cancelled"),
+    ]
+
+
+def _orm_open_tasks(open_id: str):
+    return (
+        select(Task)
+        .where(Task.assignee_open_id == open_id, col(Task.status).in_(TaskStatus.OPEN_STATES))
+        .order_by(Task.due_at, Task.id)
+    )
+
+
+def _values(task: Task) -> tuple:
+    return tuple(getattr(task, c.key) for c in Task.__table__.columns)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request):
+    return request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
+
+
+async def test_whats_due_gives_what_the_orm_statement_gives(any_db):
+    """list_open_tasks reads in one driver call: the same rows, in the same order, with
+    the same values and types, as session.exec(select(Task)…)."""
+    engine = db.make_engine(any_db)
+    await db.upgrade(engine)
+    sessions = db.make_session_factory(engine)
+    try:
+        async with sessions() as session:
+            session.add_all(_mixed_tasks())
+            await session.commit()
+        async with sessions() as session:
+            fast = await list_open_tasks(session, "ou_1")
+        async with sessions() as session:
+            slow = list((await session.exec(_orm_open_tasks("ou_1"))).all())
+        async with sessions() as session:
+            assert await list_open_tasks(session, "ou_nobody") == []
+    finally:
+        await engine.dispose()
+    assert [t.duty_key for t in fast] == ["c", "d", "b", "a"]
+    assert [_values(t) for t in fast] == [_values(t) for t in slow]
+    for f, s in zip(fast, slow, strict=True):
+        assert [type(v) for v in _values(f)] == [type(v) for v in _values(s)]
+    b = fast[2]
+    assert b.due_at.tzinfo is UTC and b.due_at.microsecond == 7
+    assert b.note == "改一下 'quoted' <b>" and b.subject == "周报 ? $1"
+
+
+async def test_whats_due_objects_behave_as_loaded_ones(any_db):
+    """The tasks come back as the session's own persistent objects: pending changes are
+    flushed first, an object the session holds is that object (filled in if it was
+    expired), and a change to one is saved by the next commit."""
+    engine = db.make_engine(any_db)
+    await db.upgrade(engine)
+    sessions = db.make_session_factory(engine)
+    try:
+        async with sessions() as session:
+            session.add_all(_mixed_tasks())
+            await session.commit()
+        async with sessions() as session:
+            held = (await session.exec(select(Task).where(Task.duty_key == "a"))).one()
+            done = (await session.exec(select(Task).where(Task.duty_key == "d"))).one()
+            done.status = "done"  # not flushed yet: the read must see it
+            session.add(_task(duty_key="new", assignee_open_id="ou_1", due_at=NOW))
+            tasks = await list_open_tasks(session, "ou_1")
+            assert [t.duty_key for t in tasks] == ["c", "new", "b", "a"]
+            assert tasks[-1] is held
+            session.expire(held)
+            again = await list_open_tasks(session, "ou_1")
+            assert again[-1] is held and held.due_at == NOW + timedelta(days=2)  # no lazy load
+            tasks[0].note = "looked at"
+            await session.commit()
+        async with sessions() as session:
+            c = (await session.exec(select(Task).where(Task.duty_key == "c"))).one()
+            d = (await session.exec(select(Task).where(Task.duty_key == "d"))).one()
+    finally:
+        await engine.dispose()
+    assert c.note == "looked at" and d.status == "done"
+
+
+async def test_due_now_on_postgres_gives_what_the_statement_gives(pg_url):
+    engine = db.make_engine(pg_url)
+    await db.upgrade(engine)
+    sessions = db.make_session_factory(engine)
+    try:
+        async with sessions() as session:
+            session.add_all(_mixed_tasks())
+            await session.commit()
+        async with sessions() as session:
+            fast = sorted(tuple(r) for r in await tasks_due_now(session, NOW))
+            conn = await session.connection()
+            slow = sorted(tuple(r) for r in (await conn.execute(due_now_query(NOW))).all())
+            ops = await tasks_due_now(session, NOW + timedelta(days=9), "ops")
+    finally:
+        await engine.dispose()
+    assert fast == slow and [r[1] for r in fast] == ["a", "b", "d", "f"]  # c: submitted
+    assert [r.duty_key for r in ops] == ["b"]
+
+
+async def test_a_dropped_connection_costs_the_tick_at_most_one_read(pg_url):
+    """Connections used a moment ago are not pinged on checkout. When the server drops
+    them, the read that finds out fails like any statement on a dead connection, the pool
+    retires every connection older than that, and the next read works; a connection idle
+    for longer is pinged and replaced without anyone noticing."""
+    import asyncpg
+
+    from tests.conftest import _pg_admin
+
+    admin = await _pg_admin()
+    name = pg_url.rsplit("/", 1)[1]
+
+    async def failures_after_a_drop(**kwargs) -> int:
+        engine = db.make_engine(pg_url, **kwargs)
+        sessions = db.make_session_factory(engine)
+
+        async def read() -> int:
+            async with sessions() as session:
+                return len(await tasks_due_now(session, NOW))
+
+        try:
+            assert await read() == 4
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = $1 AND pid <> pg_backend_pid()",
+                name,
+            )
+            failures = 0
+            for _ in range(3):
+                try:
+                    assert await read() == 4
+                except (DBAPIError, asyncpg.PostgresError, OSError):
+                    failures += 1
+            return failures
+        finally:
+            await engine.dispose()
+
+    engine = db.make_engine(pg_url)
+    await db.upgrade(engine)
+    async with db.make_session_factory(engine)() as session:
+        session.add_all(_mixed_tasks())
+        await session.commit()
+    await engine.dispose()
+    try:
+        assert await failures_after_a_drop() <= 1  # used a moment ago: not pinged
+        assert await failures_after_a_drop(idle_ping_s=0) == 0  # "idle": pinged, replaced
+    finally:
+        await admin.close()
