@@ -5,13 +5,17 @@
 
 - "what's due": one member's open tasks (``storage.tasks.list_open_tasks``), for a random
   member each time;
-- "due now": what the tick reads (``storage.reminders.due_now_query``): undelivered tasks
+- "due now": what the tick reads (``storage.reminders.tasks_due_now``): undelivered tasks
   whose ``next_action_at`` has come.
 
-Both are measured through the bot's own async stack (SQLAlchemy + aiosqlite / asyncpg, a
-session per query, rows built) and as the bare SQL on the driver, on SQLite and (when a
-server is reachable) PostgreSQL, with the query plan and the due-now query once more
-without its index (what the index buys).
+Both are measured through the bot's own code (``make_engine``, a session per query, the
+function the bot calls, rows or ORM objects built: p50 / p99 wall time and the mean CPU
+time of the process per query, the driver's thread included) and as the bare SQL on the
+driver, on SQLite and (when a server is reachable) PostgreSQL, with the query plan and the
+due-now query once more without its index (what the index buys). Both databases are
+loaded first and the generated rows freed before anything is timed (a million tuples in
+this process would make every full garbage collection, and so the p99, the bench's own);
+the collector's pauses during the bot-stack samples are reported.
 
 Data: members spread over the seven roles; tasks due at 18:00 on days spread evenly over
 the last 540 days and the next 60 (about one task per member per week). Past tasks are
@@ -21,13 +25,15 @@ after the 09:30 round (``bot.domain.reminders``), closed tasks carry the "look a
 every write leaves, and one open task in 500 was edited since the round (due now).
 
 The last line is ``RESULT due_now_p99_ms=… whats_due_p99_ms=… backend=sqlite`` (PostgreSQL
-figures follow as ``pg_…`` keys when a server answered).
+figures follow as ``pg_…`` keys when a server answered), then ``load_avg=`` (the 1-minute
+load average at the end: the machine is shared).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import secrets
@@ -137,17 +143,47 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
-def summary(name: str, samples: list[float], rows: list[int]) -> dict:
+def summary(name: str, samples: list[float], rows: list[int], cpu: float | None = None) -> dict:
     return {
         "query": name,
         "p50": statistics.median(samples) * 1000,
         "p99": pct(samples, 99) * 1000,
         "rows": statistics.median(rows),
+        "cpu": None if cpu is None else cpu / len(samples) * 1000,
     }
 
 
-async def measure_stack(url: str, ids: list[str], samples: int, now) -> list[dict]:
-    """Through the bot's own code: engine, session, SQLAlchemy, rows built."""
+class GcPauses:
+    """The garbage collector's pauses while measuring (count, longest, total)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._start = 0.0
+
+    def __call__(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._start)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        gc.callbacks.remove(self)
+
+    def text(self) -> str:
+        if not self.pauses:
+            return "none"
+        return (
+            f"{len(self.pauses)}, longest {max(self.pauses) * 1000:.2f} ms, "
+            f"total {sum(self.pauses) * 1000:.1f} ms"
+        )
+
+
+async def measure_stack(url: str, ids: list[str], samples: int, now) -> tuple[list[dict], str]:
+    """Through the bot's own code: engine, session, the bot's query functions."""
     engine = db.make_engine(url)
     sessions = db.make_session_factory(engine)
     rng = random.Random(1)
@@ -156,26 +192,32 @@ async def measure_stack(url: str, ids: list[str], samples: int, now) -> list[dic
         for _ in range(50):  # warm the pool and caches
             async with sessions() as s:
                 await list_open_tasks(s, rng.choice(ids))
-        times, counts = [], []
-        for _ in range(samples):
-            member = rng.choice(ids)
-            t0 = time.perf_counter()
-            async with sessions() as s:
-                rows = await list_open_tasks(s, member)
-            times.append(time.perf_counter() - t0)
-            counts.append(len(rows))
-        out.append(summary("what's due (one member), bot stack", times, counts))
-        times, counts = [], []
-        for _ in range(max(50, samples // 4)):
-            t0 = time.perf_counter()
-            async with sessions() as s:
-                rows = await tasks_due_now(s, now)
-            times.append(time.perf_counter() - t0)
-            counts.append(len(rows))
-        out.append(summary("due now (what the tick reads), bot stack", times, counts))
+                await tasks_due_now(s, now)
+        with GcPauses() as pauses:
+            times, counts = [], []
+            cpu = time.process_time()
+            for _ in range(samples):
+                member = rng.choice(ids)
+                t0 = time.perf_counter()
+                async with sessions() as s:
+                    rows = await list_open_tasks(s, member)
+                times.append(time.perf_counter() - t0)
+                counts.append(len(rows))
+            cpu = time.process_time() - cpu
+            out.append(summary("what's due (one member), bot stack", times, counts, cpu))
+            times, counts = [], []
+            cpu = time.process_time()
+            for _ in range(max(50, samples // 4)):
+                t0 = time.perf_counter()
+                async with sessions() as s:
+                    rows = await tasks_due_now(s, now)
+                times.append(time.perf_counter() - t0)
+                counts.append(len(rows))
+            cpu = time.process_time() - cpu
+            out.append(summary("due now (what the tick reads), bot stack", times, counts, cpu))
     finally:
         await engine.dispose()
-    return out
+    return out, pauses.text()
 
 
 # -- SQLite ------------------------------------------------------------------------------
@@ -250,23 +292,33 @@ def sqlite_raw(path: Path, ids: list[str], samples: int, now) -> tuple[list[dict
     return out, plans
 
 
-async def run_sqlite(args, ids, member_rows, task_rows, now) -> dict:
+async def load_sqlite(member_rows, task_rows) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="dutybot-due-"))
     path = tmp / "due.db"
     url = f"sqlite+aiosqlite:///{path}"
     engine = db.make_engine(url)
     await db.upgrade(engine)
     await engine.dispose()
-    load = sqlite_load(path, member_rows, task_rows)
-    stack = await measure_stack(url, ids, args.samples, now)
-    raw, plans = sqlite_raw(path, ids, args.samples, now)
-    return {"name": "SQLite 3 (WAL)", "load_s": load, "rows": stack + raw, "plans": plans}
+    return {"path": path, "url": url, "load_s": sqlite_load(path, member_rows, task_rows)}
+
+
+async def run_sqlite(loaded: dict, args, ids, now) -> dict:
+    stack, pauses = await measure_stack(loaded["url"], ids, args.samples, now)
+    raw, plans = sqlite_raw(loaded["path"], ids, args.samples, now)
+    return {
+        "name": "SQLite 3 (WAL)",
+        "load_s": loaded["load_s"],
+        "rows": stack + raw,
+        "plans": plans,
+        "gc": pauses,
+    }
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------
 
 
-async def run_pg(args, ids, member_rows, task_rows, at) -> dict | None:
+async def load_pg(args, member_rows, task_rows) -> dict | None:
+    """A fresh database with the rows (None when no server answers); drop_pg removes it."""
     import asyncpg
 
     user, _, hostport = args.pg.partition("@")
@@ -281,101 +333,107 @@ async def run_pg(args, ids, member_rows, task_rows, at) -> dict | None:
     name = f"dutybot_bench_{secrets.token_hex(4)}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+asyncpg://{user}@{host}:{port or 5432}/{name}"
-    try:
-        engine = db.make_engine(url)
-        await db.upgrade(engine)
-        await engine.dispose()
-        conn = await asyncpg.connect(user=user, host=host, port=int(port or 5432), database=name)
+    loaded = {"admin": admin, "name": name, "url": url}
+    engine = db.make_engine(url)
+    await db.upgrade(engine)
+    await engine.dispose()
+    conn = await asyncpg.connect(user=user, host=host, port=int(port or 5432), database=name)
+    loaded["conn"] = conn
+    t0 = time.perf_counter()
+    now = datetime.now(UTC)
+    await conn.copy_records_to_table(
+        "members",
+        records=[(m[0], m[1], m[2], False, True, now, now) for m in member_rows],
+        columns=["open_id", "name", "role_key", "is_admin", "active", "created_at", "updated_at"],
+    )
+    await conn.copy_records_to_table(
+        "tasks",
+        records=[(i, d, a, p, due, st, now, now, nx) for i, d, a, p, due, st, nx in task_rows],
+        columns=[
+            "id",
+            "duty_key",
+            "assignee_open_id",
+            "period_key",
+            "due_at",
+            "status",
+            "created_at",
+            "updated_at",
+            "next_action_at",
+        ],
+    )
+    await conn.execute("SELECT setval('tasks_id_seq', (SELECT max(id) FROM tasks))")
+    await conn.execute("VACUUM ANALYZE tasks")
+    await conn.execute("ANALYZE members")
+    loaded["load_s"] = time.perf_counter() - t0
+    return loaded
+
+
+async def drop_pg(loaded: dict) -> None:
+    if "conn" in loaded:
+        await loaded["conn"].close()
+    admin = loaded["admin"]
+    await admin.execute(f'DROP DATABASE "{loaded["name"]}" WITH (FORCE)')
+    await admin.close()
+
+
+async def run_pg(loaded: dict, args, ids, at) -> dict:
+    conn = loaded["conn"]
+    stack, pauses = await measure_stack(loaded["url"], ids, args.samples, at)
+    rng = random.Random(2)
+    q1 = WHATS_DUE_SQL.format(p="$1")
+    q2 = DUE_NOW_SQL.format(p1="$1")
+    s1, s2 = await conn.prepare(q1), await conn.prepare(q2)
+    times, counts = [], []
+    for _ in range(args.samples):
         t0 = time.perf_counter()
-        now = datetime.now(UTC)
-        await conn.copy_records_to_table(
-            "members",
-            records=[(m[0], m[1], m[2], False, True, now, now) for m in member_rows],
-            columns=[
-                "open_id",
-                "name",
-                "role_key",
-                "is_admin",
-                "active",
-                "created_at",
-                "updated_at",
-            ],
-        )
-        await conn.copy_records_to_table(
-            "tasks",
-            records=[(i, d, a, p, due, st, now, now, nx) for i, d, a, p, due, st, nx in task_rows],
-            columns=[
-                "id",
-                "duty_key",
-                "assignee_open_id",
-                "period_key",
-                "due_at",
-                "status",
-                "created_at",
-                "updated_at",
-                "next_action_at",
-            ],
-        )
-        await conn.execute("SELECT setval('tasks_id_seq', (SELECT max(id) FROM tasks))")
-        await conn.execute("VACUUM ANALYZE tasks")
-        await conn.execute("ANALYZE members")
-        load = time.perf_counter() - t0
-        stack = await measure_stack(url, ids, args.samples, at)
-        rng = random.Random(2)
-        q1 = WHATS_DUE_SQL.format(p="$1")
-        q2 = DUE_NOW_SQL.format(p1="$1")
-        s1, s2 = await conn.prepare(q1), await conn.prepare(q2)
-        times, counts = [], []
-        for _ in range(args.samples):
-            t0 = time.perf_counter()
-            rows = await s1.fetch(rng.choice(ids))
-            times.append(time.perf_counter() - t0)
-            counts.append(len(rows))
-        raw = [summary("what's due (one member), bare SQL", times, counts)]
-        times, counts = [], []
-        for _ in range(max(50, args.samples // 4)):
-            t0 = time.perf_counter()
-            rows = await s2.fetch(at)
-            times.append(time.perf_counter() - t0)
-            counts.append(len(rows))
-        raw.append(summary("due now, bare SQL", times, counts))
-        plans = {
-            "what's due": [r[0] for r in await conn.fetch("EXPLAIN " + q1, ids[0])],
-            "due now": [r[0] for r in await conn.fetch("EXPLAIN " + q2, at)],
-        }
-        await conn.execute(f"DROP INDEX {INDEX}")
-        s3 = await conn.prepare(q2)
-        times = []
-        for _ in range(20):
-            t0 = time.perf_counter()
-            await s3.fetch(at)
-            times.append(time.perf_counter() - t0)
-        plans[f"due now without {INDEX}"] = [r[0] for r in await conn.fetch("EXPLAIN " + q2, at)]
-        raw.append(summary("due now, bare SQL, index dropped", times, [0]))
-        await conn.close()
-        version = await admin.fetchval("SHOW server_version")
-        return {
-            "name": f"PostgreSQL {version}",
-            "load_s": load,
-            "rows": stack + raw,
-            "plans": plans,
-        }
-    finally:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.close()
+        rows = await s1.fetch(rng.choice(ids))
+        times.append(time.perf_counter() - t0)
+        counts.append(len(rows))
+    raw = [summary("what's due (one member), bare SQL", times, counts)]
+    times, counts = [], []
+    for _ in range(max(50, args.samples // 4)):
+        t0 = time.perf_counter()
+        rows = await s2.fetch(at)
+        times.append(time.perf_counter() - t0)
+        counts.append(len(rows))
+    raw.append(summary("due now, bare SQL", times, counts))
+    plans = {
+        "what's due": [r[0] for r in await conn.fetch("EXPLAIN " + q1, ids[0])],
+        "due now": [r[0] for r in await conn.fetch("EXPLAIN " + q2, at)],
+    }
+    await conn.execute(f"DROP INDEX {INDEX}")
+    s3 = await conn.prepare(q2)
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        await s3.fetch(at)
+        times.append(time.perf_counter() - t0)
+    plans[f"due now without {INDEX}"] = [r[0] for r in await conn.fetch("EXPLAIN " + q2, at)]
+    raw.append(summary("due now, bare SQL, index dropped", times, [0]))
+    await conn.execute(INDEX_SQL)
+    version = await loaded["admin"].fetchval("SHOW server_version")
+    return {
+        "name": f"PostgreSQL {version}",
+        "load_s": loaded["load_s"],
+        "rows": stack + raw,
+        "plans": plans,
+        "gc": pauses,
+    }
 
 
 def render(result: dict, members: int, tasks: int) -> str:
     lines = [
         f"### {result['name']}: {members:,} members, {tasks:,} tasks (loaded in {result['load_s']:.0f} s)",
         "",
-        "| query | rows returned (median) | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|",
+        "| query | rows returned (median) | p50 ms | p99 ms | CPU ms / query |",
+        "|---|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         rows = "—" if r["rows"] == 0 else f"{r['rows']:,.0f}"
-        lines.append(f"| {r['query']} | {rows} | {r['p50']:.2f} | {r['p99']:.2f} |")
+        cpu = "" if r["cpu"] is None else f"{r['cpu']:.2f}"
+        lines.append(f"| {r['query']} | {rows} | {r['p50']:.2f} | {r['p99']:.2f} | {cpu} |")
     lines.append("")
+    lines.append(f"- garbage collections during the bot-stack samples: {result['gc']}")
     for name, plan in result["plans"].items():
         lines.append(f"- plan, {name}: `{' / '.join(p.strip() for p in plan)}`")
     return "\n".join(lines)
@@ -393,6 +451,7 @@ def result_line(results: list[dict]) -> str:
         parts += [f"{pre}due_now_p99_ms={due:.2f}", f"{pre}whats_due_p99_ms={whats:.2f}"]
         if not pre:
             parts.append("backend=sqlite")
+    parts.append(f"load_avg={os.getloadavg()[0]:.2f}")
     return "RESULT " + " ".join(parts)
 
 
@@ -418,11 +477,17 @@ async def main() -> None:
     ids, member_rows, task_rows = generate(args.members, args.tasks, ladder_state(policy, calendar))
     now = NOW.astimezone(UTC)
     print(f"now = {NOW.isoformat()} (after the 09:30 round)", file=sys.stderr)
-    results = [await run_sqlite(args, ids, member_rows, task_rows, now)]
-    if not args.no_pg:
-        pg = await run_pg(args, ids, member_rows, task_rows, now)
-        if pg:
-            results.append(pg)
+    sqlite_db = await load_sqlite(member_rows, task_rows)
+    pg_db = None if args.no_pg else await load_pg(args, member_rows, task_rows)
+    del member_rows, task_rows
+    gc.collect()
+    try:
+        results = [await run_sqlite(sqlite_db, args, ids, now)]
+        if pg_db is not None:
+            results.append(await run_pg(pg_db, args, ids, now))
+    finally:
+        if pg_db is not None:
+            await drop_pg(pg_db)
     for r in results:
         print(render(r, args.members, args.tasks))
         print()

@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 FAST_DRIVERS = {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}
 _converters: dict[tuple[str, tuple], list] = {}
 _texts: dict[tuple[str, str], str] = {}
+_binds: dict[tuple[str, Column], Any] = {}
 
 
 def _dialect_text(dialect: str, sql: str) -> str:
@@ -41,6 +42,15 @@ def _dialect_text(dialect: str, sql: str) -> str:
         else:
             _texts[key] = sql
     return _texts[key]
+
+
+def _bind_processor(dialect, column: Column | None):
+    if column is None:
+        return None
+    key = (dialect.name, column)
+    if key not in _binds:
+        _binds[key] = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return _binds[key]
 
 
 def _result_converters(dialect, columns: Sequence[Column]) -> list:
@@ -68,11 +78,7 @@ async def fetch(
     if (dialect.name, dialect.driver) in FAST_DRIVERS:
         bound = []
         for column, value in params:
-            bind = (
-                None
-                if column is None
-                else column.type.dialect_impl(dialect).bind_processor(dialect)
-            )
+            bind = _bind_processor(dialect, column)
             bound.append(value if bind is None else bind(value))
         driver = (await conn.get_raw_connection()).driver_connection
         text = _dialect_text(dialect.name, sql)
