@@ -233,6 +233,9 @@ class OutboundMessage(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
     feishu_message_id: str | None = Field(default=None, max_length=64)
     last_error: str | None = Field(default=None, sa_type=Text)
+    # The department the message is about when the sender knows it and the receiver does not
+    # say (an answer in a private chat): whose admins hear if it cannot be delivered.
+    department: str | None = Field(default=None, max_length=32)
 
 
 class AuditLog(SQLModel, table=True):
