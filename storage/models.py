@@ -116,6 +116,9 @@ class Member(SQLModel, table=True):
     department: str = _department()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # The language they last wrote to the bot in (zh | en): cards nobody asked for (the
+    # hand-off card) speak it; None: the team's language.
+    lang: str | None = Field(default=None, max_length=8)
 
 
 class Chat(SQLModel, table=True):
