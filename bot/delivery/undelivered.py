@@ -42,9 +42,8 @@ class Undelivered:
 
     @classmethod
     def of(cls, row: OutboundMessage, reason: str, error: str) -> Undelivered:
-        receiver = Lost(
-            row.uuid, row.department, row.receive_id_type, row.receive_id, row.target_uuid
-        )
+        department = getattr(row, "department", None)  # a row read without it: the receiver's
+        receiver = Lost(row.uuid, department, row.receive_id_type, row.receive_id, row.target_uuid)
         return cls(row.uuid, row.purpose, row.lane, reason, error, receiver)
 
 
