@@ -1,14 +1,18 @@
 """With several departments, the card about messages that could not be delivered goes to
 the admins of the department the message belongs to (its receiver's), each department with
 its own incident; a message of no known department goes to every admin. Through signed
-webhooks, the outbox and the emulator refusing a send."""
+webhooks, the outbox, the Feishu Tasks mirror and the emulator refusing a call."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.jobs.scheduler import run_tick
+from storage.models import Task
 from tests import feishu_events as fe
-from tests.test_departments import company  # noqa: F401 - the fixture
+from tests.sched_helpers import add_task, at
+from tests.test_departments import company, dutybot, write_team  # noqa: F401 - the fixture
+from tests.test_feishu_tasks import mirrored  # noqa: F401 - the fixture
 from tests.test_outbox import alerts
 
 MARKETING_ADMINS = {"ou_director"}
@@ -40,3 +44,22 @@ async def test_undelivered_alerts_go_to_the_messages_department(harness, company
     in_sales_chat = {"chat_type": "group", "chat_id": "oc_sales", "mentions": [fe.bot_mention()]}
     got = await lost_answer(harness, "@_user_1 待办", "ou_director", **in_sales_chat)
     assert got == SALES_ADMINS
+
+
+async def test_a_feishu_task_call_lost_is_its_tasks_departments(mirrored, tmp_path):  # noqa: F811
+    """A Feishu Tasks create refused for a sales task: sales' admin hears."""
+    h = mirrored
+    result = await dutybot(h, tmp_path, "org", "sync", str(write_team(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    await run_tick(h.bot, h.clock.now())
+    await h.settle()  # the team's tasks are mirrored
+    task = await add_task(h.bot, "rep.visit_report", "ou_s_rep", at(2026, 12, 7, 18))
+    async with h.bot.sessions() as session:
+        (await session.get(Task, task.id)).department = "sales"
+        await session.commit()
+    h.emulator.fail_next("task.v2.task.create", status=400, code=99991672, msg="no scope")
+    before = len(alerts(h.emulator))
+    h.bot.wake_outbox()
+    await h.settle()
+    assert h.bot.outbox.reporter.counts[("task", "permanent")] == 1
+    assert {m.receive_id for m in alerts(h.emulator)[before:]} == SALES_ADMINS
