@@ -31,6 +31,7 @@ from handlers import (
     activities,
     admin,
     digests,
+    feishu_tasks,
     menu,
     messages,
     people,
@@ -67,6 +68,7 @@ def build_router() -> Router:
         messages.router,
         menu.router,  # the bot menu: no keywords, one event type
         people.router,  # people leave or change role: contact events, the hand-off card
+        feishu_tasks.router,  # a mirrored task ticked off or deleted in Feishu Tasks
     )
 
 
@@ -116,6 +118,7 @@ class BotApp:
             self.task_mirror = self._task_mirror()
             self.outbox.mirror = self.task_mirror
             self.outbox.extra_kinds.update(self.task_mirror.kinds)
+            self.services.feishu_tasks = self.task_mirror.tasks  # reads tasks back
         self.dispatcher = Dispatcher(
             self.router, self.services, self.sessions, self.clock.now, self.stats
         )
