@@ -19,6 +19,7 @@ from bot.dispatch.events import FeishuTaskEvent
 from bot.dispatch.router import Router
 from storage import feishu_tasks as links
 from storage.audit import audit
+from storage.members import get_member
 from storage.models import TaskStatus
 from storage.tasks import mark_done
 
@@ -68,16 +69,19 @@ async def _changed(ctx: Ctx, event: FeishuTaskEvent) -> None:
         audit(
             ctx.session, at=ctx.now, action="feishu_task.reopened", actor="feishu", subject=subject
         )
-        zh, en = duty.name_zh, duty.name_en
-        await ctx.send(
-            "open_id",
-            task.assignee_open_id,
-            f"「{zh}」要提交报告才算完成，我已在飞书任务里把它恢复为未完成。"
-            f"对我说「提交{zh}」即可填写。\n"
-            f'"{en}" is done once its report is in, so I opened it again in Feishu Tasks. '
-            f'Say "submit {en}" to me to fill it in.',
-            msg_type="text",
-        )
+        # In the language the assignee last wrote to the bot in (else Chinese).
+        member = await get_member(ctx.session, task.assignee_open_id)
+        if getattr(member, "lang", None) == "en":
+            note = (
+                f'"{duty.name_en}" is done once its report is in, so I opened it again in '
+                f'Feishu Tasks. Say "submit {duty.name_en}" to me to fill it in.'
+            )
+        else:
+            note = (
+                f"「{duty.name_zh}」要提交报告才算完成，我已在飞书任务里把它恢复为未完成。"
+                f"对我说「提交{duty.name_zh}」即可填写。"
+            )
+        await ctx.send("open_id", task.assignee_open_id, note, msg_type="text")
         return
     if await mark_done(ctx.session, task, ctx.now):
         await links.set_state(ctx.session, link.task_id, ctx.now, closed=True)

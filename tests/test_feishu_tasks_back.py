@@ -89,8 +89,7 @@ async def test_work_that_needs_a_report_is_opened_again_and_its_assignee_told(mi
     assert reopen["json"]["task"]["completed_at"] == "0"
     (note,) = [m for m in h.emulator.messages_to("ou_planner") if m.msg_type == "text"]
     duty = h.bot.policy.duties[EXEC_REPORT]
-    assert duty.name_zh in note.content["text"] and "提交" in note.content["text"]
-    assert duty.name_en in note.content["text"]
+    assert f"对我说「提交{duty.name_zh}」" in note.content["text"]  # Chinese by default
     # The re-open comes back as an event too (Feishu shows it open): nothing more happens.
     await deliver(h, fe.task_updated_v1(guid, 6, h.clock.now()))
     assert len(h.emulator.requests_for("task.v2.task.patch")) == 1
@@ -156,3 +155,19 @@ async def test_without_the_mirror_task_events_are_ignored(harness):
     assert resp.status == 200
     await h.settle()
     assert h.emulator.requests_for("task.v2.task.get") == []
+
+
+async def test_the_note_speaks_the_language_the_assignee_writes_in(mirrored):
+    h = mirrored
+    await h.say("what's due")  # the planner writes in English
+    task, guid = await mirror(h, EXEC_REPORT)
+    h.emulator.tasks.tick_off(guid)
+    await deliver(h, fe.task_changed(guid, h.clock.now(), DONE))
+    notes = [m for m in h.emulator.messages_to("ou_planner") if m.msg_type == "text"]
+    duty = h.bot.policy.duties[EXEC_REPORT]
+    assert any(f'Say "submit {duty.name_en}"' in m.content["text"] for m in notes)
+    # …and what it says works: the report form comes.
+    before = len(h.emulator.cards_to("ou_planner"))
+    await h.say(f"submit {duty.name_en}")
+    cards = h.emulator.cards_to("ou_planner")[before:]
+    assert any("form" in str(card) for card in cards)
