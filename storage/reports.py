@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Report, ReportStatus, ReportVersion, Task, TaskStatus
-from storage.queue import insert_ignore
 
 
 def dumps(obj: Any) -> str:
@@ -60,34 +60,33 @@ async def create_report(
     kpis: list,
     now: datetime,
     via: str,
+    approver_card: str | None = None,
 ) -> Report | None:
     """The first version of the report for `task`; None if the task already has one
-    (a concurrent submit got there first)."""
-    inserted = await insert_ignore(
-        session,
-        Report,
-        {
-            "task_id": task.id,
-            "duty_key": task.duty_key,
-            "author_open_id": author,
-            "approver_open_id": approver,
-            "status": ReportStatus.SUBMITTED,
-            "version": 1,
-            "values": dumps(values),
-            "kpis": dumps(kpis),
-            "submitted_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
-        key="task_id",
-    )
-    if not inserted:
+    (a concurrent submit got there first). One `INSERT … ON CONFLICT DO NOTHING
+    RETURNING` for the report, one INSERT for its version (at the next flush)."""
+    row = {
+        "task_id": task.id,
+        "duty_key": task.duty_key,
+        "author_open_id": author,
+        "approver_open_id": approver,
+        "status": ReportStatus.SUBMITTED,
+        "version": 1,
+        "values": dumps(values),
+        "kpis": dumps(kpis),
+        "submitted_at": now,
+        "approver_card_uuid": approver_card,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Report).values(row).on_conflict_do_nothing(index_elements=["task_id"])
+    report = (await session.exec(stmt.returning(Report))).scalars().first()
+    if report is None:
         return None
-    report = await report_for_task(session, task.id)
-    assert report is not None
     session.add(
         ReportVersion(
-            report_id=report.id, version=1, values=dumps(values), submitted_at=now, via=via
+            report_id=report.id, version=1, values=row["values"], submitted_at=now, via=via
         )
     )
     return report

@@ -73,5 +73,5 @@ async def test_statements_per_submit_and_decision(harness):
     assert len(approve) <= APPROVE_MAX, "\n".join(approve)
 
 
-SUBMIT_MAX = 17  # a form submit: 23.5 on 2026-12-03 morning, 16.5 after the third pass
+SUBMIT_MAX = 13  # a form submit: 23.5 on 2026-12-03 morning, then 16.5, then 13
 APPROVE_MAX = 11  # an approve: 23.9, then 21.0, then 11 (reads first, writes at the end)

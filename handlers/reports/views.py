@@ -39,10 +39,16 @@ class ViewData:
 
 
 async def view_data(
-    ctx: Ctx, report: Report, task: Task, duty: Duty | None, also: set[str] = frozenset()
+    ctx: Ctx,
+    report: Report,
+    task: Task,
+    duty: Duty | None,
+    also: set[str] = frozenset(),
+    submitted: dict[int, datetime] | None = None,
 ) -> ViewData:
     """Two queries (three for an activity's task): every member named (and `also`, e.g.
-    whoever is deciding it now), and the submission times of this version and the first."""
+    whoever is deciding it now), and the submission times of this version and the first
+    (unless given: a report being created has only its first, now)."""
     values = store.loads(report.values, {})
     template = duty.report if duty else None
     person_ids = set()
@@ -55,7 +61,9 @@ async def view_data(
     who = {report.author_open_id, report.approver_open_id or "", report.decided_by or ""}
     asked = frozenset(who | person_ids | set(also))
     found = await people(ctx.session, set(asked))
-    at = await store.versions_submitted_at(ctx.session, report.id or 0, {report.version, 1})
+    at = submitted
+    if at is None:
+        at = await store.versions_submitted_at(ctx.session, report.id or 0, {report.version, 1})
     return ViewData(found, at, await period_label(ctx, task), asked)
 
 
