@@ -12,6 +12,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.sqlite_driver import one_hop
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -48,6 +50,7 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every test
+            one_hop(dbapi_conn)  # a statement is one hand-off to SQLite's thread, not four
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
