@@ -54,11 +54,14 @@ def make_engine(url: str, **kwargs) -> AsyncEngine:
     databases' pooled connections are pinged when idle for `idle_ping_s` (see
     _ping_when_idle)."""
     if url.startswith("sqlite"):
+        from storage.sqlite_driver import one_hop
+
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every test
+            one_hop(dbapi_conn)  # a statement is one hand-off to SQLite's thread, not four
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
