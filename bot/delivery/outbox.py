@@ -21,6 +21,7 @@ from bot.delivery.outcomes import classify
 from bot.delivery.undelivered import Undelivered, UndeliveredReporter
 from bot.delivery.worker import Worker
 from bot.feishu.gateway import FeishuError, FeishuGateway
+from bot.feishu.limits import urgent
 from storage import outbox as outbox_store
 from storage.cards import remember_card
 from storage.models import OutboundMessage
@@ -29,6 +30,7 @@ from storage.queue import claim_fair
 log = logging.getLogger("dutybot.workers")
 
 PER_LANE = 5  # one second of a receiver's 5/s limit per pass
+URGENT = 0  # priority of answers someone is waiting for (storage.outbox.PURPOSES)
 
 
 class OutboxWorker(Worker):
@@ -85,10 +87,32 @@ class OutboxWorker(Worker):
                     if (gone := await self._send(row)) is not None:
                         lost.append(gone)
 
-        await asyncio.gather(*(run(g) for g in by_lane.values()))
+        sending = asyncio.ensure_future(asyncio.gather(*(run(g) for g in by_lane.values())))
+        answered = await self._answer_meanwhile(sending, lost)
         if lost:
             await self.reporter.report(lost)
-        return len(rows) + len(expired)
+        return len(rows) + len(expired) + answered
+
+    async def _answer_meanwhile(self, sending: asyncio.Future, lost: list) -> int:
+        """While a pass's sends wait for the rate limits (a fan-out can wait a minute for
+        the next place), answers queued meanwhile (the inbox wakes us) go at once, with the
+        headroom bulk sends cannot use (bot.feishu.limits.urgent), not after the pass."""
+        answers: list[asyncio.Task] = []
+        while not sending.done():
+            woken = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait((sending, woken), return_when=asyncio.FIRST_COMPLETED)
+            if not woken.done():
+                woken.cancel()
+                break
+            self._wake.clear()
+            async with self.sessions() as session:
+                rows = await claim_fair(
+                    session, self.clock.now(), self.lease, self.batch, self.per_lane, URGENT
+                )
+            answers += [asyncio.create_task(self._send(row)) for row in rows]
+        await sending
+        lost += [gone for gone in await asyncio.gather(*answers) if gone is not None]
+        return len(answers)
 
     async def deliver_for(self, seconds: float) -> int:
         """Send what is due, then keep at it (waiting for retries to come due and for
@@ -152,7 +176,8 @@ class OutboxWorker(Worker):
     async def _send(self, row: OutboundMessage) -> Undelivered | None:
         """Deliver one row; what could not be delivered (and will not be) is returned."""
         try:
-            message_id = await self._deliver(row)
+            with urgent(row.priority <= URGENT):
+                message_id = await self._deliver(row)
         except FeishuError as exc:
             reason = classify(exc.code, exc.retryable)
             async with self.sessions() as session:
