@@ -98,20 +98,27 @@ class OutboxWorker(Worker):
         the next place), answers queued meanwhile (the inbox wakes us) go at once, with the
         headroom bulk sends cannot use (bot.feishu.limits.urgent), not after the pass."""
         answers: list[asyncio.Task] = []
-        while not sending.done():
-            woken = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait((sending, woken), return_when=asyncio.FIRST_COMPLETED)
-            if not woken.done():
-                woken.cancel()
-                break
-            self._wake.clear()
-            async with self.sessions() as session:
-                rows = await claim_fair(
-                    session, self.clock.now(), self.lease, self.batch, self.per_lane, URGENT
-                )
-            answers += [asyncio.create_task(self._send(row)) for row in rows]
-        await sending
-        lost += [gone for gone in await asyncio.gather(*answers) if gone is not None]
+        try:
+            while not sending.done():
+                woken = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait((sending, woken), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
+                if sending.done():
+                    break
+                self._wake.clear()
+                async with self.sessions() as session:
+                    rows = await claim_fair(
+                        session, self.clock.now(), self.lease, self.batch, self.per_lane, URGENT
+                    )
+                answers += [asyncio.create_task(self._send(row)) for row in rows]
+            await sending
+            lost += [gone for gone in await asyncio.gather(*answers) if gone is not None]
+        finally:  # stopped (cancelled): nothing of this pass goes on sending
+            for work in (sending, *answers):
+                work.cancel()
+            sending.add_done_callback(lambda done: done.cancelled() or done.exception())
         return len(answers)
 
     async def deliver_for(self, seconds: float) -> int:
