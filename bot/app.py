@@ -369,7 +369,7 @@ class BotApp:
 
         engine = self.engine
 
-        async def shared(specs) -> float:
+        async def shared(specs):
             return await reserve(engine, [Bucket(*spec) for spec in specs])
 
         limits.shared = shared

@@ -25,12 +25,24 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
+from typing import Protocol
 
 log = logging.getLogger("dutybot.feishu")
 
 BucketSpec = tuple[str, float, int]
-"""(key, seconds between calls, calls allowed back to back): a GCRA bucket."""
-SharedReserve = Callable[[Sequence[BucketSpec]], Awaitable[float]]
+"""(key, window seconds, calls allowed in any window): a sliding window all replicas share."""
+
+
+class SharedPlaces(Protocol):
+    """Places taken in the shared windows (storage.rate_limits.Reservation)."""
+
+    wait: float  # seconds until the call may start
+
+    async def release(self) -> None: ...
+
+
+SharedReserve = Callable[[Sequence[BucketSpec]], Awaitable[SharedPlaces]]
+_releasing: set[asyncio.Task] = set()  # shared places being released (kept referenced)
 
 IN_FLIGHT_RECHECK = 0.02  # a window full of calls still in flight: look again this soon
 _URGENT: ContextVar[bool] = ContextVar("dutybot_urgent_call", default=False)
@@ -113,15 +125,29 @@ class SlidingWindow:
 class Slot:
     """One call's places in its windows; `release()` when its answer is in."""
 
-    __slots__ = ("_places",)
+    __slots__ = ("_places", "_shared")
 
-    def __init__(self, places: list[tuple[SlidingWindow, str]]) -> None:
-        self._places = places
+    def __init__(
+        self, places: list[tuple[SlidingWindow, str]], shared: SharedPlaces | None = None
+    ) -> None:
+        self._places, self._shared = places, shared
 
     def release(self) -> None:
         places, self._places = self._places, []
         for window, key in places:
             window.end(key)
+        shared, self._shared = self._shared, None
+        if shared is not None:  # one more round trip: not on the caller's time
+            task = asyncio.create_task(shared.release())
+            _releasing.add(task)
+            task.add_done_callback(_released)
+
+
+def _released(task: asyncio.Task) -> None:
+    _releasing.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        # the places keep their longer hold (storage.rate_limits.IN_FLIGHT): safe
+        log.warning("shared rate limits: release failed (%s)", exc)
 
 
 class SendLimits:
@@ -137,7 +163,6 @@ class SendLimits:
     answer of the next 35 s wait for the minute to turn (bench/fanout.py --probe)."""
 
     ANSWER_SPAN = 10.0  # seconds of answers the expected rate is taken from
-    MINUTE_BURST = 20  # shared buckets: 975/min + 20 back to back stays under 1000 a minute
 
     def __init__(
         self,
@@ -164,15 +189,16 @@ class SendLimits:
         self.stats = {"shared_waits": 0, "shared_errors": 0, "urgent_waits": 0}
 
     def buckets(self, receiver: str | None, urgent: bool = False) -> list[BucketSpec]:
-        """The shared buckets of one call. Evenly spaced calls (a window counts arrivals,
-        which bunch: spacing leaves room): the app's per-second rate, its per-minute rate
-        with a short burst, and the receiver at half a call per second under its limit."""
+        """The shared windows of one call: the app's second and minute up to the answers'
+        limits, bulk calls also in their own at the bulk limits, and the receiver's."""
         specs: list[BucketSpec] = [
-            ("app:second", 1.0 / self.per_second, 1),
-            ("app:minute", 60.0 / self.per_minute, self.MINUTE_BURST),
+            ("app:second", 1.0, self.urgent_second),
+            ("app:minute", 60.0, self.urgent_minute),
         ]
+        if not urgent:
+            specs += [("bulk:second", 1.0, self.per_second), ("bulk:minute", 60.0, self.per_minute)]
         if receiver:
-            specs.append((f"receiver:{receiver}"[:120], 1.0 / (self.per_receiver - 0.5), 1))
+            specs.append((f"receiver:{receiver}"[:100], 1.0, self.per_receiver))
         return specs
 
     async def acquire(self, receiver: str | None) -> Slot:
@@ -181,15 +207,15 @@ class SendLimits:
         is_urgent = _URGENT.get()
         if self.shared is not None:
             try:
-                wait = await self.shared(self.buckets(receiver, is_urgent))
+                places = await self.shared(self.buckets(receiver, is_urgent))
             except Exception as exc:  # noqa: BLE001 - the database is down: limit locally
                 self.stats["shared_errors"] += 1
                 log.warning("shared rate limits unavailable (%s): limiting locally", exc)
             else:
-                if wait > 0:
+                if places.wait > 0:
                     self.stats["shared_waits"] += 1
-                    await asyncio.sleep(wait)
-                return Slot([])
+                    await asyncio.sleep(places.wait)
+                return Slot([], places)
         while True:
             if receiver:  # the receiver first, then the app, then take every place at once
                 while (wait := self.receiver.wait_time(receiver)) > 0:  # noqa: ASYNC110
