@@ -523,7 +523,11 @@ async def run(args) -> dict:
         lagging = asyncio.create_task(loop_lag(lags, bulk_done))
         async with aiohttp.ClientSession() as http:
             probing = asyncio.create_task(probe.run(http, bulk_done)) if args.probe else None
-            while await outbox_left(bot, "reminder"):  # noqa: ASYNC110 - polling the database
+            tick = time.monotonic()
+            while left := await outbox_left(bot, "reminder"):
+                if time.monotonic() - tick > 10:
+                    tick = time.monotonic()
+                    print(f"  {tick - t0:.0f} s: {left} reminders left", file=sys.stderr)
                 await asyncio.sleep(0.5)
             bulk_done.set()
             result["bulk_wall_s"] = time.perf_counter() - t0
@@ -669,8 +673,11 @@ def main() -> None:
         parser.error("--reminders must be a multiple of --members (whole rounds)")
     if args.replicas > 1 and not args.pg:
         parser.error("--replicas needs --pg (replicas share PostgreSQL)")
+    import logging
+
     from bot.fast import run as fast_run
 
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     result = fast_run(run(args))
     print(render(result))
     print(f"load average: {os.getloadavg()}")

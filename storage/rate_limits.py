@@ -44,21 +44,21 @@ class Reservation:
     wait: float
     places: list[tuple[str, float, float]] = field(default_factory=list)  # key, held, window
 
-    async def release(self) -> None:
-        """The call's answer is in: its places free `window` after now (unless another
-        call has taken a place since, which then keeps its own time)."""
-        if not self.places:
+    async def release(self, *others: Reservation) -> None:
+        """The call's answer is in: its places (and those of `others`, the same call's in
+        other buckets) free `window` after now, unless another call has taken one since
+        (it keeps its own time). One statement, committed on its own."""
+        places = [p for r in (self, *others) for p in r.places]
+        if not places:
             return
-        keys = sorted(key for key, _, _ in self.places)
         values = ", ".join(
-            f"(:k{i}, CAST(:t{i} AS float8), CAST(:w{i} AS float8))"
-            for i in range(len(self.places))
+            f"(:k{i}, CAST(:t{i} AS float8), CAST(:w{i} AS float8))" for i in range(len(places))
         )
         params = {}
-        for i, (key, held, window) in enumerate(self.places):
+        for i, (key, held, window) in enumerate(places):
             params |= {f"k{i}": key, f"t{i}": held, f"w{i}": window}
-        async with self.engine.begin() as conn:
-            await _lock(conn, keys)
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.execute(
                 text(
                     "UPDATE rate_limits AS r "
@@ -92,19 +92,32 @@ async def _lock(conn, keys: list[str]) -> dict[str, float]:
     return found
 
 
-async def reserve(engine: AsyncEngine, buckets: Sequence[Bucket]) -> Reservation:
-    """Take one place in every bucket; the reservation says how long to wait before the
-    call, and is released when the call's answer is in."""
+async def reserve(
+    engine: AsyncEngine, buckets: Sequence[Bucket], count: int = 1
+) -> list[Reservation]:
+    """Take places for `count` calls in every bucket (a replica takes a few at once: the
+    head rows are every call's, and each transaction holds them a few round trips); each
+    reservation says how long to wait before its call, and is released when the call's
+    answer is in."""
     by_key = {b.key: b for b in buckets}
     async with engine.begin() as conn:
         heads = await _lock(conn, sorted(by_key))
         now = heads.pop("")
-        place = {k: f"{k}#{int(heads[k]) % by_key[k].limit}" for k in by_key}
-        frees = await _lock(conn, sorted(place.values()))
+        place = {
+            k: [f"{k}#{(int(heads[k]) + i) % b.limit}" for i in range(count)]
+            for k, b in by_key.items()
+        }
+        frees = await _lock(conn, sorted({p for ps in place.values() for p in ps}))
         frees.pop("")
-        start = max([now, *frees.values()])
-        held = {k: start + by_key[k].window + IN_FLIGHT for k in by_key}
-        values = [(k, heads[k] + 1) for k in by_key] + [(place[k], held[k]) for k in by_key]
+        taken = []
+        for i in range(count):
+            start = max([now, *(frees[place[k][i]] for k in by_key)])
+            places = []
+            for k, b in by_key.items():
+                frees[place[k][i]] = held = start + b.window + IN_FLIGHT
+                places.append((place[k][i], held, b.window))
+            taken.append(Reservation(engine, max(0.0, start - now), places))
+        values = [(k, heads[k] + count) for k in by_key] + list(frees.items())
         rows = ", ".join(f"(:k{i}, CAST(:t{i} AS float8))" for i in range(len(values)))
         params = {}
         for i, (key, tat) in enumerate(values):
@@ -116,8 +129,7 @@ async def reserve(engine: AsyncEngine, buckets: Sequence[Bucket]) -> Reservation
             ),
             params,
         )
-    places = [(place[k], held[k], by_key[k].window) for k in by_key]
-    return Reservation(engine, max(0.0, start - now), places)
+    return taken
 
 
 async def prune(engine: AsyncEngine, idle_seconds: float = 3600.0) -> int:

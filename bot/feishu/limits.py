@@ -38,10 +38,11 @@ class SharedPlaces(Protocol):
 
     wait: float  # seconds until the call may start
 
-    async def release(self) -> None: ...
+    async def release(self, *others: SharedPlaces) -> None: ...
 
 
-SharedReserve = Callable[[Sequence[BucketSpec]], Awaitable[SharedPlaces]]
+SharedReserve = Callable[[Sequence[BucketSpec], int], Awaitable[list[SharedPlaces]]]
+"""Places for this many calls in these windows (storage.rate_limits.reserve)."""
 _releasing: set[asyncio.Task] = set()  # shared places being released (kept referenced)
 
 IN_FLIGHT_RECHECK = 0.02  # a window full of calls still in flight: look again this soon
@@ -128,17 +129,17 @@ class Slot:
     __slots__ = ("_places", "_shared")
 
     def __init__(
-        self, places: list[tuple[SlidingWindow, str]], shared: SharedPlaces | None = None
+        self, places: list[tuple[SlidingWindow, str]], shared: Sequence[SharedPlaces] = ()
     ) -> None:
-        self._places, self._shared = places, shared
+        self._places, self._shared = places, list(shared)
 
     def release(self) -> None:
         places, self._places = self._places, []
         for window, key in places:
             window.end(key)
-        shared, self._shared = self._shared, None
-        if shared is not None:  # one more round trip: not on the caller's time
-            task = asyncio.create_task(shared.release())
+        shared, self._shared = self._shared, []
+        if shared:  # one more round trip: not on the caller's time
+            task = asyncio.create_task(shared[0].release(*shared[1:]))
             _releasing.add(task)
             task.add_done_callback(_released)
 
@@ -163,6 +164,8 @@ class SendLimits:
     answer of the next 35 s wait for the minute to turn (bench/fanout.py --probe)."""
 
     ANSWER_SPAN = 10.0  # seconds of answers the expected rate is taken from
+    SHARED_BLOCK = 8  # shared app places a replica takes at once for its bulk calls
+    SHARED_STALE = 0.5  # seconds after its start an unused shared place is given up
 
     def __init__(
         self,
@@ -183,23 +186,70 @@ class SendLimits:
         self._bulk = asyncio.Lock()  # bulk calls wait their turn in order; answers do not
         self._urgent_waiting = 0  # answers waiting for a place: bulk calls let them go first
         self._answers: deque[float] = deque()  # start times of recent answers
+        self._bulk_waiting = 0
+        self._block: deque[tuple[float, SharedPlaces]] = deque()  # shared places taken ahead
         # Replicas on PostgreSQL share the limits through the database (storage.rate_limits,
         # wired by the app); without it the windows above are this process's alone.
         self.shared = shared
         self.stats = {"shared_waits": 0, "shared_errors": 0, "urgent_waits": 0}
 
-    def buckets(self, receiver: str | None, urgent: bool = False) -> list[BucketSpec]:
-        """The shared windows of one call: the app's second and minute up to the answers'
-        limits, bulk calls also in their own at the bulk limits, and the receiver's."""
+    def buckets(self, urgent: bool = False) -> list[BucketSpec]:
+        """The app's shared windows of one call: its second and minute up to the answers'
+        limits, and for a bulk call also its own at the bulk limits."""
         specs: list[BucketSpec] = [
             ("app:second", 1.0, self.urgent_second),
             ("app:minute", 60.0, self.urgent_minute),
         ]
         if not urgent:
             specs += [("bulk:second", 1.0, self.per_second), ("bulk:minute", 60.0, self.per_minute)]
-        if receiver:
-            specs.append((f"receiver:{receiver}"[:100], 1.0, self.per_receiver))
         return specs
+
+    async def _shared_acquire(self, receiver: str | None, is_urgent: bool) -> Slot:
+        """Places in the windows every replica shares: the app's (a few at once for bulk
+        calls: the head rows are every call's), then, when the call is due, the
+        receiver's."""
+        assert self.shared is not None
+        if is_urgent:
+            (app,) = await self.shared(self.buckets(urgent=True), 1)
+            start = self._clock() + app.wait
+        else:
+            start, app = await self._shared_bulk_place()
+        taken = [app]
+        try:
+            if (wait := start - self._clock()) > 0:
+                self.stats["shared_waits"] += 1
+                await asyncio.sleep(wait)
+            if receiver:
+                spec = (f"receiver:{receiver}"[:100], 1.0, self.per_receiver)
+                (mine,) = await self.shared([spec], 1)
+                taken.append(mine)
+                if mine.wait > 0:
+                    await asyncio.sleep(mine.wait)
+        except BaseException:
+            Slot([], taken).release()
+            raise
+        return Slot([], taken)
+
+    async def _shared_bulk_place(self) -> tuple[float, SharedPlaces]:
+        """The next of the app places this replica took for its bulk calls (taking as many
+        as calls are waiting, up to SHARED_BLOCK, when none is left)."""
+        self._bulk_waiting += 1
+        try:
+            await self._bulk.acquire()
+        finally:
+            self._bulk_waiting -= 1
+        try:
+            now = self._clock()
+            while self._block and self._block[0][0] < now - self.SHARED_STALE:
+                self._block.popleft()  # unused too long: the place stays held, then frees
+            if not self._block:
+                count = min(self.SHARED_BLOCK, 1 + self._bulk_waiting)
+                got = await self.shared(self.buckets(), count)
+                now = self._clock()
+                self._block.extend(sorted(((now + g.wait, g) for g in got), key=lambda x: x[0]))
+            return self._block.popleft()
+        finally:
+            self._bulk.release()
 
     async def acquire(self, receiver: str | None) -> Slot:
         """Wait until one more call is allowed for this receiver and the app; release the
@@ -207,15 +257,10 @@ class SendLimits:
         is_urgent = _URGENT.get()
         if self.shared is not None:
             try:
-                places = await self.shared(self.buckets(receiver, is_urgent))
+                return await self._shared_acquire(receiver, is_urgent)
             except Exception as exc:  # noqa: BLE001 - the database is down: limit locally
                 self.stats["shared_errors"] += 1
                 log.warning("shared rate limits unavailable (%s): limiting locally", exc)
-            else:
-                if places.wait > 0:
-                    self.stats["shared_waits"] += 1
-                    await asyncio.sleep(places.wait)
-                return Slot([], places)
         while True:
             if receiver:  # the receiver first, then the app, then take every place at once
                 while (wait := self.receiver.wait_time(receiver)) > 0:  # noqa: ASYNC110
