@@ -15,8 +15,9 @@ own code (`bot.jobs.scheduler.run_tick`, no Feishu: messages stay in the outbox)
   send: wall time and CPU time (median of 3 runs), whether lark-oapi was imported, and
   the first run's time (`cli_tick_cold_s`: Python compiling our modules, as right after a
   checkout; an installed package ships compiled);
-- run: the resident memory of an idle `dutybot run` (Feishu credentials set, so lark-oapi
-  is loaded) on the same database.
+- run: the resident memory of an idle `dutybot run` on the same database, talking to a
+  local Feishu emulator (bot.devtools.emulator, in this process): it has fetched a token,
+  asked who it is and sent a message, so the parts of lark-oapi a working bot loads are in.
 
 The last line is ``RESULT tick_idle_s=… tick_round_plan_s=… members=… cli_tick_s=… …``.
 The machine is shared: CPU seconds are the steadier figure.
@@ -198,18 +199,42 @@ def cli_tick(path: Path, pycache: Path, runs: int = 3) -> dict:
 
 def run_rss(path: Path, pycache: Path) -> float:
     """Resident memory of an idle `dutybot run` (webhook, workers, scheduler) once it
-    answers /healthz and has ticked: MB, read from /proc."""
+    answers /healthz, has sent a message through the emulator and has ticked: MB, read
+    from /proc."""
     import signal
     import socket
     import urllib.request
 
+    from bot.devtools.emulator import FeishuEmulator
+
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    from storage.outbox import outbox_row
+
+    row = outbox_row(  # one message waiting: the bot sends it when it starts
+        uuid="bench-rss",
+        now=datetime.now(UTC),
+        kind="send",
+        body={"text": "hello"},
+        msg_type="text",
+        receive_id_type="open_id",
+        receive_id="ou_d00000",
+    )
+    row = {k: ts(v) if isinstance(v, datetime) else v for k, v in row.items()}
+    conn = sqlite3.connect(path)
+    conn.execute(
+        f"INSERT INTO outbound_messages ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    conn.commit()
+    conn.close()
+    emulator = FeishuEmulator(app_id="cli_bench", app_secret="bench", strict_ids=False)
+    emulator.start()
     env = cli_env(
         path,
         pycache,
-        FEISHU_DOMAIN="https://127.0.0.1:9",  # unreachable: the bot logs it and runs on
+        FEISHU_DOMAIN=emulator.base_url,
         DUTYBOT_PORT=str(port),
         DUTYBOT_LOG_LEVEL="WARNING",
     )
@@ -229,6 +254,7 @@ def run_rss(path: Path, pycache: Path) -> float:
                 if proc.poll() is not None:
                     raise SystemExit("dutybot run exited") from None
                 time.sleep(0.5)
+        emulator.wait_for_messages(1, timeout=60)
         time.sleep(10)  # settle: first tick, workers idle
         status = Path(f"/proc/{proc.pid}/status").read_text()
         rss_kb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1])
@@ -239,6 +265,7 @@ def run_rss(path: Path, pycache: Path) -> float:
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        emulator.stop()
 
 
 async def main() -> None:
