@@ -16,6 +16,7 @@ from tests import feishu_events as fe
 from tests.conftest import run_cli_in
 from tests.test_departments import company  # noqa: F401 - the fixture
 from tests.test_org_import import feishu_env
+from tests.test_team_import_chat import find
 
 SALES_DEPT = "od-sales"
 NEWCOMERS = [  # open_id, name, job title
@@ -101,7 +102,21 @@ async def test_the_chat_import_uses_the_groups_department(harness, company):  # 
     assert not harness.emulator.requests_for("im.chat.members.get")
 
     # sales' admin in sales' chat: the newcomers join sales, with sales' roles
+    harness.emulator.add_user("ou_new_intern", "小实", job_title="实习生")
+    harness.emulator.set_chat_members("oc_sales", [p[0] for p in NEWCOMERS] + ["ou_new_intern"])
     answer = await say_in(harness, "oc_sales", "导入本群成员", "ou_s_director")
     assert "已导入本群成员" in answer and "韩销售：销售代表" in answer
     team = await members(harness)
     assert team["ou_new_rep"] == ("sales", "rep") and team["ou_new_mgr"] == ("sales", "manager")
+
+    # the card's role select: sales' roles; only sales' admin may assign from it
+    card = harness.emulator.messages_to("oc_sales")[-1].card
+    (select_el,) = find(card, "select_static")
+    assert {o["value"] for o in select_el["options"]} == {"director", "manager", "rep"}
+    (submit,) = [b for b in find(card, "button") if b.get("form_action_type")]
+    value, form = submit["behaviors"][0]["value"], {select_el["name"]: "rep"}
+    refused = await harness.click("ou_director", value, form_value=form, chat_id="oc_sales")
+    assert refused["toast"]["type"] == "error" and "ou_new_intern" not in await members(harness)
+    done = await harness.click("ou_s_director", value, form_value=form, chat_id="oc_sales")
+    assert done["toast"]["type"] == "success"
+    assert (await members(harness))["ou_new_intern"] == ("sales", "rep")
