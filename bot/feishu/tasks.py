@@ -159,6 +159,7 @@ class FeishuTasks:
     async def get(self, guid: str) -> dict | None:
         """GET /open-apis/task/v2/tasks/{guid}: what Feishu holds now ({"completed_at": ms
         string, "0" when open; "assignees": [open_id, …]}), None when the task is gone."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.task.v2 import GetTaskRequest
 
         req = GetTaskRequest.builder().task_guid(guid).user_id_type(USER_ID_TYPE).build()
