@@ -1,4 +1,10 @@
-"""The composition root: builds every long-lived object once and wires them together."""
+"""The composition root: builds every long-lived object once and wires them together.
+
+Lean by construction: what only serving needs (the handlers and their router, the
+dispatcher, the inbox worker, webhook verification with its crypto, callback answers) is
+imported and built on first use, so `dutybot tick` composes the same `BotApp` from clock,
+settings, storage, policy, calendar, jobs and delivery alone (docs/design.md, "The tick's
+lean path"; tests/test_lean_tick.py keeps it so)."""
 
 from __future__ import annotations
 
@@ -8,38 +14,20 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.delivery.inbox import InboxWorker
 from bot.delivery.ingest import IngestBatcher
 from bot.delivery.outbox import OutboxWorker
 from bot.dispatch.context import Services
-from bot.dispatch.dispatcher import Dispatcher
-from bot.dispatch.events import PayloadError, card_action_event
-from bot.dispatch.router import Router
 from bot.domain.policy import Policy, load_policy
 from bot.domain.workcalendar import WorkCalendar
 from bot.logs import add_secret
-from bot.transport.ingress import Envelope, WebhookKeys, parse_request
-from cards.answers import answer_card, toast
-from handlers import (
-    activities,
-    admin,
-    digests,
-    menu,
-    messages,
-    people,
-    reports,
-    sla,
-    tasks,
-    team_import,
-)
-from handlers.reports import routing
 from storage import db
 from storage.departments import departments_version, load_policies
 from storage.inbox import event_row, purge_old
@@ -47,13 +35,34 @@ from storage.outbox import enqueue
 from storage.policy_sync import sync_policy
 from storage.tasks import ensure_all_periodic_tasks
 
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.delivery.inbox import InboxWorker
+    from bot.dispatch.dispatcher import Dispatcher
+    from bot.dispatch.router import Router
+    from bot.transport.ingress import Envelope, WebhookKeys
+
 log = logging.getLogger("dutybot")
 
 CALLBACK_BUDGET = 2.5  # seconds; Feishu shows error 200341 after 3 s and never re-pushes
 
 
 def build_router() -> Router:
-    """All handlers; registration order is priority."""
+    """All handlers; registration order is priority. Imported here, on first use: a tick
+    never routes a message."""
+    from bot.dispatch.router import Router
+    from handlers import (
+        activities,
+        admin,
+        digests,
+        menu,
+        messages,
+        people,
+        reports,
+        sla,
+        tasks,
+        team_import,
+    )
+
     # Reports and activities first: their phrases ("提交周报", "新建活动") are more specific
     # than the broad "what's due" words in messages.router.
     return Router(name="root").include(
@@ -70,18 +79,34 @@ def build_router() -> Router:
     )
 
 
+async def chase_approvals(sessions, services, now: datetime) -> None:
+    """The scheduler's approvals step (`handlers.reports.routing.tick_step`). The reports
+    handlers and their cards are imported only when some report waits for a decision: with
+    none, the step would do nothing, and the tick stays lean."""
+    from storage.reports import pending_reports
+
+    async with sessions() as session:
+        if not await pending_reports(session, limit=1):
+            return
+    from handlers.reports import routing
+
+    await routing.tick_step(sessions, services, now)
+
+
 @dataclass
 class BotApp:
     """The running bot. `async with app:` prepares the database and the policy, connects to
     Feishu, runs `on_ready` hooks (e.g. the sandbox's demo team), then starts what was asked
     for: the inbox and outbox workers, the scheduler (with housekeeping), a transport.
-    Leaving stops them in reverse order and closes the database."""
+    Leaving stops them in reverse order and closes the database.
+
+    `router`, `dispatcher`, `inbox` and `keys` are built on first use (the first event,
+    click or frame): a tick never uses them, so it never imports the handlers."""
 
     settings: Settings
     clock: Clock
     policy: Policy
     calendar: WorkCalendar
-    router: Router = field(default_factory=build_router)
     gateway: object | None = None  # FeishuGateway when credentials are configured
     connect: bool = True  # ask Feishu who we are on start (`tick` connects only to send)
     workers: bool = False  # run the inbox/outbox workers (off: tests and `tick` drain them)
@@ -90,7 +115,7 @@ class BotApp:
     on_ready: list[Callable[[BotApp], Awaitable[None]]] = field(default_factory=list)
     # Extra scheduler steps, (name, async fn(sessions, services, now)), run after digests.
     tick_steps: list[tuple[str, Callable]] = field(
-        default_factory=lambda: [("approvals", routing.tick_step)]
+        default_factory=lambda: [("approvals", chase_approvals)]
     )
 
     def __post_init__(self) -> None:
@@ -103,7 +128,6 @@ class BotApp:
 
             self.services.directory = Directory(self.gateway)
             self._share_limits()
-        self.keys = WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
         self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)
         self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
@@ -116,15 +140,35 @@ class BotApp:
             self.task_mirror = self._task_mirror()
             self.outbox.mirror = self.task_mirror
             self.outbox.extra_kinds.update(self.task_mirror.kinds)
-        self.dispatcher = Dispatcher(
-            self.router, self.services, self.sessions, self.clock.now, self.stats
-        )
-        self.inbox = InboxWorker(
-            self.sessions, self.dispatcher.handle_stored, self.clock, after=self.wake_outbox
-        )
         self._background: set[asyncio.Task] = set()
         self._scheduler = None
         self._maintenance: asyncio.Task | None = None
+
+    @cached_property
+    def router(self) -> Router:
+        """Every handler (`build_router`); tests may add to it before the first event."""
+        return build_router()
+
+    @cached_property
+    def dispatcher(self) -> Dispatcher:
+        from bot.dispatch.dispatcher import Dispatcher
+
+        return Dispatcher(self.router, self.services, self.sessions, self.clock.now, self.stats)
+
+    @cached_property
+    def inbox(self) -> InboxWorker:
+        from bot.delivery.inbox import InboxWorker
+
+        return InboxWorker(
+            self.sessions, self.dispatcher.handle_stored, self.clock, after=self.wake_outbox
+        )
+
+    @cached_property
+    def keys(self) -> WebhookKeys:
+        """The webhook's verification token and encryption key (crypto loads with them)."""
+        from bot.transport.ingress import WebhookKeys
+
+        return WebhookKeys(self.settings.verification_token, self.settings.encrypt_key)
 
     def _task_mirror(self):
         """The Feishu Tasks mirror (DUTYBOT_FEISHU_TASKS=on), run by the outbox worker."""
@@ -255,7 +299,8 @@ class BotApp:
             await self._scheduler.stop()
         if self._background:
             await asyncio.wait(self._background, timeout=5)
-        await self.inbox.stop()
+        if "inbox" in self.__dict__:  # built: it may be running
+            await self.inbox.stop()
         if self.outbox:
             await self.outbox.stop()
         if self.gateway is not None:
@@ -307,6 +352,9 @@ class BotApp:
     async def callback(self, env: Envelope) -> dict:
         """Answer a card callback within the 3 s budget. The click is stored (de-duplicated
         by event_id) as already handled: this inline answer is its only handling."""
+        from bot.dispatch.events import PayloadError, card_action_event
+        from cards.answers import toast
+
         self.stats["callbacks"] += 1
         if not await self.accept(env, handled_inline=True):
             return {}
@@ -331,6 +379,8 @@ class BotApp:
             return toast("info", "正在处理…", "Working on it…")
 
     async def _finish_late(self, work: asyncio.Future, event) -> None:
+        from cards.answers import answer_card
+
         card = answer_card(await work)
         if card and event.token:
             async with self.sessions() as session:
@@ -348,6 +398,8 @@ class BotApp:
     async def handle_plain(self, payload: bytes) -> dict | None:
         """One frame from the long connection: plaintext JSON inside an authenticated
         channel, then exactly the webhook's path (de-duplication, routing, handlers)."""
+        from bot.transport.ingress import Envelope, WebhookKeys, parse_request
+
         result = parse_request(payload, {}, WebhookKeys(), self.clock.now(), self.max_age)
         if not isinstance(result, Envelope):
             self.stats["rejected"] += 1

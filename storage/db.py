@@ -1,16 +1,23 @@
-"""Engine, sessions and migrations. SQLite (WAL) by default, PostgreSQL in production."""
+"""Engine, sessions and migrations. SQLite (WAL) by default, PostgreSQL in production.
+
+Alembic (~0.2 s to import) is loaded only to migrate, or when the database is not plainly
+at the shipped head: `ensure_schema` first compares the version row with the head read
+from the migration files' `revision` / `down_revision` lines (what every `dutybot tick`
+from cron does)."""
 
 from __future__ import annotations
 
+import ast
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -65,6 +72,8 @@ def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -72,19 +81,82 @@ def alembic_config() -> Config:
 
 def head_revision() -> str:
     """The newest migration this code ships."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The migration the database is at (None for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
     async with engine.connect() as conn:
         return await conn.run_sync(
             lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
         )
 
 
+def _assigned(tree: ast.Module, name: str) -> tuple[bool, object]:
+    """The literal a module assigns to `name` at top level (plain or annotated)."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == name:
+            try:
+                return True, ast.literal_eval(value)
+            except ValueError:
+                return False, None
+    return False, None
+
+
+@functools.cache
+def shipped_head() -> str | None:
+    """The single head of the migration files, read as text (no Alembic, no imports of the
+    migrations); None when that is not plain (several heads, a computed revision, a file
+    we cannot read): then Alembic decides, as before."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            return None
+        found, revision = _assigned(tree, "revision")
+        has_down, down = _assigned(tree, "down_revision")
+        if not found or not has_down or not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list):
+            parents.update(down)
+        elif down is not None:
+            return None
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+async def stored_revision(engine: AsyncEngine) -> str | None:
+    """The one row of `alembic_version`, by plain SQL; None when there is no such table or
+    not exactly one row (Alembic then looks, as before)."""
+    from sqlalchemy.exc import DBAPIError
+
+    async with engine.connect() as conn:
+        try:
+            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        except DBAPIError:
+            return None
+    return rows[0][0] if len(rows) == 1 else None
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Run Alembic migrations on this engine's database."""
+
+    from alembic import command
 
     def _run(sync_conn) -> None:
         cfg = alembic_config()
@@ -97,6 +169,9 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 async def ensure_schema(engine: AsyncEngine, *, auto_upgrade: bool) -> None:
     """Upgrade (embedded SQLite) or refuse to run on a database that is behind (PostgreSQL)."""
+    shipped = shipped_head()
+    if shipped is not None and await stored_revision(engine) == shipped:
+        return  # the usual case, decided without importing Alembic
     current, head = await current_revision(engine), head_revision()
     if current == head:
         return

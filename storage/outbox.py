@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -94,40 +95,15 @@ def outbox_row(
     }
 
 
-async def enqueue(
-    session: AsyncSession,
-    *,
-    uuid: str,
-    now: datetime,
-    kind: str,
-    body: dict | str,
-    msg_type: str = "interactive",
-    receive_id_type: str | None = None,
-    receive_id: str | None = None,
-    target_message_id: str | None = None,
-    target_uuid: str | None = None,
-    purpose: str | None = None,
-    lane: str | None = None,
-) -> bool:
+async def enqueue(session: AsyncSession, **message: Any) -> bool:
     """Queue one outbound message; False when this uuid was queued before (never twice).
+    The keyword arguments are `outbox_row`'s:
 
     kind: "send" (receive_id_type + receive_id), "reply" (target_message_id; receive_id =
     the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
     target_uuid of the outbox row that sent it), "card_update" (body = {token, card}).
     purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice)."""
-    row = outbox_row(
-        uuid=uuid,
-        now=now,
-        kind=kind,
-        body=body,
-        msg_type=msg_type,
-        receive_id_type=receive_id_type,
-        receive_id=receive_id,
-        target_message_id=target_message_id,
-        target_uuid=target_uuid,
-        purpose=purpose,
-        lane=lane,
-    )
+    row = outbox_row(**message)
     return 1 == await insert_ignore(session, OutboundMessage, row, key="uuid")
 
 

@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import random
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,10 +270,11 @@ class FeishuGateway:
         )
 
     async def close(self) -> None:
-        """Close the pooled HTTP connections of this loop."""
-        from bot.feishu.httpx_pool import close_shared_client
-
-        await close_shared_client()
+        """Close the pooled HTTP connections of this loop (none if nothing was ever sent:
+        then httpx is not even imported)."""
+        pool = sys.modules.get("bot.feishu.httpx_pool")
+        if pool is not None:
+            await pool.close_shared_client()
 
     async def bot_info(self) -> BotInfo:
         """The bot's own open_id and name (GET /open-apis/bot/v3/info)."""

@@ -1,12 +1,11 @@
 """The tenant_access_token, fetched asynchronously (lark-oapi fetches it with blocking
-`requests`, even on its async calls, so we own it and hand it to the SDK per request)."""
+`requests`, even on its async calls, so we own it and hand it to the SDK per request).
+aiohttp is imported on the first fetch: a `dutybot tick` with nothing to send never loads it."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-
-import aiohttp
 
 from bot.clock import Clock
 from bot.logs import add_secret
@@ -29,7 +28,7 @@ class TenantTokenProvider:
         self._url = domain.rstrip("/") + TOKEN_PATH
         self._app_id, self._app_secret = app_id, app_secret
         self._clock = clock
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         self._token: str | None = None
         self._expires_at: datetime | None = None
         self._lock = asyncio.Lock()
@@ -60,8 +59,10 @@ class TenantTokenProvider:
             self._token = None
 
     async def _fetch(self) -> None:
+        import aiohttp
+
         async with (
-            aiohttp.ClientSession(timeout=self._timeout) as http,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout)) as http,
             http.post(
                 self._url, json={"app_id": self._app_id, "app_secret": self._app_secret}
             ) as resp,

@@ -9,16 +9,16 @@
 
 The file format is documented in the shipped policy file, ``bot/policies/marketing.toml``.
 Pure: no I/O except reading the policy file.
+
+The model's names load with the package; the loader's (pydantic, ~0.2 s) on first use
+(PEP 562), so reading a `Policy`'s types or constants does not import pydantic.
 """
 
-from bot.domain.policy.checks import Issue
-from bot.domain.policy.loader import (
-    PolicyError,
-    duty_from_json,
-    load_policy,
-    loads_policy,
-    parse_policy,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from bot.domain.policy.model import (
     ADJUSTS,
     ANCHORS,
@@ -46,6 +46,33 @@ from bot.domain.policy.model import (
     Role,
     Trigger,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.domain.policy.checks import Issue
+    from bot.domain.policy.loader import (
+        PolicyError,
+        duty_from_json,
+        load_policy,
+        loads_policy,
+        parse_policy,
+    )
+
+_LAZY = {
+    "Issue": "bot.domain.policy.checks",
+    "PolicyError": "bot.domain.policy.loader",
+    "duty_from_json": "bot.domain.policy.loader",
+    "load_policy": "bot.domain.policy.loader",
+    "loads_policy": "bot.domain.policy.loader",
+    "parse_policy": "bot.domain.policy.loader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
 
 __all__ = [
     "ADJUSTS",

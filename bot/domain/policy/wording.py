@@ -79,59 +79,61 @@ def describe_due(rule: DueRule, lang: str = "zh") -> str:
     return k
 
 
+# (kind, form) → (English, Chinese). Placeholders: {n} the day, {nth} its ordinal, {back} /
+# {back_nth} the day counted from the month's end, {m} / {mth} the month within the quarter
+# or year, {month} its English name.
+_CALENDAR_WORDING: dict[tuple[str, str], tuple[str, str]] = {
+    ("monthly", "before"): ("before the {nth} of each month", "每月{n}日前"),
+    ("monthly", "last"): ("on the last day of each month", "每月最后一天"),
+    ("monthly", "from_end"): ("on the {back_nth}-to-last day of each month", "每月倒数第{back}天"),
+    ("monthly", "day"): ("on the {nth} of each month", "每月{n}日"),
+    ("quarterly", "before"): (
+        "before the {nth} of the {mth} month of each quarter",
+        "每季度第{m}个月{n}日前",
+    ),
+    ("quarterly", "last"): (
+        "on the last day of the {mth} month of each quarter",
+        "每季度第{m}个月最后一天",
+    ),
+    ("quarterly", "from_end"): (
+        "on the {back_nth}-to-last day of the {mth} month of each quarter",
+        "每季度第{m}个月倒数第{back}天",
+    ),
+    ("quarterly", "day"): (
+        "on the {nth} of the {mth} month of each quarter",
+        "每季度第{m}个月{n}日",
+    ),
+    ("yearly", "before"): ("before {month} {n} each year", "每年{m}月{n}日前"),
+    ("yearly", "last"): ("on the last day of {month} each year", "每年{m}月最后一天"),
+    ("yearly", "from_end"): (
+        "on the {back_nth}-to-last day of {month} each year",
+        "每年{m}月倒数第{back}天",
+    ),
+    ("yearly", "day"): ("every year on {month} {n}", "每年{m}月{n}日"),
+}
+
+
 def _describe_calendar(rule: DueRule, en: bool) -> str:
     k = rule.kind
-    unit_zh = {"monthly": "月", "quarterly": "季度", "yearly": "年"}[k]
-    unit_en = {"monthly": "month", "quarterly": "quarter", "yearly": "year"}[k]
     if rule.before_start:
+        unit_en = {"monthly": "month", "quarterly": "quarter", "yearly": "year"}[k]
+        unit_zh = {"monthly": "月", "quarterly": "季度", "yearly": "年"}[k]
         return f"before each {unit_en} starts" if en else f"每{unit_zh}开始前"
     n = rule.before_day if rule.before_day is not None else rule.day
     assert n is not None
-    before = rule.before_day is not None
-    if k == "monthly":
-        if before:
-            return f"before the {ordinal(n)} of each month" if en else f"每月{n}日前"
-        if n == -1:
-            return "on the last day of each month" if en else "每月最后一天"
-        if n < 0:
-            return f"on the {ordinal(-n)}-to-last day of each month" if en else f"每月倒数第{-n}天"
-        return f"on the {ordinal(n)} of each month" if en else f"每月{n}日"
-    if k == "quarterly":
-        m = rule.month or 1
-        if not before and m == 3 and n == -1:
-            return "on the last day of each quarter" if en else "每季度最后一天"
-        if en:
-            if before:
-                return f"before the {ordinal(n)} of the {ordinal(m)} month of each quarter"
-            if n == -1:
-                return f"on the last day of the {ordinal(m)} month of each quarter"
-            if n < 0:
-                return f"on the {ordinal(-n)}-to-last day of the {ordinal(m)} month of each quarter"
-            return f"on the {ordinal(n)} of the {ordinal(m)} month of each quarter"
-        if before:
-            return f"每季度第{m}个月{n}日前"
-        if n == -1:
-            return f"每季度第{m}个月最后一天"
-        if n < 0:
-            return f"每季度第{m}个月倒数第{-n}天"
-        return f"每季度第{m}个月{n}日"
-    # yearly
     m = rule.month or 1
-    if en:
-        if before:
-            return f"before {MONTH_EN[m]} {n} each year"
-        if n == -1:
-            return f"on the last day of {MONTH_EN[m]} each year"
-        if n < 0:
-            return f"on the {ordinal(-n)}-to-last day of {MONTH_EN[m]} each year"
-        return f"every year on {MONTH_EN[m]} {n}"
-    if before:
-        return f"每年{m}月{n}日前"
-    if n == -1:
-        return f"每年{m}月最后一天"
-    if n < 0:
-        return f"每年{m}月倒数第{-n}天"
-    return f"每年{m}月{n}日"
+    if rule.before_day is not None:
+        form = "before"
+    elif k == "quarterly" and m == 3 and n == -1:
+        return "on the last day of each quarter" if en else "每季度最后一天"
+    else:
+        form = "last" if n == -1 else "from_end" if n < 0 else "day"
+    wording_en, wording_zh = _CALENDAR_WORDING[(k, form)]
+    values = {"n": n, "back": -n, "m": m}
+    if en:  # ordinals and month names only where a template asks (back_nth needs n < 0)
+        values |= {"nth": ordinal(n), "back_nth": ordinal(-n) if n < 0 else "", "mth": ordinal(m)}
+        values["month"] = MONTH_EN[m]
+    return (wording_en if en else wording_zh).format(**values)
 
 
 def _describe_activity(rule: DueRule, en: bool) -> str:
