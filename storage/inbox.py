@@ -72,6 +72,49 @@ _MARK_DONE_SQLITE = (
 )
 
 
+_PG_COLUMNS = (
+    ("dedupe_key", "text"),
+    ("event_id", "text"),
+    ("event_type", "text"),
+    ("payload", "text"),
+    ("status", "text"),
+    ("attempts", "int"),
+    ("received_at", "timestamptz"),
+    ("event_created_at", "timestamptz"),
+    ("next_attempt_at", "timestamptz"),
+    ("processed_at", "timestamptz"),
+)
+_PG_INSERT = (
+    f"INSERT INTO inbound_events ({', '.join(c for c, _ in _PG_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_PG_COLUMNS, 1))
+    + ") ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+)
+
+
+async def record_events_asyncpg(driver, rows: list[dict]) -> set[str]:
+    """record_events on an asyncpg connection outside any transaction: one statement (a
+    column array per field, whatever the batch size), committed when it returns."""
+    if not rows:
+        return set()
+    arrays = [[row[name] for row in rows] for name, _ in _PG_COLUMNS]
+    return {record[0] for record in await driver.fetch(_PG_INSERT, *arrays)}
+
+
+def refused_by_postgres(exc: BaseException) -> bool:
+    """asyncpg refused the values themselves: a data exception (SQLSTATE class 22), an
+    integrity violation (class 23), or an argument it cannot encode (a lone surrogate)."""
+    try:
+        from asyncpg import exceptions
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(
+        exc,
+        exceptions.DataError
+        | exceptions.IntegrityConstraintViolationError
+        | exceptions._base.DataError,
+    )
+
+
 async def mark_done(session: AsyncSession, event_id: int, now: datetime) -> None:
     """Finish a claimed event (in the same transaction as the handler's writes).
 
