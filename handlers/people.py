@@ -47,7 +47,9 @@ from storage.tasks import get_task
 log = logging.getLogger("dutybot.people")
 router = Router(name="people")
 
-LANG = "zh"  # cards to managers and admins that nobody asked for speak the team's language
+# Cards to managers and admins that nobody asked for speak the language the recipient last
+# wrote to the bot in (Member.lang), else the team's language.
+LANG = "zh"
 MAX_CARD_TASKS = 100  # the most tasks one card names (and its form can reassign)
 COVERED_BY = re.compile(r"covered by (\S+?)'s own task")
 
@@ -133,12 +135,17 @@ async def hand_off(
     if reason == ROLE and not moves:
         return result
     kinds = {m.task_id: m.kind for m in moves}
-    view = await handoff_view(
-        ctx, member, reason, [m.task_id for m in moves], kinds, old_role=old_role
-    )
-    card = build_handoff_card(view, LANG)
-    for person in _card_recipients(roster, leaver):
-        await ctx.send("open_id", person.open_id, card)
+    recipients = _card_recipients(roster, leaver)
+    known = await store.people(ctx.session, {p.open_id for p in recipients})
+    cards: dict[str, dict] = {}  # one card per language, in the recipient's
+    for person in recipients:
+        lang = getattr(known.get(person.open_id), "lang", None) or LANG
+        if lang not in cards:
+            view = await handoff_view(
+                ctx, member, reason, [m.task_id for m in moves], kinds, old_role=old_role, lang=lang
+            )
+            cards[lang] = build_handoff_card(view, lang)
+        await ctx.send("open_id", person.open_id, cards[lang])
     await _tell_successors(ctx, member, reason, moves, result.tasks, roster, leaver)
     return result
 
@@ -205,9 +212,11 @@ async def handoff_view(
     kinds: dict[int, str],
     *,
     old_role: str | None = None,
+    lang: str | None = None,
 ) -> HandoffView:
-    """The hand-off card's view from the tasks as they are now."""
-    lang = LANG if not isinstance(ctx.event, CardActionEvent) else ctx.lang
+    """The hand-off card's view from the tasks as they are now, in `lang` (default: the
+    clicker's after a click, else the team's)."""
+    lang = lang or (ctx.lang if isinstance(ctx.event, CardActionEvent) else LANG)
     tasks = await store.tasks_by_id(ctx.session, task_ids[:MAX_CARD_TASKS])
     people = await store.people(ctx.session, {t.assignee_open_id for t in tasks})
     duties = await get_duties(ctx.session, {stored_key(t.department, t.duty_key) for t in tasks})

@@ -23,6 +23,7 @@ from cards.team_import import field_name as select_name
 from handlers.admin import require_admin
 from handlers.people import after_sync
 from storage.audit import audit
+from storage.members import get_chat
 from storage.org import SyncReport, import_people
 from storage.tasks import ensure_periodic_tasks
 
@@ -40,6 +41,20 @@ TEXT = {
     "offline": {
         "zh": "还没有连接飞书应用，读不到通讯录。请先配置 FEISHU_APP_ID 和 FEISHU_APP_SECRET。",
         "en": "No Feishu app is connected, so I cannot read the directory: set FEISHU_APP_ID and FEISHU_APP_SECRET.",
+    },
+    "no_department": {
+        "zh": "这个群还不属于任何部门，我不知道该把成员导入哪个部门（{choices}）。"
+        "请在团队文件的 [[chats]] 中为此群（{chat_id}）写上 department 后运行 dutybot org sync，"
+        "或在命令行运行 dutybot org import --chat {chat_id} --into 部门代号。",
+        "en": "This group belongs to no department yet, so I cannot tell which department its "
+        "members join ({choices}). Give the chat ({chat_id}) a `department` in the team file's "
+        "[[chats]] and run `dutybot org sync`, or run `dutybot org import --chat {chat_id} "
+        "--into KEY`.",
+    },
+    "other_department": {
+        "zh": "这个群属于{department}，请由该部门的管理员导入成员。",
+        "en": "This group belongs to {department}; ask that department's admin to import its "
+        "members.",
     },
     "failed": {
         "zh": "读取群成员失败（{error}）。请确认应用已开通通讯录与群成员权限（见 README）。",
@@ -76,6 +91,28 @@ async def _apply(ctx: Ctx, plan: ImportPlan, source: str) -> SyncReport:
     return report
 
 
+async def _chat_in_askers_department(ctx: Ctx, chat_id: str) -> bool:
+    """With several departments, a group's members join the group's department, which must
+    be the asking admin's; a group that belongs to none gets an answer saying how to give
+    it one (False: answered). One department (declared or not): always True."""
+    policies = ctx.services.policies
+    if len(policies.declared) < 2:
+        return True
+    chat = await get_chat(ctx.session, chat_id)
+    department = chat.department if chat is not None and chat.active else None
+    if department not in policies.declared:
+        choices = ", ".join(f"{k} {policies.department(k).name}" for k in policies.declared)
+        text = TEXT["no_department"][ctx.lang]
+        await ctx.answer(text.format(choices=choices, chat_id=chat_id), msg_type="text")
+        return False
+    if department != ctx.department:
+        name = policies.department(department).name
+        text = TEXT["other_department"][ctx.lang].format(department=name)
+        await ctx.answer(text, msg_type="text")
+        return False
+    return True
+
+
 @router.message(
     "team.import", keywords=("导入本群成员", "导入群成员", "导入成员", "import members")
 )
@@ -87,6 +124,8 @@ async def on_import(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         return
     if not event.is_group:
         await ctx.answer(TEXT["not_group"][lang], msg_type="text")
+        return
+    if not await _chat_in_askers_department(ctx, event.chat_id):
         return
     directory = ctx.services.directory
     if directory is None:
@@ -143,6 +182,12 @@ async def on_assign_roles(ctx: Ctx, event: CardActionEvent, action: AssignRoles)
             subject=event.open_message_id,
         )
         return toast("error", TEXT["not_admin"]["zh"], TEXT["not_admin"]["en"])
+    if len(ctx.services.policies.declared) > 1:  # the group's department is the clicker's
+        chat = await get_chat(ctx.session, event.open_chat_id)
+        if chat is None or chat.department != ctx.department:
+            return toast(
+                "error", "请由该群所属部门的管理员分配角色。", "Ask this group's department admin."
+            )
     ids, names = action.ids, action.names
     if not ids or len(ids) != len(names):
         return toast("error", "这张卡片已失效。", "This card is out of date.")

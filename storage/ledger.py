@@ -20,8 +20,10 @@ async def ledger_tasks(
     *,
     duty_keys: set[str] | None = None,
     assignee: str | None = None,
+    department: str | None = None,
 ) -> list[Task]:
-    """Tasks due in [lo, hi) (open ends allowed), oldest due first."""
+    """Tasks due in [lo, hi) (open ends allowed), oldest due first; of one department
+    when given."""
     stmt = select(Task)
     if lo is not None:
         stmt = stmt.where(Task.due_at >= lo)
@@ -31,6 +33,8 @@ async def ledger_tasks(
         stmt = stmt.where(col(Task.duty_key).in_(duty_keys))
     if assignee is not None:
         stmt = stmt.where(Task.assignee_open_id == assignee)
+    if department is not None:
+        stmt = stmt.where(Task.department == department)
     return list((await session.exec(stmt.order_by(Task.due_at, Task.id))).all())
 
 

@@ -116,6 +116,9 @@ class Member(SQLModel, table=True):
     department: str = _department()
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # The language they last wrote to the bot in (zh | en): cards nobody asked for (the
+    # hand-off card) speak it; None: the team's language.
+    lang: str | None = Field(default=None, max_length=8)
 
 
 class Chat(SQLModel, table=True):
@@ -233,6 +236,9 @@ class OutboundMessage(SQLModel, table=True):
     sent_at: datetime | None = _ts(nullable=True)
     feishu_message_id: str | None = Field(default=None, max_length=64)
     last_error: str | None = Field(default=None, sa_type=Text)
+    # The department the message is about when the sender knows it and the receiver does not
+    # say (an answer in a private chat): whose admins hear if it cannot be delivered.
+    department: str | None = Field(default=None, max_length=32)
 
 
 class AuditLog(SQLModel, table=True):

@@ -69,6 +69,7 @@ def outbox_row(
     target_uuid: str | None = None,
     purpose: str | None = None,
     lane: str | None = None,
+    department: str | None = None,
 ) -> dict:
     """The outbox row for one message (the arguments are `enqueue`'s)."""
     if len(uuid) > 50:
@@ -92,6 +93,7 @@ def outbox_row(
         "attempts": 0,
         "created_at": now,
         "next_attempt_at": now,
+        "department": department,
     }
 
 
@@ -102,7 +104,8 @@ async def enqueue(session: AsyncSession, **message: Any) -> bool:
     kind: "send" (receive_id_type + receive_id), "reply" (target_message_id; receive_id =
     the chat, for rate limiting), "patch" (replace a card: target_message_id, or the
     target_uuid of the outbox row that sent it), "card_update" (body = {token, card}).
-    purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice)."""
+    purpose: a key of PURPOSES (default: answer for replies, card for patches, else notice).
+    department: whose admins hear if it is never delivered (default: the receiver's)."""
     row = outbox_row(**message)
     return 1 == await insert_ignore(session, OutboundMessage, row, key="uuid")
 

@@ -290,6 +290,42 @@ async def test_the_ledger_names_each_departments_duties_and_roles(harness, compa
     assert pipeline["岗位"] == "销售经理"  # not marketing's 市场经理
 
 
+async def test_the_ledger_finds_a_role_in_its_own_department(harness, company):
+    async def ledger(*args: str) -> tuple[int, list[dict], str]:
+        out = company / "role.csv"
+        out.unlink(missing_ok=True)
+        result = await dutybot(harness, company, "ledger", "export", "role.csv", *args)
+        if result.returncode:
+            assert not out.exists() and "Traceback" not in result.stderr
+            return result.returncode, [], result.stderr
+        rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8-sig"))))
+        return 0, rows, result.stderr
+
+    # "manager" is a role key in both departments: say which one
+    code, _, err = await ledger("--role", "manager")
+    assert code == 2
+    assert "role 'manager' is in several departments: marketing (市场经理), sales (销售经理)" in err
+    assert "--department KEY" in err
+    # a name only one department uses is enough; or the key with --department
+    for args in (("--role", "销售经理"), ("--role", "manager", "--department", "sales")):
+        code, rows, err = await ledger(*args)
+        assert code == 0, err
+        assert rows and {r["duty_key"] for r in rows} == {"manager.pipeline_review"}
+        assert {r["assignee_open_id"] for r in rows} == {"ou_s_manager"}
+    code, rows, _ = await ledger("--role", "Marketing Manager")
+    assert code == 0 and rows and {r["assignee_open_id"] for r in rows} == {"ou_manager"}
+    assert "manager.pipeline_review" not in {r["duty_key"] for r in rows}
+    code, rows, _ = await ledger("--department", "sales")
+    assert code == 0 and {r["assignee_open_id"] for r in rows} == SALES
+    # unknown: the department, a role outside the department, a role nobody has
+    code, _, err = await ledger("--department", "hr")
+    assert code == 2 and "unknown department 'hr' (departments: marketing, sales)" in err
+    code, _, err = await ledger("--role", "rep", "--department", "marketing")
+    assert code == 2 and "unknown role 'rep' (roles: marketing: director, manager" in err
+    code, _, err = await ledger("--role", "janitor")
+    assert code == 2 and "unknown role 'janitor'" in err and "sales: director, manager, rep" in err
+
+
 async def test_an_admin_changes_only_their_own_departments_team(harness, company):
     from tests import feishu_events as fe
     from tests.test_team_chat import mention

@@ -376,3 +376,29 @@ async def test_a_role_change_in_the_team_file_hands_off_the_old_roles_work(
     await harness.settle()
     (card,) = await wait_until(lambda: handoff_cards(harness, "ou_manager"), what="the card")
     assert "角色由" in text_of(card.card) and "市场调研专员" in text_of(card.card)
+
+
+async def test_the_hand_off_card_speaks_each_recipients_language(harness):
+    """The manager last wrote to the bot in English, the director in Chinese: each gets the
+    hand-off card in their own language (the language a member last wrote in is kept)."""
+    await harness.say("what's due", sender="ou_manager")
+    await harness.say("待办", sender="ou_director")
+    assert (await one(harness, Member, Member.open_id == "ou_manager")).lang == "en"
+    harness.emulator.messages.clear()
+
+    await deliver(harness, fe.user_deleted("ou_brand", "陈品牌", harness.clock.now()))
+    english = [
+        m
+        for m in cards_to(harness, "ou_manager")
+        if m.card["header"]["title"]["content"] == "Hand-off: 陈品牌 left"
+    ]
+    (card,) = english
+    text = text_of(card.card)
+    assert "has left the company" in text and "to reassign" in text and "李经理" in text
+    assert "Reassign" in json.dumps(card.card) and "已离开公司" not in text
+    (chinese,) = handoff_cards(harness, "ou_director")
+    assert "已离开公司" in text_of(chinese.card) and "has left" not in text_of(chinese.card)
+
+    # writing in Chinese again switches the manager back
+    await harness.say("待办", sender="ou_manager")
+    assert (await one(harness, Member, Member.open_id == "ou_manager")).lang == "zh"

@@ -1,6 +1,7 @@
 """`dutybot ledger export FILE`: the duty ledger as CSV (UTF-8 with a BOM, so Excel opens
 it) or .xlsx (openpyxl), chosen by the file's extension. Filters: --from / --to on the due
-date (inclusive, the team's time zone), --role (key or name), --assignee (open_id).
+date (inclusive, the team's time zone), --role (key or name, in the policy of the
+department it belongs to), --department (key), --assignee (open_id).
 
 The file is written to a temporary name and renamed into place, so a failure never
 leaves half a ledger behind. Bad input is one line on stderr and exit code 2."""
@@ -38,7 +39,14 @@ def register(sub: common.SubParsers) -> None:
     export.add_argument(
         "--to", dest="date_to", type=common.parse_date, help="last due date (YYYY-MM-DD)"
     )
-    export.add_argument("--role", help="only this role's duties (key, Chinese or English name)")
+    export.add_argument(
+        "--role",
+        help="only this role's duties (key, Chinese or English name; looked up in every "
+        "department's policy, or in --department's)",
+    )
+    export.add_argument(
+        "--department", metavar="KEY", help="only this department's tasks (see `org sync`)"
+    )
     export.add_argument("--assignee", help="only this person's tasks (open_id)")
     export.add_argument(
         "--lang", choices=("en", "zh"), default="en", help="headers and names (default en)"
@@ -52,13 +60,47 @@ def register(sub: common.SubParsers) -> None:
     export.set_defaults(fn=cmd_ledger_export)
 
 
-def _role_key(policy, text: str) -> str:
+def _role_key(policy, text: str) -> str | None:
     wanted = text.strip().lower()
     for role in policy.roles.values():
         if wanted in (role.key.lower(), role.name_zh.lower(), role.name_en.lower()):
             return role.key
-    known = ", ".join(policy.roles)
-    raise LedgerInputError(f"unknown role {text!r} (roles: {known})")
+    return None
+
+
+def ledger_scope(
+    policies, department: str | None, role_text: str | None
+) -> tuple[str | None, set[str] | None]:
+    """The department filter and the duty keys of `--department` / `--role`. A role is
+    looked up in the policy of `department`, else of every declared department (the
+    default one without departments): unknown, or found in several, is LedgerInputError."""
+    from bot.domain.departments import DEFAULT_DEPARTMENT
+
+    declared = policies.declared
+    if department is not None and department not in policies:
+        known = ", ".join(declared) or DEFAULT_DEPARTMENT
+        raise LedgerInputError(f"unknown department {department!r} (departments: {known})")
+    if role_text is None:
+        return department, None
+    candidates = [department] if department else list(declared) or [DEFAULT_DEPARTMENT]
+    found = [(d, k) for d in candidates if (k := _role_key(policies.get(d), role_text))]
+    if not found:
+        known = "; ".join(
+            f"{d}: {', '.join(policies.get(d).roles)}"
+            if declared
+            else ", ".join(policies.get(d).roles)
+            for d in candidates
+        )
+        raise LedgerInputError(f"unknown role {role_text!r} (roles: {known})")
+    if len(found) > 1:
+        where = ", ".join(f"{d} ({policies.get(d).roles[k].name_zh})" for d, k in found)
+        raise LedgerInputError(
+            f"role {role_text!r} is in several departments: {where}; add --department KEY"
+        )
+    ((dept, role),) = found
+    policy = policies.get(dept)
+    duty_keys = {d.key for d in policy.duties.values() if d.role == role}
+    return (None if policies.is_single else dept), duty_keys
 
 
 def _check(args: argparse.Namespace) -> str:
@@ -144,7 +186,6 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
         suffix = _check(args)
         settings = common.settings()
         policy = common.load_policy(settings)
-        role = _role_key(policy, args.role) if args.role else None
     except LedgerInputError as exc:
         print(f"dutybot ledger export: {exc}", file=sys.stderr)
         return 2
@@ -159,20 +200,31 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
         if args.date_to
         else None
     )
-    duty_keys = {d.key for d in policy.duties.values() if d.role == role} if role else None
 
     async def run(engine):
         async with db.make_session_factory(engine)() as session:
-            tasks = await ledger_tasks(session, lo, hi, duty_keys=duty_keys, assignee=args.assignee)
+            policies = await load_policies(session, policy)
+            department, duty_keys = ledger_scope(policies, args.department, args.role)
+            tasks = await ledger_tasks(
+                session,
+                lo,
+                hi,
+                duty_keys=duty_keys,
+                assignee=args.assignee,
+                department=department,
+            )
             reports = await ledger_reports(session, tasks)
             members = await all_members(session)
             leave = await all_leave(session)
-            policies = await load_policies(session, policy)
         return tasks, reports, members, leave, policies
 
-    tasks, reports, members, leave, policies = common.run_db(
-        settings, run, what="export the ledger"
-    )
+    try:
+        tasks, reports, members, leave, policies = common.run_db(
+            settings, run, what="export the ledger"
+        )
+    except LedgerInputError as exc:
+        print(f"dutybot ledger export: {exc}", file=sys.stderr)
+        return 2
     people = {m.open_id: Person(m.name, m.active, m.role_key) for m in members}
 
     def on_leave(open_id: str, due: datetime) -> bool:

@@ -29,8 +29,8 @@ def register(sub: common.SubParsers) -> None:
     imp.add_argument(
         "--into",
         metavar="KEY",
-        help="the DutyBot department they join (roles from its policy); default: the first "
-        "department of the last `org sync`, or the only one",
+        help="the DutyBot department they join (roles from its policy); required when the "
+        "last `org sync` declared several departments (default: the only one)",
     )
     imp.set_defaults(fn=cmd_org_import)
 
@@ -100,9 +100,10 @@ def cmd_org_import(args: argparse.Namespace) -> int:
             "org import reads the Feishu directory: set FEISHU_APP_ID and FEISHU_APP_SECRET "
             "(README: 'Connecting a Feishu app' lists the contact scopes it needs)"
         )
-    if args.write and not args.into:  # a file for review: the database is not touched
+    if args.write and not args.into and not _database_exists(settings):
         from bot.domain.departments import DEFAULT_DEPARTMENT, Policies
 
+        # a file for review and no team yet: no database is created
         policies, into = Policies.single(default_policy), DEFAULT_DEPARTMENT
     else:
         policies, into = _import_department(settings, default_policy, args.into)
@@ -111,7 +112,8 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     plan = plan_import(people, policy.roles, dept.leader_open_id if dept else None)
     _print_plan(plan, dept, args.chat, policy)
     if args.write:
-        Path(args.write).write_text(team_file_text(plan, policy), encoding="utf-8")
+        text = team_file_text(plan, policy, None if policies.is_single else into)
+        Path(args.write).write_text(text, encoding="utf-8")
         print(f"wrote {len(plan.placed)} members to {args.write}; the database is unchanged")
         return 0
 
@@ -148,11 +150,29 @@ def _import_department(settings, default_policy, key: str | None):
             return await load_policies(session, default_policy)
 
     policies = common.run_db(settings, run, what="import")
+    if key is None and len(policies.declared) > 1:  # never guess where people belong
+        choices = [f"{k} ({policies.department(k).name})" for k in policies.declared]
+        raise common.fail(
+            "org import: the team has several departments; say which one the people join "
+            "with --into KEY (nothing was written):",
+            choices,
+        )
     into = key or (policies.declared[0] if policies.declared else DEFAULT_DEPARTMENT)
     if into not in policies:
         known = ", ".join(policies.declared) or DEFAULT_DEPARTMENT
         raise common.fail(f"--into {into}: no such department (departments: {known})")
     return policies, into
+
+
+def _database_exists(settings) -> bool:
+    """False only for an SQLite file that is not there yet (nothing to read departments
+    from, and `--write` must not create one)."""
+    from sqlalchemy.engine import make_url
+
+    if not settings.is_sqlite:
+        return True
+    name = make_url(settings.database_url).database
+    return bool(name) and name != ":memory:" and Path(name).exists()
 
 
 async def _read_directory(settings, department: str | None, chat: str | None):
@@ -202,8 +222,9 @@ def _print_plan(plan, dept, chat: str | None, policy) -> None:
         print(f"  {u.person.name} ({u.person.open_id}){leader}: {why}")
 
 
-def team_file_text(plan, policy) -> str:
-    """The plan as a team file; people without a role follow as commented-out entries."""
+def team_file_text(plan, policy, department: str | None = None) -> str:
+    """The plan as a team file; people without a role follow as commented-out entries.
+    With `department` (several departments) every entry names it."""
     import tomli_w
 
     from bot.domain.directory import describe_unplaced
@@ -213,6 +234,8 @@ def team_file_text(plan, policy) -> str:
         entry: dict = {"open_id": p.person.open_id, "name": p.person.name, "role": p.role}
         if p.admin:
             entry["admin"] = True
+        if department:
+            entry["department"] = department
         members.append(entry)
     lines = [
         "# DutyBot team file from the Feishu directory (`dutybot org import --write`).",
@@ -225,6 +248,8 @@ def team_file_text(plan, policy) -> str:
         for u in plan.unplaced:
             why = " ".join(describe_unplaced(u, policy.roles, "en").split())
             entry = {"open_id": u.person.open_id, "name": u.person.name, "role": ""}
+            if department:
+                entry["department"] = department
             lines.append(f"# ({why})")
             lines.append("# [[members]]")
             lines += [f"# {line}" for line in tomli_w.dumps(entry).splitlines()]

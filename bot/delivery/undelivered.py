@@ -1,6 +1,11 @@
 """Nothing fails silently: every message the outbox gives up on (expired, refused as
 malformed, receiver gone) is counted for /metrics, logged at error level, and the admins
-get one card per incident (not one per message: an outage can expire hundreds)."""
+get one card per incident (not one per message: an outage can expire hundreds).
+
+The admins told are those of the department the message belongs to (its receiver's, its
+task's: storage.incidents), each department with its own incident; a message whose
+department is not known (or the default one) goes to every admin, as does a department
+without an active admin."""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.clock import Clock
+from bot.domain.departments import DEFAULT_DEPARTMENT
 from cards.undelivered import LostGroup, build_undelivered_card
+from storage.incidents import Lost, departments_of
 from storage.members import list_admins
 from storage.models import OutboundMessage
 from storage.outbox import enqueue, open_incident
@@ -31,10 +38,13 @@ class Undelivered:
     lane: str
     reason: str  # expired | payload | permanent
     error: str
+    receiver: Lost | None = None  # what tells its department
 
     @classmethod
     def of(cls, row: OutboundMessage, reason: str, error: str) -> Undelivered:
-        return cls(row.uuid, row.purpose, row.lane, reason, error)
+        department = getattr(row, "department", None)  # a row read without it: the receiver's
+        receiver = Lost(row.uuid, department, row.receive_id_type, row.receive_id, row.target_uuid)
+        return cls(row.uuid, row.purpose, row.lane, reason, error, receiver)
 
 
 class UndeliveredReporter:
@@ -64,29 +74,42 @@ class UndeliveredReporter:
 
     async def _alert(self, lost: list[Undelivered]) -> None:
         now = self.clock.now()
+        told_nobody = False
         async with self.sessions() as session:
-            if not await open_incident(session, INCIDENT_KEY, now, INCIDENT_QUIET):
-                await session.commit()  # the running incident's last-seen time moved on
-                return
-            groups = Counter((u.purpose, u.reason) for u in lost)
-            body = build_undelivered_card(
-                [LostGroup(p, r, n) for (p, r), n in sorted(groups.items())], lost[0].error
-            )
-            admins = await list_admins(session)
-            for admin in admins:
-                digest = hashlib.sha256(
-                    f"{INCIDENT_KEY}|{now.isoformat()}|{admin.open_id}".encode()
-                ).hexdigest()
-                await enqueue(
-                    session,
-                    uuid="al" + digest[:40],
-                    now=now,
-                    kind="send",
-                    purpose="alert",
-                    body=body,
-                    receive_id_type="open_id",
-                    receive_id=admin.open_id,
+            found = await departments_of(session, [u.receiver or Lost(u.uuid) for u in lost])
+            by_key: dict[str, tuple[str | None, list[Undelivered]]] = {}
+            for u in lost:
+                dept = found.get(u.uuid)
+                dept = None if dept == DEFAULT_DEPARTMENT else dept
+                key = INCIDENT_KEY if dept is None else f"{INCIDENT_KEY}:{dept}"
+                by_key.setdefault(key, (dept, []))[1].append(u)
+            for key in sorted(by_key):  # one order for every replica (the markers' locks)
+                dept, items = by_key[key]
+                if not await open_incident(session, key, now, INCIDENT_QUIET):
+                    continue  # the running incident's last-seen time moved on
+                admins = (await list_admins(session, dept) if dept else []) or (
+                    await list_admins(session)
                 )
+                told_nobody = told_nobody or not admins
+                await self._queue_card(session, key, now, items, admins)
             await session.commit()
-        if not admins:
+        if told_nobody:
             log.error("undelivered messages and no admin on the team to tell")
+
+    async def _queue_card(self, session, key: str, now, lost: list[Undelivered], admins) -> None:
+        groups = Counter((u.purpose, u.reason) for u in lost)
+        body = build_undelivered_card(
+            [LostGroup(p, r, n) for (p, r), n in sorted(groups.items())], lost[0].error
+        )
+        for admin in admins:
+            digest = hashlib.sha256(f"{key}|{now.isoformat()}|{admin.open_id}".encode()).hexdigest()
+            await enqueue(
+                session,
+                uuid="al" + digest[:40],
+                now=now,
+                kind="send",
+                purpose="alert",
+                body=body,
+                receive_id_type="open_id",
+                receive_id=admin.open_id,
+            )

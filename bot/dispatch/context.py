@@ -171,6 +171,8 @@ class Ctx:
                 msg_type=msg_type,
                 receive_id_type="chat_id",
                 receive_id=event.chat_id,
+                # a private chat is not in the team's chats: the asker says whose it is
+                department=getattr(self.member, "department", None),
             )
         return uuid
 

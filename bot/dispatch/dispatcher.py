@@ -96,6 +96,8 @@ class Dispatcher:
             if handler is None:
                 return
             ctx = await self._ctx(session, row.dedupe_key, event, event.sender_open_id, intent.lang)
+            if ctx.member is not None and ctx.member.lang != intent.lang:
+                ctx.member.lang = intent.lang  # remembered for cards nobody asked for
             await handler(ctx, event, intent)
             return
         handler = self.router.events.get(row.event_type)
