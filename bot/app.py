@@ -54,6 +54,7 @@ def build_router() -> Router:
         activities,
         admin,
         digests,
+        feishu_tasks,
         menu,
         messages,
         people,
@@ -76,6 +77,7 @@ def build_router() -> Router:
         messages.router,
         menu.router,  # the bot menu: no keywords, one event type
         people.router,  # people leave or change role: contact events, the hand-off card
+        feishu_tasks.router,  # a mirrored task ticked off or deleted in Feishu Tasks
     )
 
 
@@ -140,6 +142,7 @@ class BotApp:
             self.task_mirror = self._task_mirror()
             self.outbox.mirror = self.task_mirror
             self.outbox.extra_kinds.update(self.task_mirror.kinds)
+            self.services.feishu_tasks = self.task_mirror.tasks  # reads tasks back
         self._background: set[asyncio.Task] = set()
         self._scheduler = None
         self._maintenance: asyncio.Task | None = None

@@ -90,7 +90,7 @@ async def add_links(session: AsyncSession, tasks: list[Task], now: datetime) -> 
 
 async def changed(session: AsyncSession, limit: int) -> list[tuple[FeishuTaskLink, Task]]:
     """Mirrored tasks that changed since their last queued call: finished, cancelled, a
-    new due or a new assignee."""
+    new due, a new assignee, or ticked off in Feishu while still open here."""
     L = FeishuTaskLink
     stmt = (
         select(L, Task)
@@ -104,6 +104,7 @@ async def changed(session: AsyncSession, limit: int) -> list[tuple[FeishuTaskLin
                     or_(
                         col(Task.due_at) != col(L.due_at),
                         col(Task.assignee_open_id) != col(L.assignee_open_id),
+                        col(L.reopen).is_(True),
                     ),
                 ),
             )
@@ -177,3 +178,22 @@ async def forget_refused_creates(session: AsyncSession) -> int:
     )
     await session.exec(delete(OutboundMessage).where(col(OutboundMessage.uuid).in_(dead)))
     return len(ids)
+
+
+async def by_guid(session: AsyncSession, guid: str) -> tuple[FeishuTaskLink, Task] | None:
+    """The mirrored task Feishu calls `guid`, with its link (None: not one of ours)."""
+    L = FeishuTaskLink
+    stmt = select(L, Task).join(Task, col(Task.id) == col(L.task_id)).where(col(L.guid) == guid)
+    row = (await session.exec(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def set_state(session: AsyncSession, task_id: int, now: datetime, **values: bool) -> None:
+    """Record what Feishu did to a mirrored task: `closed` (gone there, or completed there
+    as it is here: nothing more to mirror) or `reopen` (the mirror must open it again)."""
+    await session.exec(
+        update(FeishuTaskLink)
+        .where(col(FeishuTaskLink.task_id) == task_id)
+        .values(updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )

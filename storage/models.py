@@ -366,13 +366,19 @@ class FeishuTaskLink(SQLModel, table=True):
     queued for it (assignee, due, closed) and the guid Feishu's create answered with."""
 
     __tablename__ = "feishu_tasks"
-    __table_args__ = (Index("ix_feishu_tasks_closed", "closed"),)
+    __table_args__ = (
+        Index("ix_feishu_tasks_closed", "closed"),
+        Index("ix_feishu_tasks_guid", "guid"),  # Feishu's change events name the guid
+    )
 
     task_id: int = Field(primary_key=True)
     guid: str | None = Field(default=None, max_length=64)
     assignee_open_id: str = Field(max_length=64)
     due_at: datetime = _ts()
     closed: bool = False  # completed (or deleted) in Feishu: nothing more to mirror
+    # Ticked off in Feishu while the work is still open here (it needs a report): the
+    # mirror opens it again there.
+    reopen: bool = False
     seq: int = 0  # changes queued after the create: names their outbox rows
     created_at: datetime = _ts()
     updated_at: datetime = _ts()

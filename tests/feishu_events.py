@@ -226,3 +226,23 @@ def user_resigned(open_id: str, name: str, at: datetime, *, event_id: str | None
         "old_object": {"status": old_status, "open_id": open_id},
     }
     return envelope("contact.user.updated_v3", event, at, event_id=event_id)
+
+
+def task_changed(
+    guid: str, at: datetime, kinds: tuple[str, ...], *, event_id: str | None = None
+) -> dict:
+    """A task.task.update_user_access_v2 envelope: Feishu task `guid` changed (`kinds`
+    such as "task_completed_update", "task_deleted")."""
+    event = {
+        "task_guid": guid,
+        "event_types": list(kinds),
+        "timestamp": _ms(at),
+    }
+    return envelope("task.task.update_user_access_v2", event, at, event_id=event_id)
+
+
+def task_updated_v1(guid: str, obj_type: int, at: datetime, *, event_id: str | None = None) -> dict:
+    """A task.task.updated_v1 envelope (5 completed, 6 reopened, 7 deleted)."""
+    return envelope(
+        "task.task.updated_v1", {"task_id": guid, "obj_type": obj_type}, at, event_id=event_id
+    )

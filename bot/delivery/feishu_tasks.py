@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.clock import Clock
 from bot.feishu.gateway import FeishuError
-from bot.feishu.tasks import FeishuTasks
+from bot.feishu.tasks import TASK_GONE, FeishuTasks
 from cards.feishu_task import MirroredTask, assignee, create_body, ms
 from storage import feishu_tasks as links
 from storage.models import Duty, FeishuTaskLink, OutboundMessage, Task, TaskStatus
@@ -75,6 +75,10 @@ def changes(task: Task, link: FeishuTaskLink, now) -> tuple[list[tuple[str, dict
             ("task_patch", {"task_id": tid, "task": {"due": due}, "update_fields": ["due"]})
         )
         new["due_at"] = task.due_at
+    if link.reopen:  # ticked off in Feishu, but here it still waits for a report
+        body = {"task_id": tid, "task": {"completed_at": "0"}, "update_fields": ["completed_at"]}
+        calls.append(("task_patch", body))
+        new["reopen"] = False
     if task.assignee_open_id != link.assignee_open_id:
         members = {
             "task_id": tid,
@@ -193,13 +197,24 @@ class TaskMirror:
         if guid is None:
             self.stats["skipped"] += 1
             return None
-        if row.kind == "task_patch":
-            await self.tasks.patch(guid, data["task"], data["update_fields"])
-        elif row.kind == "task_members":
-            await self.tasks.add_members(guid, data["add"])
-            await self.tasks.remove_members(guid, data["remove"])
-        elif row.kind == "task_delete":
-            await self.tasks.delete(guid)
+        try:
+            if row.kind == "task_patch":
+                await self.tasks.patch(guid, data["task"], data["update_fields"])
+            elif row.kind == "task_members":
+                await self.tasks.add_members(guid, data["add"])
+                await self.tasks.remove_members(guid, data["remove"])
+            elif row.kind == "task_delete":
+                await self.tasks.delete(guid)
+        except FeishuError as e:
+            if e.code not in TASK_GONE:
+                raise
+            # The assignee deleted it in Feishu: their choice, not a failure to report.
+            log.info("%s: Feishu task %s was deleted there; mirror stops", row.uuid, guid)
+            async with self.sessions() as session:
+                await links.set_state(session, data["task_id"], self.clock.now(), closed=True)
+                await session.commit()
+            self.stats["skipped"] += 1
+            return None
         self.stats["changed"] += 1
         return guid
 

@@ -39,6 +39,7 @@ class Services:
     calendar: WorkCalendar
     bot_open_id: str | None = None
     directory: Any = None  # bot.feishu.directory.Directory when Feishu is configured
+    feishu_tasks: Any = None  # bot.feishu.tasks.FeishuTasks when the Tasks mirror is on
     policies: Policies = None  # type: ignore[assignment]  # set in __post_init__
     department: str | None = None
 

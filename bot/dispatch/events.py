@@ -367,3 +367,67 @@ def contact_user_updated_event(payload: dict) -> ContactUserEvent:
 
 EVENT_BUILDERS["contact.user.deleted_v3"] = contact_user_deleted_event
 EVENT_BUILDERS["contact.user.updated_v3"] = contact_user_updated_event
+
+
+@dataclass(frozen=True)
+class FeishuTaskEvent:
+    """A task in Feishu Tasks changed: `task.task.update_user_access_v2` (event.task_guid,
+    event.event_types such as "task_completed_update", "task_deleted") or the older
+    `task.task.updated_v1` (event.task_id, event.obj_type: 5 completed, 6 reopened,
+    7 deleted), which Feishu sends for tasks the app created. Neither says who changed
+    what: the handler reads the task back before acting on it."""
+
+    event_id: str
+    guid: str
+    changes: tuple[str, ...]
+
+
+MAX_GUID = 64
+V1_CHANGES = {
+    1: "task_summary_update",
+    2: "task_assignees_update",
+    3: "task_followers_update",
+    4: "task_reminders_update",
+    5: "task_completed_update",
+    6: "task_completed_update",
+    7: "task_deleted",
+}
+
+
+def _guid(event: dict, key: str) -> str:
+    guid = event.get(key)
+    if not isinstance(guid, str) or not guid.strip() or len(guid) > MAX_GUID:
+        raise PayloadError(f"task event without a short event.{key}")
+    return guid.strip()
+
+
+def feishu_task_event(payload: dict) -> FeishuTaskEvent:
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise PayloadError("missing event")
+    kinds = event.get("event_types") or []
+    if not isinstance(kinds, list) or not all(isinstance(k, str) and len(k) < 64 for k in kinds):
+        raise PayloadError("event.event_types is not a list of names")
+    return FeishuTaskEvent(
+        event_id=_str(payload, "header", "event_id"),
+        guid=_guid(event, "task_guid"),
+        changes=tuple(kinds[:20]),
+    )
+
+
+def feishu_task_v1_event(payload: dict) -> FeishuTaskEvent:
+    event = payload.get("event")
+    if not isinstance(event, dict):
+        raise PayloadError("missing event")
+    kind = event.get("obj_type")
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        raise PayloadError("event.obj_type is not a number")
+    return FeishuTaskEvent(
+        event_id=_str(payload, "header", "event_id"),
+        guid=_guid(event, "task_id"),
+        changes=(V1_CHANGES.get(kind, f"obj_type_{kind}"),),
+    )
+
+
+EVENT_BUILDERS["task.task.update_user_access_v2"] = feishu_task_event
+EVENT_BUILDERS["task.task.updated_v1"] = feishu_task_v1_event

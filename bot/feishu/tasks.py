@@ -9,11 +9,12 @@ never take budget from chat answers."""
 
 from __future__ import annotations
 
-from bot.feishu.gateway import FeishuGateway
+from bot.feishu.gateway import FeishuError, FeishuGateway
 from bot.feishu.limits import SendLimits
 
 RECEIVER = None  # no per-receiver window: the API's own windows are the limit
 USER_ID_TYPE = "open_id"
+TASK_GONE = (1470404,)  # "the resource … does not exist or has been deleted"
 
 
 def _members(members: list[dict]):
@@ -146,3 +147,27 @@ class FeishuTasks:
             receiver=RECEIVER,
             limits=self.limits,
         )
+
+    async def get(self, guid: str) -> dict | None:
+        """GET /open-apis/task/v2/tasks/{guid}: what Feishu holds now ({"completed_at": ms
+        string, "0" when open; "assignees": [open_id, …]}), None when the task is gone."""
+        from lark_oapi.api.task.v2 import GetTaskRequest
+
+        req = GetTaskRequest.builder().task_guid(guid).user_id_type(USER_ID_TYPE).build()
+        try:
+            resp = await self.gateway.call(
+                lambda o: self._api.aget(req, o),
+                what="task.get",
+                receiver=RECEIVER,
+                limits=self.limits,
+            )
+        except FeishuError as e:
+            if e.status == 404 or e.code in TASK_GONE:
+                return None
+            raise
+        task = resp.data.task
+        members = task.members or []
+        return {
+            "completed_at": task.completed_at or "0",
+            "assignees": [m.id for m in members if m.role == "assignee" and m.id],
+        }

@@ -114,6 +114,7 @@ class TasksApi:
         base = "/open-apis/task/v2/tasks"
         return [
             ("POST", base, "task.v2.task.create", self.h_create, True),
+            ("GET", base + "/{guid}", "task.v2.task.get", self.h_get, True),
             ("PATCH", base + "/{guid}", "task.v2.task.patch", self.h_patch, True),
             ("DELETE", base + "/{guid}", "task.v2.task.delete", self.h_delete, True),
             ("POST", base + "/{guid}/add_members", "task.v2.task.add_members", self.h_add, True),
@@ -143,6 +144,18 @@ class TasksApi:
 
     def by_summary(self, text: str) -> list[FeishuTask]:
         return [t for t in self.all() if text in t.summary]
+
+    def tick_off(self, guid: str) -> None:
+        """Someone completes the task in the Feishu app (the test then sends the event)."""
+        with self.store.lock:
+            task = self.store.tasks[guid]
+            task.completed_at = task.updated_at = self._now_ms()
+            task.history.append({"op": "completed in the app", "at": task.updated_at})
+
+    def delete_in_app(self, guid: str) -> None:
+        """Someone deletes the task in the Feishu app."""
+        with self.store.lock:
+            self.store.deleted_tasks.append(self.store.tasks.pop(guid))
 
     # ------------------------------------------------------------------ helpers
 
@@ -207,6 +220,10 @@ class TasksApi:
         if token:
             self.store.task_tokens[token] = task.guid
         return ok({"task": task.view()})
+
+    def h_get(self, req: Request) -> Reply:
+        self._id_type(req)
+        return ok({"task": self._task(req).view()})
 
     def h_patch(self, req: Request) -> Reply:
         self._id_type(req)
