@@ -177,6 +177,19 @@ async def harness(db_url, emulator, clock):
         await client.close()
 
 
+@pytest.fixture
+async def mirrored(db_url, emulator, clock):
+    """The harness with DUTYBOT_FEISHU_TASKS=on (and no pause between the mirror's looks)."""
+    settings = make_settings(db_url, emulator.base_url, feishu_tasks=True)
+    async with build_app(settings, clock=clock) as bot:
+        bot.task_mirror.min_interval = 0
+        await sync_team(bot)
+        client = TestClient(TestServer(make_web_app(bot)))
+        await client.start_server()
+        yield Harness(bot, client, emulator, clock)
+        await client.close()
+
+
 # -- shared by the PostgreSQL and CLI tests ---------------------------------------------
 PG = os.environ.get("DUTYBOT_TEST_PG", "postgres@127.0.0.1:5432")
 ROOT = Path(__file__).resolve().parent.parent

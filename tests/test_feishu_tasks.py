@@ -10,14 +10,12 @@ import asyncio
 from datetime import date, timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
 from bot.app import build_app
 from bot.config import ConfigError, Settings
 from bot.jobs.scheduler import run_tick
 from bot.services.activities import cancel_activity, move_activity
-from bot.transport.webhook import make_web_app
 from storage.models import FeishuTaskLink, OutboundMessage, TaskStatus
 from tests import feishu_events as fe
 from tests.conftest import Harness, make_settings, sync_team
@@ -32,19 +30,6 @@ def ms(dt) -> str:
 
 def task_calls(emulator) -> list[dict]:
     return [r for r in emulator.requests if r["api"].startswith("task.")]
-
-
-@pytest.fixture
-async def mirrored(db_url, emulator, clock):
-    """The harness with DUTYBOT_FEISHU_TASKS=on (and no pause between the mirror's looks)."""
-    settings = make_settings(db_url, emulator.base_url, feishu_tasks=True)
-    async with build_app(settings, clock=clock) as bot:
-        bot.task_mirror.min_interval = 0
-        await sync_team(bot)
-        client = TestClient(TestServer(make_web_app(bot)))
-        await client.start_server()
-        yield Harness(bot, client, emulator, clock)
-        await client.close()
 
 
 async def feishu_task_of(h: Harness, task_id: int):

@@ -6,33 +6,16 @@ left alone from then on, without an alarm."""
 
 from __future__ import annotations
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlmodel import select
 
-from bot.app import build_app
-from bot.transport.webhook import make_web_app
 from storage.models import AuditLog, FeishuTaskLink, Task, TaskStatus
 from tests import feishu_events as fe
-from tests.conftest import Harness, make_settings, sync_team
+from tests.conftest import Harness
 from tests.sched_helpers import add_task, at, clear_tasks
 
 PREP = "planner.preparation"  # marked done, no report
 EXEC_REPORT = "planner.execution_report"  # done once its report is in
 DONE = ("task_completed_update",)
-
-
-@pytest.fixture
-async def mirrored(db_url, emulator, clock):
-    settings = make_settings(db_url, emulator.base_url, feishu_tasks=True)
-    async with build_app(settings, clock=clock) as bot:
-        bot.task_mirror.min_interval = 0
-        await sync_team(bot)
-        await clear_tasks(bot)
-        client = TestClient(TestServer(make_web_app(bot)))
-        await client.start_server()
-        yield Harness(bot, client, emulator, clock)
-        await client.close()
 
 
 async def mirror(h: Harness, duty: str, day: int = 4) -> tuple[Task, str]:
