@@ -2,7 +2,7 @@
 50 approve / reject clicks arrive at once, each answered synchronously (Feishu's 3 s
 callback budget) by the bot behind its real webhook.
 
-    python -m bench.clicks [--people 50] [--quick]
+    python -m bench.clicks [--people 50] [--quick] [--serial] [--profile FILE]
 
 The Feishu emulator runs in its own process (limits off), as Feishu is not on the bot's
 machine; in this one, the bot as `dutybot run` serves it (aiohttp on a port, inbox and
@@ -13,6 +13,11 @@ card). The client shares the event loop and the core with the bot, so these figu
 pessimistic; the CPU seconds the bot's process spent per click are printed too (the
 steadier figure on a shared machine). The last line is
 ``RESULT click_p99_ms=… concurrency=…``.
+
+`--serial` sends the same clicks one at a time instead (no queueing) and prints, per kind,
+the SQL statements and the bot process's CPU per click (medians): the figures to compare
+A/B on a shared machine. `--profile FILE` writes a cProfile of the bot's process during
+the measured clicks (setup excluded).
 """
 
 from __future__ import annotations
@@ -98,7 +103,58 @@ async def click(http, url: str, operator: str, value: dict, **kw) -> tuple[float
     return elapsed, body
 
 
-async def run(people: int, pg: str | None = None) -> dict:
+class Meter:
+    """SQL statements executed by the bot's engine (a SQLAlchemy event listener) and the
+    profiler, if any, switched on around the measured clicks only."""
+
+    def __init__(self, engine, profile: str | None) -> None:
+        from sqlalchemy import event
+
+        self.statements = 0
+        self.profiler = None
+        if profile:
+            import cProfile
+
+            self.profiler = cProfile.Profile()
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _count(*_args) -> None:
+            self.statements += 1
+
+    def __enter__(self) -> Meter:
+        if self.profiler is not None:
+            self.profiler.enable()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.profiler is not None:
+            self.profiler.disable()
+
+
+async def measure(clicks: list, serial: bool, meter: Meter) -> tuple[list, dict]:
+    """Run the clicks (all at once, or one after the other) and what they cost."""
+    t0, cpu0, n0 = time.perf_counter(), time.process_time(), meter.statements
+    per_click: list[tuple[float, int]] = []
+    with meter:
+        if serial:
+            answers = []
+            for c in clicks:
+                c_cpu, c_n = time.process_time(), meter.statements
+                answers.append(await c)
+                per_click.append((time.process_time() - c_cpu, meter.statements - c_n))
+        else:
+            answers = await asyncio.gather(*clicks)
+    return answers, {
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - cpu0,
+        "statements": meter.statements - n0,
+        "per_click": per_click,
+    }
+
+
+async def run(
+    people: int, pg: str | None = None, serial: bool = False, profile: str | None = None
+) -> dict:
     from aiohttp import web
     from sqlmodel import select
 
@@ -153,6 +209,7 @@ async def run(people: int, pg: str | None = None) -> dict:
     await bot.prepare()  # everyone's weekly report task
     await bot.connect_feishu()
     bot.start_workers()
+    meter = Meter(bot.engine, profile)
     runner = web.AppRunner(make_web_app(bot), access_log=None)
     await runner.setup()
     port = free_port()
@@ -180,14 +237,17 @@ async def run(people: int, pg: str | None = None) -> dict:
                 )
                 for who, t in sorted(mine.items())
             ]
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            submitted = await asyncio.gather(*submits)
-            out["submit_wall_s"] = time.perf_counter() - t0
-            out["submit_cpu_s"] = time.process_time() - cpu0
+            submitted, out["submit_cost"] = await measure(submits, serial, meter)
             out["submit_late"] = sum(late(b) for _, b in submitted)
             out["submit"] = [e for e, _ in submitted]
-            async with bot.sessions() as s:
-                reports = (await s.exec(select(Report))).all()
+            # a submit answered "working on it" finishes in the background: wait for it
+            deadline = time.monotonic() + 60
+            while True:
+                async with bot.sessions() as s:
+                    reports = (await s.exec(select(Report))).all()
+                if len(reports) >= len(submits) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
             decisions = []
             for i, r in enumerate(sorted(reports, key=lambda r: r.id)):
                 base = {"v": 1, "r": r.id, "ver": r.version, "l": "zh"}
@@ -215,10 +275,7 @@ async def run(people: int, pg: str | None = None) -> dict:
                             name="report_approve",
                         )
                     )
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            decided = await asyncio.gather(*decisions)
-            out["decide_wall_s"] = time.perf_counter() - t0
-            out["decide_cpu_s"] = time.process_time() - cpu0
+            decided, out["decide_cost"] = await measure(decisions, serial, meter)
             out["decide_late"] = sum(late(b) for _, b in decided)
             out["decide"] = [e for e, _ in decided]
             async with bot.sessions() as s:
@@ -226,6 +283,8 @@ async def run(people: int, pg: str | None = None) -> dict:
             out["approved"] = states.count("approved")
             out["rejected"] = states.count("rejected")
     finally:
+        if meter.profiler is not None and profile:
+            meter.profiler.dump_stats(profile)
         await runner.cleanup()
         await bot.stop()
         emu.kill()
@@ -270,22 +329,33 @@ def main() -> None:
         metavar="URL",
         help="PostgreSQL server instead of SQLite, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432",
     )
+    parser.add_argument(
+        "--serial", action="store_true", help="one click at a time: statements and CPU a click"
+    )
+    parser.add_argument("--profile", metavar="FILE", help="cProfile of the measured clicks")
     args = parser.parse_args()
     try:
         from bot.fast import run as fast_run
     except ImportError:  # pragma: no cover
         fast_run = asyncio.run
-    r = fast_run(run(args.people, args.pg))
+    r = fast_run(run(args.people, args.pg, args.serial, args.profile))
     every = r["submit"] + r["decide"]
     for name in ("submit", "decide"):
         xs = [x * 1000 for x in r[name]]
+        cost = r[name + "_cost"]
         print(
-            f"{name}: {len(xs)} concurrent clicks, p50 {statistics.median(xs):.0f} ms, "
+            f"{name}: {len(xs)} {'serial' if args.serial else 'concurrent'} clicks, "
+            f"p50 {statistics.median(xs):.0f} ms, "
             f"p99 {pct(xs, 99):.0f} ms, max {max(xs):.0f} ms, all answered in "
-            f"{r[name + '_wall_s']:.2f} s; bot process CPU {r[name + '_cpu_s']:.2f} s "
-            f"({r[name + '_cpu_s'] / len(xs) * 1000:.0f} ms a click); "
+            f"{cost['wall_s']:.2f} s; bot process CPU {cost['cpu_s']:.2f} s "
+            f"({cost['cpu_s'] / len(xs) * 1000:.1f} ms a click); "
+            f"{cost['statements'] / len(xs):.1f} SQL statements a click; "
             f'{r[name + "_late"]} answered "working on it" (over the 2.5 s budget)'
         )
+        if cost["per_click"]:
+            cpu = statistics.median(c for c, _ in cost["per_click"]) * 1000
+            n = statistics.median(k for _, k in cost["per_click"])
+            print(f"{name}: one at a time, median {cpu:.1f} ms CPU and {n:g} statements a click")
     print(f"reports approved {r['approved']}, rejected {r['rejected']}")
     backend = "postgresql" if args.pg else "sqlite"
     print(

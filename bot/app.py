@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery.ingest import IngestBatcher
-from bot.delivery.outbox import OutboxWorker
+from bot.delivery.outbox import InlineAnswers, OutboxWorker
 from bot.dispatch.context import Services
 from bot.domain.policy import Policy, load_policy
 from bot.domain.workcalendar import WorkCalendar
@@ -134,8 +134,11 @@ class BotApp:
         self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)
         self.stats = {"received": 0, "duplicates": 0, "rejected": 0, "stale": 0, "callbacks": 0}
         self.stats["malformed"] = 0
+        self.answering = InlineAnswers()  # card callbacks being answered: the outbox waits
         self.outbox = (
-            OutboxWorker(self.sessions, self.gateway, self.clock) if self.gateway else None
+            OutboxWorker(self.sessions, self.gateway, self.clock, answers=self.answering)
+            if self.gateway
+            else None
         )
         self.task_mirror = None
         if self.outbox is not None and self.settings.feishu_tasks:
@@ -355,10 +358,14 @@ class BotApp:
     async def callback(self, env: Envelope) -> dict:
         """Answer a card callback within the 3 s budget. The click is stored (de-duplicated
         by event_id) as already handled: this inline answer is its only handling."""
+        self.stats["callbacks"] += 1
+        with self.answering:
+            return await self._callback(env)
+
+    async def _callback(self, env: Envelope) -> dict:
         from bot.dispatch.events import PayloadError, card_action_event
         from cards.answers import toast
 
-        self.stats["callbacks"] += 1
         if not await self.accept(env, handled_inline=True):
             return {}
         try:

@@ -50,11 +50,14 @@ def unavailable_cause(exc: BaseException) -> str:
 def make_engine(url: str, **kwargs) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and enforced foreign keys."""
     if url.startswith("sqlite"):
+        from storage.sqlite_driver import one_hop
+
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every test
+            one_hop(dbapi_conn)  # a statement is one hand-off to SQLite's thread, not four
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

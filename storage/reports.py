@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Report, ReportStatus, ReportVersion, Task, TaskStatus
-from storage.queue import insert_ignore
 
 
 def dumps(obj: Any) -> str:
@@ -60,34 +60,33 @@ async def create_report(
     kpis: list,
     now: datetime,
     via: str,
+    approver_card: str | None = None,
 ) -> Report | None:
     """The first version of the report for `task`; None if the task already has one
-    (a concurrent submit got there first)."""
-    inserted = await insert_ignore(
-        session,
-        Report,
-        {
-            "task_id": task.id,
-            "duty_key": task.duty_key,
-            "author_open_id": author,
-            "approver_open_id": approver,
-            "status": ReportStatus.SUBMITTED,
-            "version": 1,
-            "values": dumps(values),
-            "kpis": dumps(kpis),
-            "submitted_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
-        key="task_id",
-    )
-    if not inserted:
+    (a concurrent submit got there first). One `INSERT … ON CONFLICT DO NOTHING
+    RETURNING` for the report, one INSERT for its version (at the next flush)."""
+    row = {
+        "task_id": task.id,
+        "duty_key": task.duty_key,
+        "author_open_id": author,
+        "approver_open_id": approver,
+        "status": ReportStatus.SUBMITTED,
+        "version": 1,
+        "values": dumps(values),
+        "kpis": dumps(kpis),
+        "submitted_at": now,
+        "approver_card_uuid": approver_card,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Report).values(row).on_conflict_do_nothing(index_elements=["task_id"])
+    report = (await session.exec(stmt.returning(Report))).scalars().first()
+    if report is None:
         return None
-    report = await report_for_task(session, task.id)
-    assert report is not None
     session.add(
         ReportVersion(
-            report_id=report.id, version=1, values=dumps(values), submitted_at=now, via=via
+            report_id=report.id, version=1, values=row["values"], submitted_at=now, via=via
         )
     )
     return report
@@ -151,20 +150,40 @@ async def decide(
     comment: str | None,
 ) -> bool:
     """Approve or reject: `UPDATE … WHERE id=? AND status='submitted' AND version=?`.
-    True for the one click that wins."""
-    result = await session.exec(
-        update(Report)
-        .where(
-            Report.id == report.id,
-            Report.status == ReportStatus.SUBMITTED,
-            Report.version == version,
+    True for the one click that wins. Afterwards `report` holds the row as it is now: the
+    winner's from the UPDATE's RETURNING (the whole row, so a change another writer made
+    meanwhile, a new approver say, is seen), a loser's read again."""
+    table = Report.__table__
+    row = (
+        await session.exec(
+            update(table)
+            .where(
+                table.c.id == report.id,
+                table.c.status == ReportStatus.SUBMITTED,
+                table.c.version == version,
+            )
+            .values(status=status, decided_by=by, decided_at=at, comment=comment, updated_at=at)
+            .returning(*table.c)
         )
-        .values(status=status, decided_by=by, decided_at=at, comment=comment, updated_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    won = result.rowcount == 1
-    await session.refresh(report)
-    return won
+    ).first()
+    if row is None:
+        await session.refresh(report)
+        return False
+    _committed(report, row)
+    return True
+
+
+def _committed(obj: Any, row: Any) -> None:
+    """Copy a RETURNING row into a loaded object as its stored state (no flush follows)."""
+    for key, value in row._mapping.items():
+        set_committed_value(obj, key, value)
+
+
+async def report_and_task(session: AsyncSession, report_id: int) -> tuple[Report, Task] | None:
+    """A report and its task, in one query."""
+    stmt = select(Report, Task).join(Task, col(Task.id) == col(Report.task_id))
+    row = (await session.exec(stmt.where(Report.id == report_id))).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def set_card_uuids(
@@ -201,7 +220,9 @@ async def set_task_state(
     note: str | None = None,
     due_at: datetime | None = None,
     keep_note: bool = True,
+    task: Task | None = None,
 ) -> None:
+    """Does not commit. With `task` (the loaded row), it holds the row as updated after."""
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if status == TaskStatus.APPROVED:
         values["done_at"] = done_at or now
@@ -211,6 +232,13 @@ async def set_task_state(
         # The first move keeps the original deadline (the UPDATE reads the old values).
         values["original_due_at"] = func.coalesce(Task.original_due_at, Task.due_at)
         values["due_at"] = due_at
+    if task is not None:
+        table = Task.__table__
+        stmt = update(table).where(table.c.id == task_id).values(**values).returning(*table.c)
+        row = (await session.exec(stmt)).first()
+        if row is not None:
+            _committed(task, row)
+        return
     await session.exec(
         update(Task)
         .where(Task.id == task_id)

@@ -12,7 +12,6 @@ from storage.models import Task
 from tests import feishu_events as fe
 from tests.sched_helpers import add_task, at
 from tests.test_departments import company, dutybot, write_team  # noqa: F401 - the fixture
-from tests.test_feishu_tasks import mirrored  # noqa: F401 - the fixture
 from tests.test_outbox import alerts
 
 MARKETING_ADMINS = {"ou_director"}
@@ -46,7 +45,7 @@ async def test_undelivered_alerts_go_to_the_messages_department(harness, company
     assert got == SALES_ADMINS
 
 
-async def test_a_feishu_task_call_lost_is_its_tasks_departments(mirrored, tmp_path):  # noqa: F811
+async def test_a_feishu_task_call_lost_is_its_tasks_departments(mirrored, tmp_path):
     """A Feishu Tasks create refused for a sales task: sales' admin hears."""
     h = mirrored
     result = await dutybot(h, tmp_path, "org", "sync", str(write_team(tmp_path)))

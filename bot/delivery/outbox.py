@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -29,6 +30,32 @@ from storage.queue import claim_fair
 log = logging.getLogger("dutybot.workers")
 
 PER_LANE = 5  # one second of a receiver's 5/s limit per pass
+YIELD_MAX = 1.0  # seconds a pass waits at most for inline answers to finish
+
+
+class InlineAnswers:
+    """How many card callbacks are being answered inline on this event loop right now
+    (`with answers:` around each). They have Feishu's 3 s budget; the outbox's messages
+    can wait a moment, so a pass starts only when none is running, or after YIELD_MAX."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __enter__(self) -> InlineAnswers:
+        self.running += 1
+        self._idle.clear()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running -= 1
+        if self.running == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
 
 
 class OutboxWorker(Worker):
@@ -46,6 +73,7 @@ class OutboxWorker(Worker):
         reporter: UndeliveredReporter | None = None,
         extra_kinds: dict | None = None,
         mirror=None,
+        answers: InlineAnswers | None = None,
     ) -> None:
         super().__init__(clock)
         self.sessions, self.gateway = sessions, gateway
@@ -57,6 +85,7 @@ class OutboxWorker(Worker):
         self.extra_kinds = dict(extra_kinds or {})
         # Queues its own rows before a pass (bot.delivery.feishu_tasks.TaskMirror), if on.
         self.mirror = mirror
+        self.answers = answers  # inline answers go first (the webhook's card callbacks)
 
     def wake(self) -> None:
         if self.mirror is not None:
@@ -64,6 +93,8 @@ class OutboxWorker(Worker):
         super().wake()
 
     async def process_once(self) -> int:
+        if self.answers is not None and self.answers.running:
+            await self.answers.wait_idle(YIELD_MAX)
         if self.mirror is not None:
             await self.mirror.maybe_sync()
         now = self.clock.now()

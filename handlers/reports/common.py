@@ -128,11 +128,11 @@ async def load_task(ctx: Ctx, task_id: int, what: str) -> tuple[Task, Duty] | di
 async def load_report(
     ctx: Ctx, report_id: int, what: str
 ) -> tuple[Report, Task, Duty | None] | dict:
-    report = await store.get_report(ctx.session, report_id)
-    task = await get_task(ctx.session, report.task_id) if report is not None else None
-    if report is None or task is None:
+    found = await store.report_and_task(ctx.session, report_id)
+    if found is None:
         refuse(ctx, f"report:{report_id}", "unknown report", what)
         return toast_of("warning", "unknown_report")
+    report, task = found
     return report, task, await load_duty(ctx, task.duty_key, task.department)
 
 

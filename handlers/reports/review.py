@@ -28,10 +28,10 @@ from handlers.reports.common import (
     refuse,
 )
 from handlers.reports.texts import T, say, toast_of
-from handlers.reports.views import report_view
+from handlers.reports.views import build_view, names_in, report_view, view_data
 from storage import reports as store
 from storage.audit import audit
-from storage.members import get_member, names_of
+from storage.members import names_of
 from storage.models import Report, ReportStatus, Task, TaskStatus
 
 router = Router(name="reports.review")
@@ -78,29 +78,40 @@ async def _decide(ctx: Ctx, click: CardActionEvent, action: Approve | Reject, ou
         return toast_of("error", refusal, who=who)
     comment = click.form_value.get("comment")
     comment = clean_text(comment).strip()[:COMMENT_MAX] if isinstance(comment, str) else ""
-    won = False
-    if report.status == ReportStatus.SUBMITTED and action.version == report.version:
-        if outcome == ReportStatus.REJECTED and not comment:
-            return toast_of("error", "need_comment")
-        won = await store.decide(
-            ctx.session,
-            report,
-            version=action.version,
-            status=outcome,
-            by=operator,
-            at=ctx.now,
-            comment=comment or None,
-        )
-    if not won:  # decided meanwhile, or an old card: nothing changes, say what is current
-        current = build_report_card(await report_view(ctx, report, task, duty, lang), lang)
-        if report.status != ReportStatus.SUBMITTED:
-            names = await names_of(ctx.session, {report.decided_by or ""})
-            return with_card(_already(ctx, report, names), current)
-        return with_card(toast_of("warning", "version_changed", n=report.version), current)
-
+    if report.status != ReportStatus.SUBMITTED or action.version != report.version:
+        return await _current(ctx, report, task, duty)  # decided meanwhile, or an old card
+    if outcome == ReportStatus.REJECTED and not comment:
+        return toast_of("error", "need_comment")
+    # Everything the answer needs is read before the first write, and the writes come
+    # together at the end: SQLite holds its one write lock from the first write to COMMIT.
+    data = await view_data(ctx, report, task, duty, also={operator})
+    before = (report.approver_open_id, report.approver_card_uuid)
+    clicked = await is_clicked_card(ctx, report.approver_card_uuid, click.open_message_id)
+    redo = redo_due(ctx, task, duty) if outcome == ReportStatus.REJECTED else None
+    won = await store.decide(
+        ctx.session,
+        report,
+        version=action.version,
+        status=outcome,
+        by=operator,
+        at=ctx.now,
+        comment=comment or None,
+    )
+    if not won:  # decided meanwhile: nothing changes, say what is current
+        return await _current(ctx, report, task, duty)
+    if (report.approver_open_id, report.approver_card_uuid) != before:
+        # Re-routed between our read and our UPDATE (PostgreSQL): the row as it is now.
+        clicked = await is_clicked_card(ctx, report.approver_card_uuid, click.open_message_id)
+    if not names_in(data, report):
+        data = await view_data(ctx, report, task, duty)
     if outcome == ReportStatus.APPROVED:
         await store.set_task_state(
-            ctx.session, task.id, status=TaskStatus.APPROVED, now=ctx.now, done_at=ctx.now
+            ctx.session,
+            task.id,
+            status=TaskStatus.APPROVED,
+            now=ctx.now,
+            done_at=ctx.now,
+            task=task,
         )
     else:
         await store.set_task_state(
@@ -109,9 +120,9 @@ async def _decide(ctx: Ctx, click: CardActionEvent, action: Approve | Reject, ou
             status=TaskStatus.REJECTED,
             now=ctx.now,
             note=comment,
-            due_at=redo_due(ctx, task, duty),
+            due_at=redo,
+            task=task,
         )
-    await ctx.session.refresh(task)
     audit(
         ctx.session,
         at=ctx.now,
@@ -124,22 +135,29 @@ async def _decide(ctx: Ctx, click: CardActionEvent, action: Approve | Reject, ou
         card=click.open_message_id,
         as_admin=operator != report.approver_open_id,
     )
-    view = await report_view(ctx, report, task, duty, lang)
+    view = build_view(ctx, report, task, duty, lang, data)
     decided_card = build_report_card(view, lang)
     # The author's summary card, a short notice, and the original approval card when the
     # click came from another copy (a re-sent card, or an admin's).
     await ctx.patch(report.author_card_uuid, build_report_card(view, lang, audience="author"))
-    author_left = await get_member(ctx.session, report.author_open_id) is None
-    if not author_left:  # Feishu refuses messages to people who left (230029)
+    author = data.found.get(report.author_open_id)
+    if author is not None and author.active:  # Feishu refuses messages to people who left
         await ctx.send("open_id", report.author_open_id, build_decision_notice(view, lang))
     elif outcome == ReportStatus.REJECTED:
         await _hand_off_redo(ctx, report.author_open_id)
-    if report.approver_card_uuid and not await is_clicked_card(
-        ctx, report.approver_card_uuid, click.open_message_id
-    ):
+    if report.approver_card_uuid and not clicked:
         await ctx.patch(report.approver_card_uuid, decided_card)
     key = "approved" if outcome == ReportStatus.APPROVED else "rejected"
     return with_card(toast_of("success", key, who=view.author_name), decided_card)
+
+
+async def _current(ctx: Ctx, report: Report, task: Task, duty: Duty | None) -> dict:
+    """The answer to a click that changes nothing: what is current, and why."""
+    current = build_report_card(await report_view(ctx, report, task, duty, ctx.lang), ctx.lang)
+    if report.status != ReportStatus.SUBMITTED:
+        names = await names_of(ctx.session, {report.decided_by or ""})
+        return with_card(_already(ctx, report, names), current)
+    return with_card(toast_of("warning", "version_changed", n=report.version), current)
 
 
 async def _hand_off_redo(ctx: Ctx, author: str) -> None:

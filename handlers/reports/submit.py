@@ -42,7 +42,7 @@ from handlers.reports.common import (
     period_label,
 )
 from handlers.reports.texts import T, say, toast_of, type_name
-from handlers.reports.views import form_view, report_view
+from handlers.reports.views import build_view, form_view, report_view, view_data
 from handlers.views import card_after, require_member
 from storage import reports as store
 from storage.audit import audit
@@ -92,17 +92,22 @@ async def submit(
     via: str,
     card: str,
     form_version: int = 0,
+    read: Report | None | bool = False,
 ) -> Submitted | Refused:
     """Store a validated submission and queue the approver's card (new or patched).
     `form_version` is the version a form card creates: a second click on the same form
-    (a double click) finds it stored and changes nothing."""
+    (a double click) finds it stored and changes nothing. `read`: the task's report (or
+    None) if the caller has just read it (False: read it here)."""
     template = duty.report
     assert template is not None
     if task.status in CLOSED:
         return Refused("closed", {"state": closed_state(task)})
     kpis = evaluate_kpis(template, values)
-    for _attempt in range(3):
-        report = await store.report_for_task(ctx.session, task.id)
+    for attempt in range(3):
+        if attempt or read is False:
+            report = await store.report_for_task(ctx.session, task.id)
+        else:
+            report = read
         if report is None:
             created = await _create(ctx, task, duty, author, values, kpis, via, card)
             if created is None:
@@ -162,6 +167,24 @@ async def _create(
     card: str,
 ) -> Submitted | None:
     approver = await current_approver(ctx, author, duty)
+    data = uuid = None
+    if approver is not None:
+        # What the approver's card shows is read before the first write (SQLite holds its
+        # one write lock from the first write to COMMIT); the card's uuid goes in the INSERT.
+        data = await view_data(
+            ctx,
+            Report(
+                task_id=task.id,
+                duty_key=task.duty_key,
+                author_open_id=author.open_id,
+                approver_open_id=approver.open_id,
+                values=store.dumps(values),
+            ),
+            task,
+            duty,
+            submitted={1: ctx.now},
+        )
+        uuid = ctx.next_uuid()
     report = await store.create_report(
         ctx.session,
         task=task,
@@ -171,6 +194,7 @@ async def _create(
         kpis=kpis,
         now=ctx.now,
         via=via,
+        approver_card=uuid,
     )
     if report is None:
         return None
@@ -189,10 +213,9 @@ async def _create(
         approver=report.approver_open_id,
         kpi_misses=kpi_misses(kpis),
     )
-    if approver is not None:
-        view = await report_view(ctx, report, task, duty, ctx.lang)
-        uuid = await ctx.send("open_id", approver.open_id, build_report_card(view, ctx.lang))
-        await store.set_card_uuids(ctx.session, report, approver_card=uuid)
+    if approver is not None and data is not None and uuid is not None:
+        view = build_view(ctx, report, task, duty, ctx.lang, data)
+        await ctx.send("open_id", approver.open_id, build_report_card(view, ctx.lang), uuid=uuid)
         return Submitted(report, "created", approver, view)
     return Submitted(report, "created", approver)
 
@@ -289,6 +312,7 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
         via="form",
         card=click.open_message_id,
         form_version=action.version,
+        read=previous,
     )
     if isinstance(result, Refused):
         return toast_of("warning", result.key, **result.kw)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.dispatch.context import Ctx
@@ -14,7 +16,7 @@ from cards.report_form import FormField, FormView
 from handlers.reports.common import local, period_label
 from storage import reports as store
 from storage.members import list_active
-from storage.models import Report, ReportStatus, Task
+from storage.models import Member, Report, ReportStatus, Task
 from storage.people import people, shown_names_of
 
 log = logging.getLogger("dutybot.reports")
@@ -25,11 +27,29 @@ PREFILL: dict[str, Prefill] = {}
 fraction). Used for a new report's form; an edit shows the current version instead."""
 
 
-async def report_view(
-    ctx: Ctx, report: Report, task: Task, duty: Duty | None, lang: str
-) -> ReportView:
+@dataclass(frozen=True)
+class ViewData:
+    """What a report's view reads besides the report and its task: the members it names
+    (past and present, by open_id), when its versions were submitted, its period."""
+
+    found: dict[str, Member]
+    submitted: dict[int, datetime]
+    period: str
+    asked: frozenset[str] = frozenset()  # the open_ids looked up (found or not)
+
+
+async def view_data(
+    ctx: Ctx,
+    report: Report,
+    task: Task,
+    duty: Duty | None,
+    also: set[str] = frozenset(),
+    submitted: dict[int, datetime] | None = None,
+) -> ViewData:
+    """Two queries (three for an activity's task): every member named (and `also`, e.g.
+    whoever is deciding it now), and the submission times of this version and the first
+    (unless given: a report being created has only its first, now)."""
     values = store.loads(report.values, {})
-    kpis = store.loads(report.kpis, [])
     template = duty.report if duty else None
     person_ids = set()
     if template:
@@ -39,7 +59,38 @@ async def report_view(
             if f.type == "person" and values.get(f.key)
         }
     who = {report.author_open_id, report.approver_open_id or "", report.decided_by or ""}
-    found = await people(ctx.session, who | person_ids)  # one query for every name below
+    asked = frozenset(who | person_ids | set(also))
+    found = await people(ctx.session, set(asked))
+    at = submitted
+    if at is None:
+        at = await store.versions_submitted_at(ctx.session, report.id or 0, {report.version, 1})
+    return ViewData(found, at, await period_label(ctx, task), asked)
+
+
+def names_in(data: ViewData, report: Report) -> bool:
+    """True if `data` was read for every member the report names now (its approver may
+    have changed since)."""
+    return all(
+        not i or i in data.asked
+        for i in (report.author_open_id, report.approver_open_id, report.decided_by)
+    )
+
+
+async def report_view(
+    ctx: Ctx, report: Report, task: Task, duty: Duty | None, lang: str
+) -> ReportView:
+    return build_view(ctx, report, task, duty, lang, await view_data(ctx, report, task, duty))
+
+
+def build_view(
+    ctx: Ctx, report: Report, task: Task, duty: Duty | None, lang: str, data: ViewData
+) -> ReportView:
+    """The view of a report from rows already read (no query)."""
+    values = store.loads(report.values, {})
+    kpis = store.loads(report.kpis, [])
+    template = duty.report if duty else None
+    who = {report.author_open_id, report.approver_open_id or "", report.decided_by or ""}
+    found = data.found
     names = {open_id: m.name for open_id, m in found.items()}
     # Authors and approvers who left are named, marked, with the role they had.
     shown = shown_names_of(found, who, lang)
@@ -70,7 +121,7 @@ async def report_view(
     if duty is not None and report.approver_open_id is None:
         outside = ctx.policy_of(task.department).approver_label(duty, lang)
     submitted = report.submitted_at
-    at = await store.versions_submitted_at(ctx.session, report.id or 0, {report.version, 1})
+    at = data.submitted
     latest = at.get(report.version)
     first = at.get(1) or submitted
     return ReportView(
@@ -79,7 +130,7 @@ async def report_view(
         version=report.version,
         status=report.status,
         duty_name=duty.name(lang) if duty else task.duty_key,
-        period=await period_label(ctx, task),
+        period=data.period,
         author_name=shown[report.author_open_id],
         author_role=role.name(lang) if role else "",
         approver_name=shown.get(report.approver_open_id or "") if report.approver_open_id else None,
