@@ -431,8 +431,8 @@ class BotApp:
 
         engine = self.engine
 
-        async def shared(specs) -> float:
-            return await reserve(engine, [Bucket(*spec) for spec in specs])
+        async def shared(specs, count: int):
+            return await reserve(engine, [Bucket(*spec) for spec in specs], count)
 
         limits.shared = shared
 

@@ -341,8 +341,9 @@ class Marker(SQLModel, table=True):
 
 
 class RateLimit(SQLModel, table=True):
-    """A GCRA bucket shared by every replica (PostgreSQL): the theoretical arrival time of
-    the next call, in seconds since the epoch of the database clock."""
+    """A shared rate window's place (`key#n`: when it frees, in seconds since the epoch of
+    the database clock) or its head (`key`: the number of the next place to take); see
+    storage.rate_limits. PostgreSQL only."""
 
     __tablename__ = "rate_limits"
 

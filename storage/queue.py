@@ -56,14 +56,23 @@ async def _lease(session: AsyncSession, model: type[Row], pick, now: datetime, l
 
 
 async def claim_fair(
-    session: AsyncSession, now: datetime, lease: timedelta, limit: int, per_lane: int
+    session: AsyncSession,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    per_lane: int,
+    max_priority: int | None = None,
 ) -> list[OutboundMessage]:
     """Claim due outbox rows fairly: at most `per_lane` per receiver (a busy chat's backlog
-    never fills the batch), most urgent first (answers before bulk), then oldest first.
+    never fills the batch), most urgent first (answers before bulk), then oldest first;
+    only rows of `max_priority` or more urgent, if given.
 
     PostgreSQL refuses FOR UPDATE next to a window function, so the window ranks candidates
     in a sub-select and the outer select locks (skipping rows another replica holds)."""
     model = OutboundMessage
+    due = _claimable(model, now)
+    if max_priority is not None:
+        due = and_(due, model.priority <= max_priority)
     ranked = (
         select(
             model.id,
@@ -71,7 +80,7 @@ async def claim_fair(
             .over(partition_by=model.lane, order_by=(model.priority, model.id))
             .label("rn"),
         )
-        .where(_claimable(model, now))
+        .where(due)
         .subquery()
     )
     pick = (

@@ -22,6 +22,7 @@ from bot.delivery.outcomes import classify
 from bot.delivery.undelivered import Undelivered, UndeliveredReporter
 from bot.delivery.worker import Worker
 from bot.feishu.gateway import FeishuError, FeishuGateway
+from bot.feishu.limits import urgent
 from storage import outbox as outbox_store
 from storage.cards import remember_card
 from storage.models import OutboundMessage
@@ -30,6 +31,7 @@ from storage.queue import claim_fair
 log = logging.getLogger("dutybot.workers")
 
 PER_LANE = 5  # one second of a receiver's 5/s limit per pass
+URGENT = 0  # priority of answers someone is waiting for (storage.outbox.PURPOSES)
 YIELD_MAX = 1.0  # seconds a pass waits at most for inline answers to finish
 
 
@@ -116,10 +118,39 @@ class OutboxWorker(Worker):
                     if (gone := await self._send(row)) is not None:
                         lost.append(gone)
 
-        await asyncio.gather(*(run(g) for g in by_lane.values()))
+        sending = asyncio.ensure_future(asyncio.gather(*(run(g) for g in by_lane.values())))
+        answered = await self._answer_meanwhile(sending, lost)
         if lost:
             await self.reporter.report(lost)
-        return len(rows) + len(expired)
+        return len(rows) + len(expired) + answered
+
+    async def _answer_meanwhile(self, sending: asyncio.Future, lost: list) -> int:
+        """While a pass's sends wait for the rate limits (a fan-out can wait a minute for
+        the next place), answers queued meanwhile (the inbox wakes us) go at once, with the
+        headroom bulk sends cannot use (bot.feishu.limits.urgent), not after the pass."""
+        answers: list[asyncio.Task] = []
+        try:
+            while not sending.done():
+                woken = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait((sending, woken), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    woken.cancel()
+                if sending.done():
+                    break
+                self._wake.clear()
+                async with self.sessions() as session:
+                    rows = await claim_fair(
+                        session, self.clock.now(), self.lease, self.batch, self.per_lane, URGENT
+                    )
+                answers += [asyncio.create_task(self._send(row)) for row in rows]
+            await sending
+            lost += [gone for gone in await asyncio.gather(*answers) if gone is not None]
+        finally:  # stopped (cancelled): nothing of this pass goes on sending
+            for work in (sending, *answers):
+                work.cancel()
+            sending.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return len(answers)
 
     async def deliver_for(self, seconds: float) -> int:
         """Send what is due, then keep at it (waiting for retries to come due and for
@@ -183,7 +214,8 @@ class OutboxWorker(Worker):
     async def _send(self, row: OutboundMessage) -> Undelivered | None:
         """Deliver one row; what could not be delivered (and will not be) is returned."""
         try:
-            message_id = await self._deliver(row)
+            with urgent(row.priority <= URGENT):
+                message_id = await self._deliver(row)
         except FeishuError as exc:
             reason = classify(exc.code, exc.retryable)
             async with self.sessions() as session:

@@ -81,6 +81,16 @@ def _code_and_msg(resp) -> tuple[int, str]:
     return code, str(resp.msg or "")
 
 
+async def _counted(limits: SendLimits, receiver: str | None, fn, option):
+    """One call inside its rate-limit places, held until its answer is in (by then Feishu
+    has counted it: bot.feishu.limits)."""
+    slot = await limits.acquire(receiver)
+    try:
+        return await fn(option)
+    finally:
+        slot.release()
+
+
 def _jitter(attempt: int) -> float:
     return min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)
 
@@ -142,11 +152,10 @@ class FeishuGateway:
         for attempt in range(self.attempts):
             if attempt:
                 self.stats["retries"] += 1
-            await limits.acquire(receiver)
             token = await self.tokens.get()
             option = self._lark.RequestOption.builder().tenant_access_token(token).build()
             try:
-                resp = await fn(option)
+                resp = await _counted(limits, receiver, fn, option)
             except (TimeoutError, ValueError, OSError) as exc:
                 # Non-JSON bodies (gateway HTML) raise JSONDecodeError; network errors OSError.
                 last = FeishuError(-1, f"{what}: {type(exc).__name__}: {exc}", retryable=True)
