@@ -13,6 +13,9 @@ between rounds. Every request is a distinct, AES-encrypted, signed im.message.re
 event, prepared before the clock starts. Ratios are per round (side by side), then the
 median: on a shared machine absolute rates drift, ratios much less.
 
+Each server's CPU seconds per event during the runs are read from /proc and shown next to
+the rates: on a shared machine they move much less than the rates do.
+
 The last line is ``RESULT ingress_ratio=… ingress_ratio_worker=… p99_ms=… …`` (p99 and
 events/s of "ours" with the worker on; ``pg_…`` keys for PostgreSQL when it answers).
 """
@@ -135,6 +138,17 @@ async def blast(port: int, requests: list[fe.SignedRequest], concurrency: int) -
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 elsewhere). Per event, this is
+    the steadier figure when other work shares the machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_server(kind: str, port: int, db_url: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "bench.ingress", "--serve", kind, "--port", str(port)]
     cmd += ["--db", db_url]
@@ -229,7 +243,10 @@ def measure(backend: str, urls: dict[str, str], args) -> dict:
         order = ["ours-ingest", "stock", "ours"]
         for r in range(args.rounds):
             for kind in order[r % 3 :] + order[: r % 3]:
-                result = asyncio.run(blast(ports[kind], prepare(args.events), args.concurrency))
+                requests = prepare(args.events)
+                cpu = cpu_seconds(procs[kind].pid)
+                result = asyncio.run(blast(ports[kind], requests, args.concurrency))
+                result["cpu_us"] = (cpu_seconds(procs[kind].pid) - cpu) / len(requests) * 1e6
                 rounds[kind].append(result)
                 if kind == "ours":
                     drain(urls["ours"])
@@ -257,6 +274,7 @@ def summarise(rounds: dict[str, list[dict]]) -> dict:
                 "p50": med(r["p50"] for r in rs),
                 "p99": med(r["p99"] for r in rs),
                 "errors": sum(r["errors"] for r in rs),
+                "cpu_us": med(r["cpu_us"] for r in rs),
             }
             for kind, rs in rounds.items()
         },
@@ -267,16 +285,17 @@ def report(backend: str, s: dict, args) -> None:
     print(
         f"\n### {backend}: {args.events} events x {args.rounds} rounds, concurrency {args.concurrency}\n"
     )
-    print("| path | events/s (median) | p50 ms | p99 ms | non-200 |")
-    print("|---|---:|---:|---:|---:|")
+    print("| path | events/s (median) | p50 ms | p99 ms | non-200 | server CPU µs/event |")
+    print("|---|---:|---:|---:|---:|---:|")
     for kind in ("ours-ingest", "ours", "stock"):
         r = s[kind]
         print(
-            f"| {NAMES[kind]} | {r['rate']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['errors']} |"
+            f"| {NAMES[kind]} | {r['rate']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} "
+            f"| {r['errors']} | {r['cpu_us']:.0f} |"
         )
     print(
         f"\nratio to stock (median of per-round ratios): ingest {s['ratio']:.2f}, "
-        f"with the worker {s['ratio_worker']:.2f}"
+        f"with the worker {s['ratio_worker']:.2f}; load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.inbox_writer import stored_value
 from storage.models import InboundEvent
 from storage.queue import backoff
 
@@ -56,13 +57,76 @@ async def record_events(conn: AsyncConnection, rows: list[dict]) -> set[str]:
     return set(result.scalars().all())
 
 
-async def mark_done(session: AsyncSession, event_id: int, now: datetime) -> None:
-    """Finish a claimed event (in the same transaction as the handler's writes)."""
-    await session.exec(
-        update(InboundEvent)
-        .where(InboundEvent.id == event_id)
-        .values(status="done", processed_at=now, lease_until=None, last_error=None)
+_TABLE = InboundEvent.__table__
+# A Core statement built once (the ORM form was rebuilt and re-keyed for every event).
+_MARK_DONE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"))
+    .values(status="done", processed_at=bindparam("done_at"), lease_until=None, last_error=None)
+)
+
+
+_MARK_DONE_SQLITE = (
+    "UPDATE inbound_events SET status = 'done', processed_at = ?, lease_until = NULL,"
+    " last_error = NULL WHERE id = ?"
+)
+
+
+_PG_COLUMNS = (
+    ("dedupe_key", "text"),
+    ("event_id", "text"),
+    ("event_type", "text"),
+    ("payload", "text"),
+    ("status", "text"),
+    ("attempts", "int"),
+    ("received_at", "timestamptz"),
+    ("event_created_at", "timestamptz"),
+    ("next_attempt_at", "timestamptz"),
+    ("processed_at", "timestamptz"),
+)
+_PG_INSERT = (
+    f"INSERT INTO inbound_events ({', '.join(c for c, _ in _PG_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(_PG_COLUMNS, 1))
+    + ") ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+)
+
+
+async def record_events_asyncpg(driver, rows: list[dict]) -> set[str]:
+    """record_events on an asyncpg connection outside any transaction: one statement (a
+    column array per field, whatever the batch size), committed when it returns."""
+    if not rows:
+        return set()
+    arrays = [[row[name] for row in rows] for name, _ in _PG_COLUMNS]
+    return {record[0] for record in await driver.fetch(_PG_INSERT, *arrays)}
+
+
+def refused_by_postgres(exc: BaseException) -> bool:
+    """asyncpg refused the values themselves: a data exception (SQLSTATE class 22), an
+    integrity violation (class 23), or an argument it cannot encode (a lone surrogate)."""
+    try:
+        from asyncpg import exceptions
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(
+        exc,
+        exceptions.DataError
+        | exceptions.IntegrityConstraintViolationError
+        | exceptions._base.DataError,
     )
+
+
+async def mark_done(session: AsyncSession, event_id: int, now: datetime) -> None:
+    """Finish a claimed event (in the same transaction as the handler's writes).
+
+    On aiosqlite the UPDATE goes to the session's own driver connection in one call (one
+    hand-off to its thread instead of cursor, execute and close): same connection, same
+    transaction, committed with the handler's writes."""
+    conn = await session.connection()
+    if conn.dialect.name == "sqlite" and conn.dialect.driver == "aiosqlite":
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute(_MARK_DONE_SQLITE, (stored_value(now), event_id))
+        return
+    await conn.execute(_MARK_DONE, {"row_id": event_id, "done_at": now})
 
 
 async def mark_failed_attempt(

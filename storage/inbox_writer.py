@@ -32,10 +32,12 @@ _HEAD = f"INSERT INTO inbound_events ({', '.join(COLUMNS)}) VALUES "
 _TAIL = " ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
 
 
-def _stored(value):
+def stored_value(value):
     """A value as SQLAlchemy stores it on SQLite (UTCDateTime: naive UTC text)."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
     return value
 
 
@@ -69,7 +71,7 @@ class SqliteInboxWriter:
 
     def _insert(self, rows: list[dict]) -> set[str]:
         conn = self._connection()
-        params = [_stored(row[c]) for row in rows for c in COLUMNS]
+        params = [stored_value(row[c]) for row in rows for c in COLUMNS]
         sql = _HEAD + ", ".join([_ROW] * len(rows)) + _TAIL
         conn.execute("BEGIN IMMEDIATE")
         try:

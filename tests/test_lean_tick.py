@@ -157,3 +157,46 @@ async def test_an_idle_tick_builds_none_of_the_serving_parts(db_url, emulator):
         assert bot.gateway is not None and bot.gateway._client is None  # no SDK client
     finally:
         await bot.stop()
+
+
+def test_the_gateway_loads_only_the_sdk_parts_it_calls(tmp_path):
+    """bot.feishu.sdk: the im service without the ~60 others; then `import lark_oapi` (the
+    long connection, the emulator's tests) still gets the whole SDK, working. A fresh
+    interpreter: this process may have loaded all of lark-oapi already."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from bot.feishu import sdk
+client = sdk.Client("cli_a", "secret", "https://open.feishu.cn", 5)
+assert client.im.v1.message is not None
+services = {m.split(".")[2] for m in sys.modules if m.startswith("lark_oapi.api.")}
+assert services == {"im"}, services
+assert "lark_oapi.client" not in sys.modules and "lark_oapi.ws" not in sys.modules
+import lark_oapi as lark
+full = lark.Client.builder().app_id("a").app_secret("b").build()
+assert full.im.v1.message and lark.ws.Client and lark.EventDispatcherHandler
+from lark_oapi.client import _validate_domain
+for domain in ("https://open.feishu.cn", "http://127.0.0.1:8", "http://example.com",
+               "https://a/path", "ftp://a", "https://u@a", "https://a?q", ""):
+    outcomes = []
+    for check in (sdk.validate_domain, _validate_domain):
+        try:
+            check(domain)
+            outcomes.append("ok")
+        except ValueError:
+            outcomes.append("refused")
+    assert outcomes[0] == outcomes[1], (domain, outcomes)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEISHU_", "DUTYBOT_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr

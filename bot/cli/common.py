@@ -99,14 +99,6 @@ def now() -> datetime:
     return SystemClock().now()
 
 
-def members_query():
-    from sqlmodel import select
-
-    from storage.models import Member
-
-    return select(Member)
-
-
 async def with_departments(session, services: Services) -> Services:
     """`services` with every department's policy, as the last `org sync` stored them."""
     from storage.departments import load_policies
@@ -118,9 +110,9 @@ async def with_departments(session, services: Services) -> Services:
 async def member_names(session) -> dict[str, str]:
     """Names of members past and present; people who left are marked "(left)"."""
     from bot.domain.roster import shown_name
+    from storage.members import all_names
 
-    members = (await session.exec(members_query())).all()
-    return {m.open_id: shown_name(m.name, m.active, "en") for m in members}
+    return {o: shown_name(name, active, "en") for o, name, active in await all_names(session)}
 
 
 # -- argument types (argparse turns ArgumentTypeError into a usage message and exit 2) --

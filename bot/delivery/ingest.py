@@ -12,10 +12,10 @@ import logging
 import sqlite3
 
 from sqlalchemy.exc import DBAPIError, StatementError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.db import is_unavailable
-from storage.inbox import record_events
+from storage.inbox import record_events, record_events_asyncpg, refused_by_postgres
 from storage.inbox_writer import SqliteInboxWriter, sqlite_file
 
 log = logging.getLogger("dutybot.ingest")
@@ -31,6 +31,8 @@ def _is_data_error(exc: BaseException) -> bool:
     """The row itself is refused (a value the driver cannot encode, a byte the database
     rejects), as opposed to the database being unreachable or busy, where a later retry
     can succeed. Anything else (a bug) is not blamed on the event."""
+    if refused_by_postgres(exc):
+        return True
     if is_unavailable(exc) or isinstance(exc, sqlite3.OperationalError):
         return False  # (the SQLite writer's own driver: locked, unreadable, disk full)
     return isinstance(
@@ -53,10 +55,35 @@ class IngestBatcher:
         # PostgreSQL keeps the Core statement on the engine's pool.
         path = sqlite_file(engine.url)
         self._writer = SqliteInboxWriter(path) if path else None
+        # PostgreSQL (asyncpg): one connection of its own, without the pool's pre-ping
+        # (three round trips per checkout), the insert sent straight to the driver.
+        self._pg: AsyncEngine | None = None
+        if engine.url.get_backend_name() == "postgresql" and engine.url.get_driver_name() == (
+            "asyncpg"
+        ):
+            self._pg = create_async_engine(
+                engine.url, pool_size=1, max_overflow=0, pool_pre_ping=False
+            )
 
     async def close(self) -> None:
         if self._writer is not None:
             await self._writer.close()
+        if self._pg is not None:
+            await self._pg.dispose()
+
+    async def _record_pg(self, rows: list[dict], retry: bool = True) -> set[str]:
+        assert self._pg is not None
+        async with self._pg.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            try:
+                return await record_events_asyncpg(driver, rows)
+            except Exception as exc:
+                if refused_by_postgres(exc) or not is_unavailable(exc):
+                    raise
+                await conn.invalidate()  # a connection the server dropped: a new one, once
+                if not retry:
+                    raise
+        return await self._record_pg(rows, retry=False)
 
     async def submit(self, row: dict) -> bool:
         """Store one inbox row; True when it is new (not a duplicate). Raises
@@ -71,6 +98,8 @@ class IngestBatcher:
         rows = [row for row, _ in batch]
         if self._writer is not None:
             new = await self._writer.record(rows)
+        elif self._pg is not None:
+            new = await self._record_pg(rows)
         else:
             async with self.engine.begin() as conn:
                 new = await record_events(conn, rows)

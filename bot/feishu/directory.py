@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.domain.directory import DirectoryError, Person
 from bot.feishu.gateway import FeishuError, FeishuGateway
+from bot.feishu.sdk import load as load_sdk
 
 USERS_PAGE = 50  # find_by_department's maximum page
 MEMBERS_PAGE = 100  # chat members' maximum page
@@ -53,6 +54,7 @@ class Directory:
         return self.gateway.client
 
     async def department(self, department_id: str) -> Department:
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.contact.v3 import GetDepartmentRequest
 
         req = (
@@ -74,6 +76,7 @@ class Directory:
 
     async def department_people(self, department_id: str) -> list[Person]:
         """The department's direct members, every page."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.contact.v3 import FindByDepartmentUserRequest
 
         people: list[Person] = []
@@ -100,6 +103,7 @@ class Directory:
 
     async def chat_member_ids(self, chat_id: str) -> list[str]:
         """Open ids of the chat's members (Feishu never lists bots here), every page."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.im.v1 import GetChatMembersRequest
 
         ids: list[str] = []
@@ -125,6 +129,7 @@ class Directory:
 
     async def people(self, open_ids: Iterable[str]) -> list[Person]:
         """Users' details (name, job title) in batches of 50; unknown ids are left out."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.contact.v3 import BatchUserRequest
 
         wanted = list(dict.fromkeys(open_ids))

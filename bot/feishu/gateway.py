@@ -1,6 +1,7 @@
 """The one gateway to Feishu's Open API, over lark-oapi's async calls.
 
-- lark_oapi is imported lazily (seconds, ~170 MB): only code that talks to Feishu pays.
+- lark_oapi is imported lazily, and only the parts we call (bot/feishu/sdk.py: ~40 MB
+  instead of ~160 MB for all of it): only code that talks to Feishu pays.
 - The tenant token is ours (bot/feishu/gateway/tokens.py, async) and handed to the SDK per request, so the
   SDK's blocking token fetch never runs on the event loop.
 - lark-oapi opens a new httpx client (and SSL context, ~50 ms of CPU) per call; we give it
@@ -23,6 +24,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.feishu.limits import SendLimits
+from bot.feishu.sdk import load as load_sdk
 from bot.feishu.tokens import TenantTokenProvider
 
 log = logging.getLogger("dutybot.feishu")
@@ -118,29 +120,22 @@ class FeishuGateway:
 
     @property
     def _lark(self):
-        import lark_oapi as lark  # lazy: see module docstring
+        """lark-oapi's core (RequestOption, BaseRequest, HttpMethod, AccessTokenType)."""
+        load_sdk()  # lazy: see module docstring
+        import lark_oapi.core
 
-        return lark
+        return lark_oapi.core
 
     @property
     def client(self):
-        """The SDK client, built (and lark-oapi imported) on the first call to Feishu: a
-        `dutybot tick` with nothing to send never pays for it."""
+        """The SDK client, built (and lark-oapi's needed parts imported) on the first call
+        to Feishu: a `dutybot tick` with nothing to send never pays for it."""
         if self._client is None:
-            lark = self._lark
-            from bot.feishu import httpx_pool
+            from bot.feishu import httpx_pool, sdk
 
+            sdk.load()
             httpx_pool.install()  # one pooled connection per loop, not a new client per call
-            self._client = (
-                lark.Client.builder()
-                .app_id(self._app_id)
-                .app_secret(self._app_secret)
-                .domain(self.domain)
-                .timeout(self._timeout)
-                .enable_set_token(True)
-                .log_level(lark.LogLevel.WARNING)
-                .build()
-            )
+            self._client = sdk.Client(self._app_id, self._app_secret, self.domain, self._timeout)
         return self._client
 
     async def _call(self, fn, *, receiver: str | None, what: str, limits: SendLimits | None = None):
@@ -207,6 +202,7 @@ class FeishuGateway:
         self, receive_id_type: str, receive_id: str, msg_type: str, content: str, uuid: str
     ) -> str:
         """Send a message; returns its message_id."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
         body = (
@@ -233,6 +229,7 @@ class FeishuGateway:
         self, message_id: str, msg_type: str, content: str, uuid: str, *, chat_id: str | None = None
     ) -> str:
         """Reply to a message; returns the reply's message_id."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.im.v1 import ReplyMessageRequest, ReplyMessageRequestBody
 
         body = (
@@ -247,6 +244,7 @@ class FeishuGateway:
 
     async def patch(self, message_id: str, content: str) -> None:
         """Replace a shared card in place (within 14 days, 5 QPS per message)."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.im.v1 import PatchMessageRequest, PatchMessageRequestBody
 
         body = PatchMessageRequestBody.builder().content(content).build()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bot.feishu.gateway import FeishuError, FeishuGateway
 from bot.feishu.limits import SendLimits
+from bot.feishu.sdk import load as load_sdk
 
 RECEIVER = None  # no per-receiver window: the API's own windows are the limit
 USER_ID_TYPE = "open_id"
@@ -18,6 +19,7 @@ TASK_GONE = (1470404,)  # "the resource … does not exist or has been deleted"
 
 
 def _members(members: list[dict]):
+    load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
     from lark_oapi.api.task.v2 import Member
 
     return [
@@ -27,6 +29,7 @@ def _members(members: list[dict]):
 
 
 def _input_task(task: dict):
+    load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
     from lark_oapi.api.task.v2 import Due, InputTask
 
     b = InputTask.builder()
@@ -58,6 +61,7 @@ class FeishuTasks:
     async def create(self, body: dict) -> str:
         """POST /open-apis/task/v2/tasks; returns the task's guid. A repeated client_token
         gets the task the first call created."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.task.v2 import CreateTaskRequest
 
         req = (
@@ -76,6 +80,7 @@ class FeishuTasks:
 
     async def patch(self, guid: str, task: dict, update_fields: list[str]) -> None:
         """PATCH /open-apis/task/v2/tasks/{guid}: only `update_fields` change."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.task.v2 import PatchTaskRequest, PatchTaskRequestBody
 
         body = (
@@ -100,6 +105,7 @@ class FeishuTasks:
 
     async def add_members(self, guid: str, members: list[dict]) -> None:
         """POST /open-apis/task/v2/tasks/{guid}/add_members."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.task.v2 import AddMembersTaskRequest, AddMembersTaskRequestBody
 
         body = AddMembersTaskRequestBody.builder().members(_members(members)).build()
@@ -119,6 +125,7 @@ class FeishuTasks:
 
     async def remove_members(self, guid: str, members: list[dict]) -> None:
         """POST /open-apis/task/v2/tasks/{guid}/remove_members."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.task.v2 import RemoveMembersTaskRequest, RemoveMembersTaskRequestBody
 
         body = RemoveMembersTaskRequestBody.builder().members(_members(members)).build()
@@ -138,6 +145,7 @@ class FeishuTasks:
 
     async def delete(self, guid: str) -> None:
         """DELETE /open-apis/task/v2/tasks/{guid} (a cancelled duty leaves Feishu too)."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.task.v2 import DeleteTaskRequest
 
         req = DeleteTaskRequest.builder().task_guid(guid).build()
@@ -151,6 +159,7 @@ class FeishuTasks:
     async def get(self, guid: str) -> dict | None:
         """GET /open-apis/task/v2/tasks/{guid}: what Feishu holds now ({"completed_at": ms
         string, "0" when open; "assignees": [open_id, …]}), None when the task is gone."""
+        load_sdk()  # lark-oapi's submodules only (bot.feishu.sdk)
         from lark_oapi.api.task.v2 import GetTaskRequest
 
         req = GetTaskRequest.builder().task_guid(guid).user_id_type(USER_ID_TYPE).build()

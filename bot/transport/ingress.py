@@ -96,10 +96,12 @@ def parse_timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A signature header as printable ASCII, or None. aiohttp hands over undecodable bytes
-    as surrogates; they must become a 401, not an encoding error."""
-    value = headers.get(name)
+SIGNATURE_HEADERS = ("X-Lark-Request-Timestamp", "X-Lark-Request-Nonce", "X-Lark-Signature")
+
+
+def _header(value: Any) -> str | None:
+    """A signature header's value as printable ASCII, or None. aiohttp hands over
+    undecodable bytes as surrogates; they must become a 401, not an encoding error."""
     if not isinstance(value, str) or not value or len(value) > MAX_HEADER_CHARS:
         return None
     return value if value.isascii() and value.isprintable() else None
@@ -123,8 +125,8 @@ def _fresh(timestamp: str, now: datetime, tolerance: timedelta) -> bool:
     """X-Lark-Request-Timestamp (seconds since the epoch) is within the accepted window."""
     if not timestamp.isdigit() or len(timestamp) > 12:
         return False
-    sent = datetime.fromtimestamp(int(timestamp), UTC)
-    return now - tolerance <= sent <= now + MAX_CLOCK_SKEW
+    sent, at = int(timestamp), now.timestamp()
+    return at - tolerance.total_seconds() <= sent <= at + MAX_CLOCK_SKEW.total_seconds()
 
 
 def parse_request(
@@ -150,10 +152,11 @@ def parse_request(
             return Rejected(400, "encrypted body but no encrypt key configured")
         if not isinstance(outer["encrypt"], str) or len(outer) != 1:
             return BAD_BODY
-        names = ("X-Lark-Request-Timestamp", "X-Lark-Request-Nonce", "X-Lark-Signature")
-        ts, nonce, sig = (_header(headers, name) for name in names)
+        given = [headers.get(name) for name in SIGNATURE_HEADERS]
+        checked = [_header(value) for value in given]
+        ts, nonce, sig = checked
         signed = bool(ts and nonce and sig)
-        if any(headers.get(name) and _header(headers, name) is None for name in names):
+        if not signed and any(v and h is None for v, h in zip(given, checked, strict=True)):
             return BAD_SIGNATURE  # present but oversized or not printable ASCII
         if signed and not signature_matches(ts, nonce, keys.encrypt_key, body, sig):
             return BAD_SIGNATURE
