@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_pg_database, drop_pg_database, free_port, pct  # noqa: E402
 from tests import feishu_events as fe  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -78,17 +78,6 @@ def start_emulator() -> tuple[subprocess.Popen, str]:
         proc.kill()
         raise RuntimeError(f"emulator did not start: {line!r}")
     return proc, line.split("emulator on", 1)[1].strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))]
 
 
 async def click(http, url: str, operator: str, value: dict, **kw) -> tuple[float, dict]:
@@ -167,7 +156,7 @@ async def run(
 
     emu, emu_url = start_emulator()
     if pg:
-        url = await create_pg_database(pg)
+        url = await create_pg_database(pg, "dutybot_clicks")
     else:
         tmp = Path(tempfile.mkdtemp(prefix="dutybot-clicks-"))
         url = f"sqlite+aiosqlite:///{tmp / 'clicks.db'}"
@@ -297,27 +286,6 @@ async def run(
 def late(answer: dict) -> bool:
     """Answered "working on it" (the 2.5 s budget ran out; the card is updated later)."""
     return (answer.get("toast") or {}).get("type") == "info"
-
-
-async def create_pg_database(server: str) -> str:
-    """A throwaway database on `server` (postgresql+asyncpg://user@host:port)."""
-    import secrets
-
-    import asyncpg
-
-    name = f"dutybot_clicks_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres")
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return f"{server}/{name}"
-
-
-async def drop_pg_database(server: str, url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres")
-    await conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
 
 
 def main() -> None:

@@ -49,6 +49,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import pct  # noqa: E402
 from bot.domain.policy import load_policy  # noqa: E402
 from bot.domain.reminders import (  # noqa: E402
     GRACE_WORKDAYS,
@@ -135,12 +136,6 @@ def generate(members: int, tasks: int, next_action, seed: int = 7):
 
 def sqlite_ts(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    k = max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))
-    return values[k]
 
 
 def summary(name: str, samples: list[float], rows: list[int], cpu: float | None = None) -> dict:

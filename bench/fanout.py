@@ -37,8 +37,6 @@ import asyncio
 import json
 import os
 import resource
-import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +51,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_pg_database, drop_pg_database, free_port, pct  # noqa: E402
 from tests import feishu_events as fe  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -73,12 +72,6 @@ class BenchClock:
 
     def now(self) -> datetime:
         return self._base + timedelta(seconds=time.time() - self._t0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def floor_seconds(n: int, per_second: int = 50, per_minute: int = 1000) -> float:
@@ -102,16 +95,6 @@ def max_in_window(times: list[float], span: float) -> int:
             window.popleft()
         best = max(best, len(window))
     return best
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    return values[max(0, min(len(values) - 1, round(p / 100 * (len(values) - 1))))]
-
-
-# -- the emulator's process ---------------------------------------------------------------
 
 
 def serve_emulator(port: int) -> None:
@@ -265,24 +248,6 @@ async def _replica(spec: dict) -> None:
     await loop.run_in_executor(None, sys.stdin.readline)  # stop
     await bot.stop()
     print("REPLICA " + json.dumps(bot.gateway.stats), flush=True)
-
-
-async def create_pg_database(server: str) -> str:
-    import asyncpg
-
-    name = f"dutybot_fanout_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres")
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return f"{server}/{name}"
-
-
-async def drop_pg_database(server: str, url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(server.replace("+asyncpg", "") + "/postgres")
-    await conn.execute(f'DROP DATABASE "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
 
 
 async def seed(bot, ids: list[str], days: list[date], clock: BenchClock) -> int:
@@ -455,7 +420,7 @@ async def run(args) -> dict:
 
     emu = Emulator()
     if args.pg:
-        url = await create_pg_database(args.pg)
+        url = await create_pg_database(args.pg, "dutybot_fanout")
         engine = db.make_engine(url)
         await db.upgrade(engine)
         await engine.dispose()
