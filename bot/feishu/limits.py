@@ -166,7 +166,7 @@ class SendLimits:
     ANSWER_SPAN = 10.0  # seconds of answers the expected rate is taken from
     SHARED_BLOCK = 8  # shared app places a replica takes at once for its bulk calls
     SHARED_STALE = 5.0  # seconds after its start an unused shared place is given up (it is
-    # held storage.rate_limits.IN_FLIGHT = 10 s beyond its window until released)
+    # held storage.rate_limits.IN_FLIGHT beyond its window until released)
 
     def __init__(
         self,
