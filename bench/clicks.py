@@ -156,13 +156,14 @@ class Client:
 
 
 class Meter:
-    """SQL statements executed by the bot's engine (a SQLAlchemy event listener) and the
-    profiler, if any, switched on around the measured clicks only."""
+    """SQL statements executed by the bot's engine (a SQLAlchemy event listener, plus the
+    writes queued for a connection's next hop, storage.driver_writes) and the profiler, if
+    any, switched on around the measured clicks only."""
 
     def __init__(self, engine, profile: str | None) -> None:
         from sqlalchemy import event
 
-        self.statements = 0
+        self._statements = 0
         self.profiler = None
         if profile:
             import cProfile
@@ -171,7 +172,13 @@ class Meter:
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
         def _count(*_args) -> None:
-            self.statements += 1
+            self._statements += 1
+
+    @property
+    def statements(self) -> int:
+        from storage import sqlite_driver
+
+        return self._statements + getattr(sqlite_driver, "ran_later", 0)
 
     def __enter__(self) -> Meter:
         if self.profiler is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.driver_writes import write_soon
 from storage.models import Marker, OutboundMessage
 from storage.queue import backoff, insert_ignore
 
@@ -108,6 +109,19 @@ async def enqueue(session: AsyncSession, **message: Any) -> bool:
     department: whose admins hear if it is never delivered (default: the receiver's)."""
     row = outbox_row(**message)
     return 1 == await insert_ignore(session, OutboundMessage, row, key="uuid")
+
+
+async def enqueue_soon(session: AsyncSession, **message: Any) -> None:
+    """`enqueue` for callers that do not ask whether the row was new (a handler's sends and
+    patches: their uuids come from the event, so a retry queues nothing twice): a write
+    queued for the connection's next hop where there is one (storage.driver_writes)."""
+    row = outbox_row(**message)
+    if not await write_soon(session, "outbox", _insert_ignore_sqlite, row):
+        await insert_ignore(session, OutboundMessage, row, key="uuid")
+
+
+def _insert_ignore_sqlite():
+    return sqlite.insert(OutboundMessage.__table__).on_conflict_do_nothing(index_elements=["uuid"])
 
 
 async def enqueue_many(session: AsyncSession, rows: list[dict]) -> int:

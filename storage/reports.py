@@ -7,12 +7,13 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.driver_writes import write_soon
 from storage.models import Report, ReportStatus, ReportVersion, Task, TaskStatus
 
 
@@ -84,12 +85,26 @@ async def create_report(
     report = (await session.exec(stmt.returning(Report))).scalars().first()
     if report is None:
         return None
-    session.add(
-        ReportVersion(
-            report_id=report.id, version=1, values=row["values"], submitted_at=now, via=via
-        )
-    )
+    await _add_version(session, report.id, 1, row["values"], now, via)
     return report
+
+
+async def _add_version(
+    session: AsyncSession, report_id: int, version: int, values: str, at: datetime, via: str
+) -> None:
+    row = {
+        "report_id": report_id,
+        "version": version,
+        "values": values,
+        "submitted_at": at,
+        "via": via,
+    }
+    if not await write_soon(session, "report_version", _insert_version, row):
+        session.add(ReportVersion(**row))
+
+
+def _insert_version():
+    return insert(ReportVersion.__table__)
 
 
 async def new_version(
@@ -126,15 +141,7 @@ async def new_version(
     )
     if result.rowcount != 1:
         return False
-    session.add(
-        ReportVersion(
-            report_id=report.id,
-            version=report.version + 1,
-            values=dumps(values),
-            submitted_at=now,
-            via=via,
-        )
-    )
+    await _add_version(session, report.id, report.version + 1, dumps(values), now, via)
     await session.refresh(report)
     return True
 
@@ -200,12 +207,15 @@ async def set_card_uuids(
         values["author_card_uuid"] = author_card
     if not values:
         return
-    await session.exec(
-        update(Report)
-        .where(Report.id == report.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    if not await write_soon(
+        session, ("report_by_id",), _update_report, {**values, "w_id": report.id}
+    ):
+        await session.exec(
+            update(Report)
+            .where(Report.id == report.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
     for k, v in values.items():  # what the row now holds: no second UPDATE at the next flush
         set_committed_value(report, k, v)
 
@@ -239,12 +249,24 @@ async def set_task_state(
         if row is not None:
             _committed(task, row)
         return
+    if "original_due_at" not in values and await write_soon(
+        session, "task_by_id", _update_task, {**values, "w_id": task_id}
+    ):
+        return
     await session.exec(
         update(Task)
         .where(Task.id == task_id)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def _update_report():
+    return update(Report.__table__).where(Report.__table__.c.id == bindparam("w_id"))
+
+
+def _update_task():
+    return update(Task.__table__).where(Task.__table__.c.id == bindparam("w_id"))
 
 
 async def versions(session: AsyncSession, report_id: int) -> list[ReportVersion]:

@@ -45,7 +45,7 @@ from handlers.reports.texts import T, say, toast_of, type_name
 from handlers.reports.views import build_view, form_view, report_view, view_data
 from handlers.views import card_after, require_member
 from storage import reports as store
-from storage.audit import audit
+from storage.audit import audit_soon
 from storage.members import list_active
 from storage.models import Member, Report, ReportStatus, Task, TaskStatus
 from storage.tasks import list_open_tasks
@@ -127,7 +127,7 @@ async def submit(
             continue
         await store.set_task_state(ctx.session, task.id, status=TaskStatus.SUBMITTED, now=ctx.now)
         kind = "resubmitted" if was == ReportStatus.REJECTED else "edited"
-        audit(
+        await audit_soon(
             ctx.session,
             at=ctx.now,
             action="report.resubmit" if kind == "resubmitted" else "report.edit",
@@ -199,7 +199,7 @@ async def _create(
     if report is None:
         return None
     await store.set_task_state(ctx.session, task.id, status=TaskStatus.SUBMITTED, now=ctx.now)
-    audit(
+    await audit_soon(
         ctx.session,
         at=ctx.now,
         action="report.submit",
