@@ -26,6 +26,8 @@ from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.sqlite_driver import has_later
+
 FAST_DRIVERS = {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}
 _converters: dict[tuple[str, tuple], list] = {}
 _texts: dict[tuple[str, str], str] = {}
@@ -89,12 +91,17 @@ async def fetch(
     instead where there is no single-call path. Does not flush the session."""
     conn = await session.connection()
     dialect = conn.dialect
-    if (dialect.name, dialect.driver) in FAST_DRIVERS:
+    raw = (
+        await conn.get_raw_connection() if (dialect.name, dialect.driver) in FAST_DRIVERS else None
+    )
+    # Writes queued for the connection's next hop (storage.driver_writes) run before the
+    # next statement: the statement's own path runs them.
+    if raw is not None and not has_later(raw.driver_connection):
         bound = []
         for column, value in params:
             bind = _bind_processor(dialect, column)
             bound.append(value if bind is None else bind(value))
-        driver = (await conn.get_raw_connection()).driver_connection
+        driver = raw.driver_connection
         text = _dialect_text(dialect.name, sql)
         try:
             if dialect.name == "sqlite":

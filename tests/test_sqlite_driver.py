@@ -51,6 +51,7 @@ async def test_writes_queued_for_the_next_hop(tmp_path):
     from sqlmodel import select
 
     from storage.audit import audit_soon
+    from storage.driver_reads import fetch
     from storage.driver_writes import write_soon
     from storage.models import AuditLog, Task
 
@@ -67,6 +68,15 @@ async def test_writes_queued_for_the_next_hop(tmp_path):
             rows = (await s.exec(select(AuditLog.action, AuditLog.at, AuditLog.detail))).all()
             assert [tuple(r) for r in rows] == [("x.one", now, '{"k": "v"}')]
             await audit_soon(s, at=now, action="x.two")
+            # a driver-level read (storage.driver_reads) sees it too
+            found = await fetch(
+                s,
+                "SELECT action FROM audit_log ORDER BY id",
+                [],
+                [AuditLog.__table__.c.action],
+                lambda: select(AuditLog.action).order_by(AuditLog.id),
+            )
+            assert found == [("x.one",), ("x.two",)]
             await s.commit()  # queued write and COMMIT together
         assert sqlite_driver.ran_later - ran == 2
         async with sessions() as s:
