@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy.sql import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.sqlite_driver import OneHopConnection, write_later
+from storage.driver_reads import autoflush, converted, raw_connection
+from storage.sqlite_driver import OneHopConnection, has_later, write_later
 
 _prepared: dict[tuple, tuple[str, tuple, dict, list]] = {}
 
@@ -76,13 +77,38 @@ async def write_soon(
     Pending ORM changes are flushed first, so writes keep the order they were made in."""
     if session.bind.dialect.name != "sqlite":
         return False
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
+    dialect, raw = await raw_connection(session)
     if not isinstance(raw.dbapi_connection, OneHopConnection):
         return False
     sync = session.sync_session
     if sync.new or sync.dirty or sync.deleted:
         await session.flush()
-    sql, params = bound(conn.dialect, key, make, values)
+    sql, params = bound(dialect, key, make, values)
     write_later(raw.driver_connection, sql, params)
     return True
+
+
+async def write_returning(
+    session: AsyncSession,
+    key: Any,
+    make: Callable[[], ClauseElement],
+    values: Mapping[str, Any],
+    columns: tuple,
+) -> list[tuple] | None:
+    """The rows of the write `make()` (… RETURNING `columns`), bound as `bound` binds it
+    and converted by the columns' own types, in one driver call on SQLite when nothing is
+    queued on the connection; None where that is not possible or the driver raised: the
+    caller then runs its SQLAlchemy statement, which raises the error the usual way (a
+    failed statement changed nothing)."""
+    if session.bind.dialect.name != "sqlite":
+        return None
+    await autoflush(session)
+    dialect, raw = await raw_connection(session)
+    if not isinstance(raw.dbapi_connection, OneHopConnection) or has_later(raw.driver_connection):
+        return None
+    sql, params = bound(dialect, key, make, values)
+    try:
+        rows = await raw.driver_connection.execute_fetchall(sql, params)
+    except Exception:  # noqa: BLE001 - the caller's statement raises it the usual way
+        return None
+    return converted(dialect, rows, columns)

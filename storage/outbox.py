@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import driver_reads
 from storage.driver_writes import write_soon
 from storage.models import Marker, OutboundMessage
 from storage.queue import backoff, insert_ignore
@@ -242,11 +243,18 @@ async def depth(session: AsyncSession) -> tuple[int, datetime | None]:
 
 async def sent_message_id(session: AsyncSession, uuid: str) -> tuple[str, str | None]:
     """The status of the outbox row with this uuid and the Feishu message id it got."""
-    stmt = select(OutboundMessage).where(OutboundMessage.uuid == uuid)
-    row = (await session.exec(stmt)).scalars().first()
-    if row is None:
+    columns = (OutboundMessage.__table__.c.status, OutboundMessage.__table__.c.feishu_message_id)
+    await driver_reads.autoflush(session)
+    rows = await driver_reads.fetch(
+        session,
+        'SELECT "status", "feishu_message_id" FROM outbound_messages WHERE "uuid" = ?',
+        [(None, uuid)],
+        columns,
+        lambda: select(*columns).where(OutboundMessage.uuid == uuid),
+    )
+    if not rows:
         return "missing", None
-    return row.status, row.feishu_message_id
+    return rows[0][0], rows[0][1]
 
 
 async def open_incident(session: AsyncSession, key: str, now: datetime, quiet: timedelta) -> bool:
