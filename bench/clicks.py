@@ -157,8 +157,8 @@ class Client:
 
 class Meter:
     """SQL statements executed by the bot's engine (a SQLAlchemy event listener, plus the
-    writes queued for a connection's next hop, storage.driver_writes) and the profiler, if
-    any, switched on around the measured clicks only."""
+    writes queued for a connection's next hop and the driver calls, storage.driver_writes
+    and driver_reads) and the profiler, if any, switched on around the measured clicks."""
 
     def __init__(self, engine, profile: str | None) -> None:
         from sqlalchemy import event
@@ -176,9 +176,10 @@ class Meter:
 
     @property
     def statements(self) -> int:
-        from storage import sqlite_driver
+        from storage import driver_reads, sqlite_driver
 
-        return self._statements + getattr(sqlite_driver, "ran_later", 0)
+        later = getattr(sqlite_driver, "ran_later", 0) + getattr(driver_reads, "calls", 0)
+        return self._statements + later
 
     def __enter__(self) -> Meter:
         if self.profiler is not None:

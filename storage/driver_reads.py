@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.sqlite_driver import has_later
 
 FAST_DRIVERS = {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}
+calls = 0  # statements run here, past SQLAlchemy's events (tests and benchmarks count them)
 _converters: dict[tuple[str, tuple], list] = {}
 _texts: dict[tuple[str, str], str] = {}
 _binds: dict[tuple[str, Column], Any] = {}
@@ -106,6 +107,8 @@ async def fetch(
             bound.append(value if bind is None else bind(value))
         driver = raw.driver_connection
         text = _dialect_text(dialect.name, sql)
+        global calls
+        calls += 1
         try:
             if dialect.name == "sqlite":
                 rows = await driver.execute_fetchall(text, bound)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.sql import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import driver_reads
 from storage.driver_reads import autoflush, converted, raw_connection
 from storage.sqlite_driver import OneHopConnection, has_later, write_later
 
@@ -107,6 +108,7 @@ async def write_returning(
     if not isinstance(raw.dbapi_connection, OneHopConnection) or has_later(raw.driver_connection):
         return None
     sql, params = bound(dialect, key, make, values)
+    driver_reads.calls += 1
     try:
         rows = await raw.driver_connection.execute_fetchall(sql, params)
     except Exception:  # noqa: BLE001 - the caller's statement raises it the usual way

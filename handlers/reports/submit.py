@@ -313,6 +313,8 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
             say("invalid", "zh", errors=format_errors(errors, "zh")),
             say("invalid", "en", errors=format_errors(errors, "en")),
         )
+    # Read before the writes (the form's own card: nothing here writes it).
+    clicked = await is_clicked_card(ctx, action.card, click.open_message_id)
     result = await submit(
         ctx,
         task=task,
@@ -327,7 +329,7 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
     if isinstance(result, Refused):
         return toast_of("warning", result.key, **result.kw)
     report = result.report
-    if await is_clicked_card(ctx, action.card, click.open_message_id):
+    if clicked:
         await store.set_card_uuids(ctx.session, report, author_card=action.card)
     if action.source and action.source != click.open_message_id and result.kind != "unchanged":
         # The card the form was opened from (what's due, a reminder) shows it at once.
