@@ -31,6 +31,12 @@ def _ts(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
+        try:  # naive UTC text, as we store it, in one call (as storage.models.UTCDateTime)
+            parsed = datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is UTC:
+            return parsed
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

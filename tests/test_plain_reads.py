@@ -206,6 +206,19 @@ async def test_department_policies_match_the_orm(filled):
     assert ours.get("sales").duties.keys() == orm.get("sales").duties.keys()
 
 
+def test_stored_text_reads_as_the_column_type_reads_it():
+    from sqlalchemy.dialects import sqlite
+
+    from storage.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    column = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    for text in ("2026-12-07 01:02:03.456789", "2026-12-07 01:02:03", "2026-12-07T01:02:03",
+                 "2026-12-07 09:02:03+08:00", "2026-12-07", None):  # fmt: skip
+        ours, theirs = plain._ts(text), column(text)
+        assert ours == theirs and getattr(ours, "tzinfo", None) is getattr(theirs, "tzinfo", None)
+
+
 def test_a_sqlite_file_not_at_the_head_is_left_to_storage_db(tmp_path, db_url):
     path = plain.sqlite_file(db_url)
     assert path is not None and plain.open_at_head(path) is not None
