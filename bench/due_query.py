@@ -1,7 +1,7 @@
 """The two queries every minute of DutyBot's life depends on, at size.
 
     python -m bench.due_query [--members 10000] [--tasks 1000000] [--samples 2000]
-                              [--pg postgres@127.0.0.1:5432 | --no-pg] [--quick]
+                              [--pg postgres@127.0.0.1:5432 | --no-pg] [--quick] [--keep DIR]
 
 - "what's due": one member's open tasks (``storage.tasks.list_open_tasks``), for a random
   member each time;
@@ -23,6 +23,10 @@ mostly done (1 % still open, 10 % of the last ten days'), future ones mostly ope
 Monday 2026-12-07 10:00 Asia/Shanghai. ``next_action_at`` is what the bot leaves behind
 after the 09:30 round (``bot.domain.reminders``), closed tasks carry the "look again" value
 every write leaves, and one open task in 500 was edited since the round (due now).
+
+``--keep DIR`` builds the databases once and reuses them (loading a million tasks takes
+minutes): the SQLite file goes under DIR, the PostgreSQL database is named after the size
+and kept; both are brought to the shipped migration head before each run.
 
 The last line is ``RESULT due_now_p99_ms=… whats_due_p99_ms=… backend=sqlite`` (PostgreSQL
 figures follow as ``pg_…`` keys when a server answered), then ``load_avg=`` (the 1-minute
@@ -77,7 +81,6 @@ DUE_NOW_SQL = (
     "next_action_at FROM tasks WHERE status IN ('open','rejected') AND next_action_at <= {p1}"
 )
 INDEX = "ix_tasks_status_next_action"
-INDEX_SQL = f"CREATE INDEX {INDEX} ON tasks (status, next_action_at)"
 
 
 def status_for(due: datetime, rng: random.Random) -> str:
@@ -268,10 +271,11 @@ def sqlite_raw(path: Path, ids: list[str], samples: int, now) -> tuple[list[dict
         "what's due": [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + q1, (ids[0],))],
         "due now": [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + q2, bounds)],
     }
-    conn.execute(f"DROP INDEX {INDEX}")
-    conn.commit()
     conn.close()
-    conn = sqlite3.connect(path)  # a fresh connection: no statement prepared with the index
+    # Dropped in a transaction rolled back after: no rebuild, and a kept database keeps it.
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute(f"DROP INDEX {INDEX}")
     times = []
     for _ in range(20):
         t0 = time.perf_counter()
@@ -281,20 +285,40 @@ def sqlite_raw(path: Path, ids: list[str], samples: int, now) -> tuple[list[dict
         r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + q2, bounds)
     ]
     out.append(summary("due now, bare SQL, index dropped", times, [0]))
-    conn.execute(INDEX_SQL)  # restore
-    conn.commit()
+    conn.execute("ROLLBACK")
     conn.close()
     return out, plans
 
 
-async def load_sqlite(member_rows, task_rows) -> dict:
-    tmp = Path(tempfile.mkdtemp(prefix="dutybot-due-"))
-    path = tmp / "due.db"
+def _sqlite_file(keep: Path | None, tag: str) -> tuple[Path, Path | None]:
+    """Where the SQLite database goes, and the file that marks a kept one as loaded."""
+    if keep is None:
+        return Path(tempfile.mkdtemp(prefix="dutybot-due-")) / "due.db", None
+    keep.mkdir(parents=True, exist_ok=True)
+    path = keep / f"due-{tag}.db"
+    return path, path.with_suffix(".loaded")
+
+
+async def load_sqlite(member_rows, task_rows, keep: Path | None = None, tag: str = "") -> dict:
+    """A SQLite database with the rows; with `keep`, the one built there before (rows None:
+    only reuse, None if there is none) or a new one kept there."""
+    path, done = _sqlite_file(keep, tag)
     url = f"sqlite+aiosqlite:///{path}"
+    if done is not None and done.exists():
+        engine = db.make_engine(url)
+        await db.upgrade(engine)  # a migration added since the build runs on the kept rows
+        await engine.dispose()
+        return {"path": path, "url": url, "load_s": float(done.read_text())}
+    if member_rows is None:
+        return None
+    path.unlink(missing_ok=True)
     engine = db.make_engine(url)
     await db.upgrade(engine)
     await engine.dispose()
-    return {"path": path, "url": url, "load_s": sqlite_load(path, member_rows, task_rows)}
+    loaded = {"path": path, "url": url, "load_s": sqlite_load(path, member_rows, task_rows)}
+    if done is not None:
+        done.write_text(f"{loaded['load_s']:.1f}")
+    return loaded
 
 
 async def run_sqlite(loaded: dict, args, ids, now) -> dict:
@@ -312,8 +336,10 @@ async def run_sqlite(loaded: dict, args, ids, now) -> dict:
 # -- PostgreSQL ---------------------------------------------------------------------------
 
 
-async def load_pg(args, member_rows, task_rows) -> dict | None:
-    """A fresh database with the rows (None when no server answers); drop_pg removes it."""
+async def load_pg(args, member_rows, task_rows, tag: str = "") -> dict | None:
+    """A fresh database with the rows (None when no server answers); drop_pg removes it.
+    With --keep: the database built before for this size (rows None: only reuse), or a new
+    one that drop_pg keeps."""
     import asyncpg
 
     user, _, hostport = args.pg.partition("@")
@@ -325,10 +351,28 @@ async def load_pg(args, member_rows, task_rows) -> dict | None:
     except Exception as exc:  # noqa: BLE001
         print(f"PostgreSQL not reachable at {args.pg} ({exc}); skipped", file=sys.stderr)
         return None
-    name = f"dutybot_bench_{secrets.token_hex(4)}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    name = f"dutybot_bench_due_{tag}" if args.keep else f"dutybot_bench_{secrets.token_hex(4)}"
     url = f"postgresql+asyncpg://{user}@{host}:{port or 5432}/{name}"
-    loaded = {"admin": admin, "name": name, "url": url}
+    loaded = {"admin": admin, "name": name, "url": url, "keep": bool(args.keep)}
+    if args.keep:  # the database's comment records a finished load
+        done = await admin.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            name,
+        )
+        if done:
+            engine = db.make_engine(url)
+            await db.upgrade(engine)
+            await engine.dispose()
+            loaded["conn"] = await asyncpg.connect(
+                user=user, host=host, port=int(port or 5432), database=name
+            )
+            loaded["load_s"] = float(done)
+            return loaded
+        if member_rows is None:
+            await admin.close()
+            return None
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
     engine = db.make_engine(url)
     await db.upgrade(engine)
     await engine.dispose()
@@ -360,6 +404,8 @@ async def load_pg(args, member_rows, task_rows) -> dict | None:
     await conn.execute("VACUUM ANALYZE tasks")
     await conn.execute("ANALYZE members")
     loaded["load_s"] = time.perf_counter() - t0
+    if args.keep:
+        await admin.execute(f"COMMENT ON DATABASE \"{name}\" IS '{loaded['load_s']:.1f}'")
     return loaded
 
 
@@ -367,7 +413,8 @@ async def drop_pg(loaded: dict) -> None:
     if "conn" in loaded:
         await loaded["conn"].close()
     admin = loaded["admin"]
-    await admin.execute(f'DROP DATABASE "{loaded["name"]}" WITH (FORCE)')
+    if not loaded["keep"]:
+        await admin.execute(f'DROP DATABASE "{loaded["name"]}" WITH (FORCE)')
     await admin.close()
 
 
@@ -396,6 +443,8 @@ async def run_pg(loaded: dict, args, ids, at) -> dict:
         "what's due": [r[0] for r in await conn.fetch("EXPLAIN " + q1, ids[0])],
         "due now": [r[0] for r in await conn.fetch("EXPLAIN " + q2, at)],
     }
+    tr = conn.transaction()  # rolled back after: the index is back without a rebuild
+    await tr.start()
     await conn.execute(f"DROP INDEX {INDEX}")
     s3 = await conn.prepare(q2)
     times = []
@@ -405,7 +454,7 @@ async def run_pg(loaded: dict, args, ids, at) -> dict:
         times.append(time.perf_counter() - t0)
     plans[f"due now without {INDEX}"] = [r[0] for r in await conn.fetch("EXPLAIN " + q2, at)]
     raw.append(summary("due now, bare SQL, index dropped", times, [0]))
-    await conn.execute(INDEX_SQL)
+    await tr.rollback()
     version = await loaded["admin"].fetchval("SHOW server_version")
     return {
         "name": f"PostgreSQL {version}",
@@ -462,19 +511,33 @@ async def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="2,000 members, 100,000 tasks, 400 samples"
     )
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="build the databases once, reuse them after"
+    )
     args = parser.parse_args()
     if args.quick:
         args.members, args.tasks, args.samples = 2_000, 100_000, 400
 
-    policy = load_policy()
-    calendar = WorkCalendar()
-    print(f"generating {args.members:,} members and {args.tasks:,} tasks…", file=sys.stderr)
-    ids, member_rows, task_rows = generate(args.members, args.tasks, ladder_state(policy, calendar))
+    tag = f"{args.members}_{args.tasks}"
+    ids = [f"ou_{i:06d}" for i in range(args.members)]  # as generate() names them
+    sqlite_db = pg_db = None
+    if args.keep:  # what was built before, if anything
+        sqlite_db = await load_sqlite(None, None, args.keep, tag)
+        pg_db = None if args.no_pg else await load_pg(args, None, None, tag)
+    if sqlite_db is None or (pg_db is None and not args.no_pg):
+        policy = load_policy()
+        calendar = WorkCalendar()
+        print(f"generating {args.members:,} members and {args.tasks:,} tasks…", file=sys.stderr)
+        ids, member_rows, task_rows = generate(
+            args.members, args.tasks, ladder_state(policy, calendar)
+        )
+        if sqlite_db is None:
+            sqlite_db = await load_sqlite(member_rows, task_rows, args.keep, tag)
+        if pg_db is None and not args.no_pg:
+            pg_db = await load_pg(args, member_rows, task_rows, tag)
+        del member_rows, task_rows
     now = NOW.astimezone(UTC)
     print(f"now = {NOW.isoformat()} (after the 09:30 round)", file=sys.stderr)
-    sqlite_db = await load_sqlite(member_rows, task_rows)
-    pg_db = None if args.no_pg else await load_pg(args, member_rows, task_rows)
-    del member_rows, task_rows
     gc.collect()
     try:
         results = [await run_sqlite(sqlite_db, args, ids, now)]

@@ -53,13 +53,27 @@ def _bind_processor(dialect, column: Column | None):
     return _binds[key]
 
 
-def _result_converters(dialect, columns: Sequence[Column]) -> list:
+def _result_converters(dialect, columns: Sequence[Column]) -> list[tuple[int, Callable]]:
+    """(position, processor) of the columns whose values SQLAlchemy converts."""
     key = (dialect.name, tuple(columns))
     if key not in _converters:
-        _converters[key] = [
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-        ]
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        _converters[key] = [(i, f) for i, f in enumerate(processors) if f is not None]
     return _converters[key]
+
+
+def _converted(rows, convert: list[tuple[int, Callable]], width: int) -> list[tuple]:
+    # Only the columns that need it, in place: a generator over every value of every row
+    # cost the tick ~1 ms for 193 rows (bench/due_query.py).
+    out = []
+    for row in rows:
+        if len(row) != width:
+            raise ValueError(f"{len(row)} values, {width} columns")
+        values = list(row)
+        for i, f in convert:
+            values[i] = f(values[i])
+        out.append(tuple(values))
+    return out
 
 
 async def fetch(
@@ -90,11 +104,7 @@ async def fetch(
         except Exception:  # noqa: BLE001 - the statement below raises it the usual way
             pass
         else:
-            convert = _result_converters(dialect, columns)
-            return [
-                tuple(v if f is None else f(v) for f, v in zip(convert, row, strict=True))
-                for row in rows
-            ]
+            return _converted(rows, _result_converters(dialect, columns), len(columns))
     return [tuple(row) for row in (await conn.execute(statement())).all()]
 
 

@@ -172,8 +172,8 @@ async def test_whats_due_objects_behave_as_loaded_ones(any_db):
     assert c.note == "looked at" and d.status == "done"
 
 
-async def test_due_now_on_postgres_gives_what_the_statement_gives(pg_url):
-    engine = db.make_engine(pg_url)
+async def test_due_now_gives_what_the_statement_gives(any_db):
+    engine = db.make_engine(any_db)
     await db.upgrade(engine)
     sessions = db.make_session_factory(engine)
     try:
@@ -188,7 +188,55 @@ async def test_due_now_on_postgres_gives_what_the_statement_gives(pg_url):
     finally:
         await engine.dispose()
     assert fast == slow and [r[1] for r in fast] == ["a", "b", "d", "f"]  # c: submitted
+    for f, s in zip(fast, slow, strict=True):
+        assert [type(v) for v in f] == [type(v) for v in s]
+        assert all(v.tzinfo is UTC for v in f if isinstance(v, datetime))
     assert [r.duty_key for r in ops] == ["b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        "2026-12-07 02:00:00.000000",
+        "2026-12-07 02:00:00.000007",
+        "1970-01-01 00:00:00.000000",
+        "2026-12-07 02:00:00",
+        "2026-12-07T02:00",
+        "2026-12-07",
+        "2026-12-07 10:00:00+08:00",
+        "2026-12-07 02:00:00Z",
+        "2026-12-06 21:00:00.5-05:00",
+        "not a time",
+        b"2026-12-07 02:00:00",
+        7,
+    ],
+)
+def test_utc_datetimes_from_sqlite_text_are_what_sqlalchemy_would_make(text):
+    """UTCDateTime's one-call processor against TypeDecorator's own composition (the
+    dialect's text parser, then process_result_value): same value, tzinfo, or error."""
+    from sqlalchemy.dialects import sqlite
+
+    from storage.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    impl = UTCDateTime().dialect_impl(dialect)
+    ours = impl.result_processor(dialect, None)
+    parse = impl.impl_instance.result_processor(dialect, None)
+
+    def theirs(value):
+        return impl.process_result_value(parse(value), dialect)
+
+    try:
+        expected = theirs(text)
+    except Exception as exc:  # noqa: BLE001 - the same kind of error, then
+        with pytest.raises(type(exc)):
+            ours(text)
+        return
+    got = ours(text)
+    assert got == expected and type(got) is type(expected)
+    if expected is not None:
+        assert got.tzinfo is expected.tzinfo is UTC and got.utcoffset() == expected.utcoffset()
 
 
 async def test_a_dropped_connection_costs_the_tick_at_most_one_read(pg_url):
