@@ -9,6 +9,8 @@ from sqlalchemy.engine import processors
 from sqlmodel import Field, SQLModel
 
 from bot.domain.departments import DEFAULT_DEPARTMENT
+from storage.status import ReportStatus as ReportStatus  # re-exported: callers import both here
+from storage.status import TaskStatus as TaskStatus
 
 
 class UTCDateTime(TypeDecorator):
@@ -36,9 +38,15 @@ class UTCDateTime(TypeDecorator):
         costs ~7x the parse, and the tick converts hundreds of these (bench/due_query.py)."""
         impl = self.impl_instance.result_processor(dialect, coltype)
         finish = self.process_result_value
+        if impl is None:  # e.g. asyncpg, whose timestamptz values come back in UTC already
+
+            def process(value):
+                if value is None or value.tzinfo is UTC:
+                    return value  # what astimezone(UTC) gives: the value itself
+                return finish(value, dialect)
+
+            return process
         if impl is not processors.str_to_datetime:
-            if impl is None:
-                return lambda value: finish(value, dialect)
             return lambda value: finish(impl(value), dialect)
         parse = datetime.fromisoformat
 
@@ -159,16 +167,6 @@ class Chat(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
-class TaskStatus:
-    OPEN = "open"
-    SUBMITTED = "submitted"
-    REJECTED = "rejected"
-    APPROVED = "approved"
-    DONE = "done"
-    CANCELLED = "cancelled"
-    OPEN_STATES = (OPEN, SUBMITTED, REJECTED)
-
-
 class Task(SQLModel, table=True):
     """One unit of work: a duty for one assignee in one period (or for one activity)."""
 
@@ -276,12 +274,6 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str = Field(default="", max_length=200)
     detail: str = Field(default="{}", sa_type=Text)
-
-
-class ReportStatus:
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 class Report(SQLModel, table=True):
