@@ -198,6 +198,24 @@ async def test_people_activity_and_leave_reads_match_the_orm(filled):
     assert await plain.activity_titles(reader, set()) == {}
 
 
+async def test_counts_for_policy_diff_match_the_orm(filled):
+    from collections import Counter
+
+    from sqlmodel import select
+
+    session, reader = filled
+    members = (await session.exec(select(Member))).all()
+    for department in (None, "sales", "nowhere"):
+        tasks = await list_open(session, department=department)
+        expected = Counter(t.duty_key for t in tasks)
+        assert await plain.open_tasks_by_duty(reader, department) == expected
+        expected = Counter(
+            m.role_key for m in members if m.active and department in (None, m.department)
+        )
+        assert await plain.active_members_by_role(reader, department) == expected
+    assert await plain.department_files(reader) == {"sales": "sales.toml", "broken": "broken.toml"}
+
+
 async def test_department_policies_match_the_orm(filled):
     session, reader = filled
     default = load_policy(POLICY_FILE)
@@ -242,15 +260,17 @@ NOT_FOR_READING = ("sqlalchemy", "sqlmodel", "alembic", "aiosqlite", "storage.mo
 
 
 @pytest.mark.parametrize(
-    "argv",
+    "argv, exit_code",
     [
-        ["tasks", "list"],
-        ["leave", "list"],
-        ["activity", "list"],
-        ["ledger", "export", "ledger.csv"],
+        (["tasks", "list"], 0),
+        (["leave", "list"], 0),
+        (["activity", "list"], 0),
+        (["ledger", "export", "ledger.csv"], 0),
+        (["policy", "diff", str(POLICY_FILE), str(POLICY_FILE)], 0),
+        (["policy", "show", "--department", "sales"], 2),  # none synced: read, then refused
     ],
 )
-def test_the_reading_commands_import_no_orm(argv, db_url, tmp_path):
+def test_the_reading_commands_import_no_orm(argv, exit_code, db_url, tmp_path):
     """A fresh interpreter (this one has loaded everything): the command runs, and none of
     NOT_FOR_READING is in sys.modules afterwards."""
     code = f"""
@@ -269,5 +289,5 @@ raise SystemExit(code)
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == exit_code, result.stderr
     assert "LOADED []" in result.stdout, result.stdout[-2000:]
