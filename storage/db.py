@@ -114,6 +114,8 @@ def _skip_idle_transaction_ends(engine: AsyncEngine) -> None:
     read-only session paid two of them when it closed (the session's rollback, then the
     pool's reset), more than the indexed read itself. `in_transaction` is the very test
     sqlite3 makes (sqlite3_get_autocommit), read here without the hand-off."""
+    from storage.sqlite_driver import drop_later, has_later
+
     dialect = engine.sync_engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback
 
@@ -124,10 +126,14 @@ def _skip_idle_transaction_ends(engine: AsyncEngine) -> None:
             return True
 
     def do_commit(dbapi_connection) -> None:
-        if in_transaction(dbapi_connection):
+        # writes queued for the next hop (storage.sqlite_driver.write_later) commit too
+        if in_transaction(dbapi_connection) or has_later(
+            getattr(dbapi_connection, "driver_connection", None)
+        ):
             commit(dbapi_connection)
 
     def do_rollback(dbapi_connection) -> None:
+        drop_later(getattr(dbapi_connection, "driver_connection", None))
         if in_transaction(dbapi_connection):
             rollback(dbapi_connection)
 
