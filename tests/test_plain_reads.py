@@ -1,5 +1,5 @@
 """storage.plain (the reads of `dutybot tasks list`, `leave list`, `activity list`, `ledger
-export` without SQLAlchemy) gives what the ORM reads give, row for row and type for type:
+export`, `policy diff`, `org export` without SQLAlchemy) gives what the ORM reads give, row for row and type for type:
 on SQLite through sqlite3 and through the engine, on PostgreSQL through the engine. And
 those commands, in a fresh interpreter, import neither SQLAlchemy nor the ORM."""
 
@@ -22,7 +22,7 @@ from storage.digests import reports_for_tasks
 from storage.leave import list_leave
 from storage.ledger import all_leave, all_members, ledger_tasks
 from storage.members import all_names
-from storage.models import Activity, Department, Leave, Member, Report, Task
+from storage.models import Activity, Chat, Department, Leave, Member, Report, Task
 from storage.status import TaskStatus
 from storage.tasks import list_open
 
@@ -53,8 +53,16 @@ async def _fill(session) -> None:
             Member(
                 open_id=oid, name=name, role_key="planner", active=active,
                 department="sales" if i == 2 else "default", created_at=T0, updated_at=T0,
+                is_admin=i == 0, manager_open_id="ou_c" if i == 0 else None,
             )
         )  # fmt: skip
+    session.add_all(
+        [
+            Chat(chat_id="oc_1", name="Team", is_team=True, department="sales",
+                 created_at=T0, updated_at=T0),
+            Chat(chat_id="oc_2", name="Old", active=False, created_at=T0, updated_at=T0),
+        ]
+    )  # fmt: skip
     session.add_all(
         [
             Activity(id=1, title="Expo", start_date=date(2026, 12, 20), end_date=date(2026, 12, 21),
@@ -216,6 +224,25 @@ async def test_counts_for_policy_diff_match_the_orm(filled):
     assert await plain.department_files(reader) == {"sales": "sales.toml", "broken": "broken.toml"}
 
 
+async def test_org_export_reads_the_team_file_back(filled):
+    """What `org export` writes (round trips through `org sync`: tests/test_departments.py)."""
+    _, reader = filled
+    team = await plain.export_team(reader)
+    assert team["departments"] == [
+        {"key": "sales", "name": "Sales", "policy": "sales.toml"},
+        {"key": "broken", "name": "Broken", "policy": "broken.toml"},
+    ]
+    assert sorted(team["members"], key=lambda m: m["open_id"]) == [
+        {"open_id": "ou_a", "name": "王策划", "role": "planner", "department": "default",
+         "manager": "ou_c", "admin": True,
+         "leave": [["2026-12-01", "2026-12-03"], ["2026-12-20", "2026-12-20"]]},
+        {"open_id": "ou_c", "name": "李经理", "role": "planner", "department": "sales"},
+    ]  # fmt: skip
+    assert team["chats"] == [
+        {"chat_id": "oc_1", "name": "Team", "team": True, "department": "sales"}
+    ]
+
+
 async def test_department_policies_match_the_orm(filled):
     session, reader = filled
     default = load_policy(POLICY_FILE)
@@ -269,6 +296,7 @@ NOT_FOR_READING = ("sqlalchemy", "sqlmodel", "alembic", "aiosqlite", "storage.mo
         (["ledger", "export", "ledger.csv"], 0),
         (["policy", "diff", str(POLICY_FILE), str(POLICY_FILE)], 0),
         (["policy", "show", "--department", "sales"], 2),  # none synced: read, then refused
+        (["org", "export", "team.toml"], 0),
     ],
 )
 def test_the_reading_commands_import_no_orm(argv, exit_code, db_url, tmp_path):
