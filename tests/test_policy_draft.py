@@ -364,11 +364,11 @@ def test_english_job_descriptions_in_plain_text():
     assert roles["Customer Success Manager"]["reports_to"] == head  # "Reporting line: …"
     assert roles["Onboarding Specialist"]["reports_to"] == csm
     review = _duty(data, head, kind="quarterly")
-    assert review["due"] == {"kind": "quarterly", "month": 1, "day": 10, "covers": "previous"}
+    assert review["due"] == {"kind": "quarterly", "month": 1, "workday": 10, "covers": "previous"}
     assert review["name_en"] == "Present the quarterly customer health review"
     assert _duty(data, head, kind="yearly")["due"] == {"kind": "yearly", "month": 1, "day": 15}
     report = _duty(data, csm, kind="monthly")  # "by the 3rd working day of each month"
-    assert report["due"] == {"kind": "monthly", "day": 3, "adjust": "next_workday"}
+    assert report["due"] == {"kind": "monthly", "workday": 3}
     assert _fields(report) == ["Usage", "Open issues", "Renewal risk"]
     assert _duty(data, csm, kind="weekly")["inferred"] is True  # every two weeks
     kickoff = [d for d in data["duties"] if d["role"] == onb and d["due"]["kind"] == "sla"]

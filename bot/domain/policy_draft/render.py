@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain.policy_draft.extract import Draft, DraftDuty, DraftRole
 
-_DUE_ORDER = ("kind", "weekday", "days", "month", "day", "before_day", "before_start", "covers",
+_DUE_ORDER = ("kind", "weekday", "days", "month", "day", "before_day", "workday", "before_start", "covers",
               "anchor", "offset", "unit", "hours", "trigger", "time", "adjust")  # fmt: skip
 
 

@@ -100,6 +100,27 @@ def _day_rule(day: int, before: bool, notes: list[str]) -> dict[str, Any]:
     return {"day": max(day, 1)}
 
 
+MAX_WORKDAY = 23  # the format's limit for "the Nth working day of the month"
+
+
+def _after_period(kind: str, n: int, working: bool) -> tuple[dict[str, Any], list[str]] | None:
+    """ "within N (working) days after the month / quarter / year ends": due in the next
+    period's first month, on its Nth working day or by day N; the task covers the period
+    that ended."""
+    rule: dict[str, Any] = {"kind": kind}
+    if kind != "monthly":
+        rule["month"] = 1
+    notes: list[str] = []
+    if working:
+        if not 1 <= n <= MAX_WORKDAY:
+            return None
+        rule["workday"] = n
+    else:
+        rule |= _day_rule(n, False, notes)
+    rule["covers"] = "previous"
+    return rule, notes
+
+
 Handler = Callable[[re.Match], "tuple[dict[str, Any], list[str]] | None"]
 Rule = tuple[re.Pattern, Handler, int]
 

@@ -12,6 +12,7 @@ from bot.domain.policy_draft.cadence.base import (
     _EN_WD_MAP,
     DEFAULT_WEEKDAY,
     WD_KEYS,
+    _after_period,
     _date_rule,
     _day_rule,
     _event_rule,
@@ -28,6 +29,17 @@ _I = re.IGNORECASE
 def _wd(word: str) -> str:
     w = word.lower().rstrip("s") if word.lower() not in ("tues", "thurs") else word.lower()
     return _EN_WD_MAP.get(w) or _EN_WD_MAP.get(w.rstrip("s")) or _EN_WD_MAP[w[:3]]
+
+
+# before the month-end and SLA rules: "within 5 business days of month end"
+@_rule(
+    rf"\b(?:within|no later than)\s+(\d{{1,2}})\s+(working |business |calendar )?days\s+(?:after|of|from|following)\s+(?:the\s+)?(?:end\s+of\s+)?(?:{_EACH_EN}\s+)?(month|quarter|year)(?:'s end|[- ]end| ends?| close| closes?)?\b",
+    flags=_I,
+)
+def _en_after_period(m):
+    kind = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[m.group(3).lower()]
+    working = bool(m.group(2)) and m.group(2).strip().lower() in ("working", "business")
+    return _after_period(kind, int(m.group(1)), working)
 
 
 @_rule(
@@ -93,20 +105,6 @@ def _en_quarter_first_month(m):
     notes: list[str] = []
     before = m.group(1).lower() in ("before", "prior to")
     return {"kind": "quarterly", "month": 1, **_day_rule(int(m.group(2)), before, notes)}, notes
-
-
-@_rule(
-    rf"\bwithin\s+(\d{{1,2}})\s+(working |business |calendar )?days\s+(?:after|of|from)\s+(?:the\s+end\s+of\s+)?(?:{_EACH_EN}\s+)?quarter(?:'s end| ends?)?\b",
-    flags=_I,
-)
-def _en_after_quarter(m):
-    notes = ["counted in calendar days"] if m.group(2) and m.group(2).strip() != "calendar" else []
-    return {
-        "kind": "quarterly",
-        "month": 1,
-        **_day_rule(int(m.group(1)), False, notes),
-        "covers": "previous",
-    }, notes
 
 
 @_rule(r"\b(?:at the |by the )?end of (?:each|every|the) quarter\b|\bquarter[- ]end\b", flags=_I)

@@ -11,7 +11,9 @@ from bot.domain.policy_draft.cadence.base import (
     _ZH_EVENT,
     _ZH_WD,
     DEFAULT_WEEKDAY,
+    MAX_WORKDAY,
     WD_KEYS,
+    _after_period,
     _date_rule,
     _day_rule,
     _event_rule,
@@ -65,6 +67,28 @@ def _zh_weekly_report(m):
     ]
 
 
+_WITHIN = r"(?:内|之内|以内)?"
+_DAYS = r"\s*(?:个)?(工作日|天|日|自然日)"
+
+
+@_rule(
+    rf"(?:每个?月|月度|当月|每月度)(?:结束|结账|结算|终了)后(\d{{1,2}}){_DAYS}{_WITHIN}|月结后(\d{{1,2}}){_DAYS}{_WITHIN}"
+)
+def _zh_after_month(m):
+    n, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return _after_period("monthly", int(n), unit == "工作日")
+
+
+@_rule(rf"(?:每个?季度?|季度)(?:结束|终了)?后(\d{{1,2}}){_DAYS}{_WITHIN}")
+def _zh_after_quarter(m):
+    return _after_period("quarterly", int(m.group(1)), m.group(2) == "工作日")
+
+
+@_rule(rf"(?:每年|每个?年度|年度|每一年度)(?:结束|终了)后(\d{{1,2}}){_DAYS}{_WITHIN}")
+def _zh_after_year(m):
+    return _after_period("yearly", int(m.group(1)), m.group(2) == "工作日")
+
+
 @_rule(r"(每个?月|次月|下个?月|每月度)(?:的)?(?:第)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?")
 def _zh_month_day(m):
     notes: list[str] = []
@@ -79,9 +103,12 @@ def _zh_month_end(m):
     return {"kind": "monthly", "day": -1}, []
 
 
-@_rule(r"每个?月(?:的)?(?:第|前)(\d{1,2})个工作日(?:内|之内)?")
+@_rule(r"(每个?月|次月|下个?月)(?:的)?(?:第|前)(\d{1,2})个工作日(?:内|之内|以内)?")
 def _zh_month_nth_workday(m):
-    return _nth_workday(int(m.group(1)))
+    found = _nth_workday(int(m.group(2)))
+    if found and m.group(1) in ("次月", "下月", "下个月"):
+        found[0]["covers"] = "previous"
+    return found
 
 
 @_rule(
@@ -93,14 +120,9 @@ def _en_month_nth_workday(m):
 
 
 def _nth_workday(n: int):
-    if n == 1:
-        return {"kind": "monthly", "day": 1, "adjust": "next_workday"}, []
-    if n > 20:
+    if not 1 <= n <= MAX_WORKDAY:
         return None
-    nth = f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
-    return {"kind": "monthly", "day": n, "adjust": "next_workday"}, [
-        f"the {nth} working day read as the {nth}, moved to the next working day when off"
-    ]
+    return {"kind": "monthly", "workday": n}, []
 
 
 @_rule(r"每个?月(?:的)?上旬")
@@ -156,18 +178,6 @@ def _zh_quarter_first_month(m):
         "kind": "quarterly",
         "month": 1,
         **_day_rule(int(m.group(1)), bool(m.group(2)), notes),
-    }, notes
-
-
-@_rule(r"(?:每个?季度?|季度)(?:结束)?后(\d{1,2})\s*(?:个)?(工作日|天|日)(?:内|之内|以内)?")
-def _zh_after_quarter(m):
-    n = int(m.group(1))
-    notes = ["counted in calendar days"] if m.group(2) == "工作日" else []
-    return {
-        "kind": "quarterly",
-        "month": 1,
-        **_day_rule(n, False, notes),
-        "covers": "previous",
     }, notes
 
 
