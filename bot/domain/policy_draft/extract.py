@@ -34,6 +34,7 @@ class DraftRole:
     described: bool = True
     rank: int = 9
     superior_text: str = ""
+    key_en: str = ""  # the English its key is made from (no pinyin where possible)
 
 
 @dataclass
@@ -69,9 +70,11 @@ class Draft:
     untimed: list[Untimed]
     notes: list[str] = field(default_factory=list)
     triggers: list[DraftTrigger] = field(default_factory=list)  # what starts SLA duties
+    approval_window: int | None = None  # working days; None: the format's default
+    approval_notes: list[str] = field(default_factory=list)
 
     def review_items(self) -> list[str]:
-        out = list(self.notes)
+        out = self.notes + self.approval_notes
         for r in self.roles:
             out += [f"role {r.key}: {n}" for n in r.notes]
         for d in self.duties:
@@ -128,6 +131,7 @@ _APPROVER = [
         r"(?:提交|报送|报|呈报|上报|交|提交给|提交至|提交予|报给)\s*(?:给|至|予)?\s*([^\s，。；,;、]{2,12}?)\s*(?:审批|审核|批准|确认|备案|审阅|$|[，。；,;])"
     ),
     re.compile(r"经\s*([^\s，。；,;、]{2,12}?)\s*(?:审批|审核|批准|确认|同意)"),
+    re.compile(r"[向给]\s*([^\s，。；,;、]{2,12}?)\s*(?:提交|报送|上报|呈报|汇报|递交)"),
     re.compile(
         r"\b(?:submit(?:ted)?|send|sent|report(?:ed)?)\b[^.;]{0,40}?\bto\s+(?:the\s+)?([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|\s+(?:for|by|on|within|before|every|each)\b|$)",
         re.I,
@@ -233,10 +237,71 @@ def build(outline: Outline) -> Draft:
     else:
         title_en, complete = outline.title, True
     draft = Draft(outline.title, title_en, en_doc, roles, duties, untimed)
-    draft.triggers = draft_triggers(duties)
+    draft.duties = _approval_deadlines(draft)
+    draft.triggers = draft_triggers(draft.duties)
     if not complete:
         draft.notes.append("policy name_en is partly pinyin: translate it")
     return draft
+
+
+# "审批招聘专员…提交的各项报告，收到后2个工作日内完成审批": approving the department's reports
+# is DutyBot's approval flow, and its deadline is [policy] approval_window_workdays (the
+# approver is asked again, then their manager told), not a duty started from chat
+_APPROVES = re.compile(r"审批|审核|批复|审阅|批准|\bapprov|\bsign[- ]off", re.I)
+_OF_REPORTS = re.compile(
+    r"报告|报表|周报|月报|季报|年报|总结|计划|方案|\breports?\b|\bplans?\b|\bsummar", re.I
+)
+_WORKDAYS = re.compile(r"(\d{1,2})\s*个?工作日|(\d{1,2})\s+(?:working|business)\s+days?", re.I)
+
+
+def _approval_deadlines(draft: Draft) -> list[DraftDuty]:
+    """The duties left once approval deadlines are taken out as the approval window."""
+    kept: list[DraftDuty] = []
+    windows: list[int] = []
+    by_key = {r.key: r for r in draft.roles}
+    for d in draft.duties:
+        text = normalise(d.clause)
+        if not (d.due["kind"] == "sla" and _APPROVES.search(text) and _OF_REPORTS.search(text)):
+            kept.append(d)
+            continue
+        m = _WORKDAYS.search(text)
+        days = int(m.group(1) or m.group(2)) if m else -(-int(d.due["hours"]) // 24)
+        days = min(max(days, 1), 60)
+        windows.append(days)
+        how = "" if m else f" ({d.due['hours']:g} hours read as {days} working day(s))"
+        draft.approval_notes.append(
+            f"role {d.role}: '{_short(d.clause, 40)}' drafted as approval_window_workdays = "
+            f"{days}{how}: a report waiting that long is sent to the approver again, then "
+            "their manager is told; no duty of its own"
+        )
+        approver = by_key.get(d.role)
+        if approver is not None:
+            _confirm_approver(draft, approver, text)
+    if windows:
+        draft.approval_window = min(windows)
+        if len(set(windows)) > 1:
+            draft.approval_notes.append(
+                f"approval deadlines differ ({sorted(set(windows))} working days): the "
+                "shortest is the policy's approval window"
+            )
+    return kept
+
+
+def _confirm_approver(draft: Draft, approver: DraftRole, text: str) -> None:
+    """Roles the approval sentence names ("审批招聘专员、培训专员提交的…") report to the
+    approver: what was guessed from the job titles is now stated."""
+    for r in draft.roles:
+        names = [r.name_zh, r.name_en] if r.name_en else [r.name_zh]
+        if r is approver or not any(n and n.lower() in text.lower() for n in names):
+            continue
+        guessed = [n for n in r.notes if n.startswith("reports_to '")]
+        if r.reports_to and not guessed and r.reports_to != approver.key:
+            continue  # stated elsewhere: leave it
+        r.reports_to = approver.key
+        r.notes = [n for n in r.notes if n not in guessed]
+        for d in draft.duties:
+            if d.role == r.key and d.approver_role is None:
+                d.notes = [n for n in d.notes if not n.startswith("approver")]
 
 
 def _role(sec: RoleSection) -> DraftRole:
@@ -250,7 +315,8 @@ def _role(sec: RoleSection) -> DraftRole:
     if not sec.described:
         notes.append("named in the overview but never described: no duties drafted")
     return DraftRole(key, sec.name_zh, name_en, notes=notes, described=sec.described,
-                     rank=_rank(sec.name_zh + " " + name_en))  # fmt: skip
+                     rank=_rank(sec.name_zh + " " + name_en),
+                     key_en=sec.name_en or naming.key_text(sec.name_zh))  # fmt: skip
 
 
 _SHORT = {"representative": "rep", "administrator": "admin", "department": "dept"}
@@ -260,13 +326,13 @@ _GENERIC = ("specialist", "officer", "staff", "and", "of", "the")
 def _assign_role_keys(roles: list[DraftRole]) -> None:
     """Keys from English names, without the department word most of them start with:
     销售总监 / 销售经理 / 销售代表 -> director / manager / rep."""
-    firsts = [naming.slug(r.name_en, 80).split("_")[0] for r in roles]
+    firsts = [naming.slug(r.key_en, 80).split("_")[0] for r in roles]
     common = max(set(firsts), key=firsts.count) if firsts else ""
     shared = firsts.count(common)
     drop = common if shared >= 2 and (shared * 2 >= len(roles) or shared >= 3) else ""
     taken: set[str] = set()
     for r in roles:
-        words = naming.slug(r.name_en, 80).split("_")
+        words = naming.slug(r.key_en, 80).split("_")
         if drop and len(words) > 1 and words[0] == drop:
             words = words[1:]
         r.key = naming.unique(_role_key(" ".join(words), taken), taken, ROLE_KEY_MAX)
@@ -388,7 +454,7 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
                 notes.append(f"name_en '{name_en}' is partly pinyin: translate it")
         name_en = name_en[:1].upper() + name_en[1:]
         key = naming.unique(
-            f"{role.key}.{naming.slug(name_en, DUTY_KEY_MAX - len(role.key) - 1)}",
+            f"{role.key}.{naming.slug(name_en if en_doc else name, DUTY_KEY_MAX - len(role.key) - 1)}",
             keys,
             DUTY_KEY_MAX,
         )
@@ -418,6 +484,12 @@ def _name(norm: str, t: Timing, title: str, en_doc: bool) -> str:
     order = [idx] + list(range(idx + 1, len(parts))) + list(range(idx - 1, -1, -1))
     for i in order:
         s, p = parts[i]
+        if i == idx and not en_doc and t.kind != "sla":
+            # "新员工入职后2个工作日内完成入职手续办理": what follows the time is the deliverable;
+            # what precedes it is the event or who does it (an SLA keeps its subject: 客户投诉)
+            after = _clean_name(p[t.end - s :], en_doc)
+            if len(after) >= 4:
+                return after
         p = p.replace(t.text, " ") if i == idx else p
         p = _clean_name(p, en_doc)
         if _long_enough(p, en_doc):
@@ -458,9 +530,20 @@ def _clean_name(p: str, en_doc: bool) -> str:
         )
         return p[:1].upper() + p[1:]
     p = _NOISE_ZH.sub("", p)
-    p = _FILLER_ZH.sub("", p.replace(" ", ""))
+    p = _TO_WHOM_ZH.sub("", p.replace(" ", ""))
+    p = _FILLER_ZH.sub("", p)
+    p = _FILLER_ZH.sub("", _TO_WHOM_ZH.sub("", p))
+    p = _AND_THEN_ZH.split(p)[0]
     p = re.sub(r"(?:前|之前|以内|内)$", "", p)
     return p[:20]
+
+
+# "向总经理提交人力资源月报" -> "人力资源月报"; "工资核算并提交财务部" -> "工资核算"
+_TO_WHOM_ZH = re.compile(
+    r"^(?:向|给|对)?[^，,]{0,8}?(?:经理|总监|总裁|主管|领导|部门?|中心|负责人|委员会|小组)"
+    r"(?:提交|报送|上报|汇报|报告|呈报|发送|递交)"
+)
+_AND_THEN_ZH = re.compile(r"(?:并|并且|后|然后)(?:提交|报送|上报|抄送|发送|交|报|递交|同步|反馈)")
 
 
 def _long_enough(p: str, en_doc: bool) -> bool:

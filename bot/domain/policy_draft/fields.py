@@ -76,12 +76,12 @@ class Contents:
     def field_for(self, label: str, en_doc: bool, hint: str = "") -> Field:
         label = label.strip()
         for f in self.fields:
-            if f.label_zh == label:
+            if f.label_zh == label or (en_doc and f.label_zh.lower() == label.lower()):
                 return f
         if en_doc:
             label = label[:1].upper() + label[1:]
         en = label if en_doc else naming.translate(label)[0]
-        key = naming.unique(naming.slug(en or label, 30), {f.key for f in self.fields}, 30)
+        key = naming.unique(naming.slug(label, 30), {f.key for f in self.fields}, 30)
         ftype = next((t for p, t in _FIELD_TYPES if p.search(label)), "longtext")
         f = Field(key, ftype, label, en[:1].upper() + en[1:] if en else label, hint)
         self.fields.append(f)
@@ -260,6 +260,7 @@ def thresholds(text: str, contents: Contents, en_doc: bool) -> None:
         _add_kpi(
             contents, metric, _op(word, after), float(value), unit or "", denom, en_doc, m.group(0)
         )
+    budget_limits(text, contents, en_doc)
     for m in _KPI_EN.finditer(text) if en_doc else ():
         metric, word, value, unit, denom = m.groups()
         metric = re.sub(
@@ -272,6 +273,38 @@ def thresholds(text: str, contents: Contents, en_doc: bool) -> None:
         _add_kpi(
             contents, metric, _op(word, None), float(value), unit, denom or "", en_doc, m.group(0)
         )
+
+
+# "培训费用（不得超过预算）", "活动支出不超出预算", "spend must not exceed the budget": the
+# same check as "≤ 100% of budget", with a budget field to fill in
+_BUDGET_ZH = re.compile(
+    r"([\u4e00-\u9fff]{2,8}?)\s*[（(]?\s*(?:须|需|应|要|必须)?\s*(?:控制在|"
+    r"(?:不得|不能|不可|不应|不要|严禁|禁止|不)?\s*(?:超过|超出|超支|高于|突破))\s*"
+    r"(?:年度|项目|活动|培训|部门|批准的?|审批的?)?\s*预算(?:金额|额度)?(?:范围)?(?:内|以内|之内)?"
+    r"(?!\s*的?\s*\d)"
+)
+_BUDGET_EN = re.compile(
+    r"\b([a-z][a-z -]{2,30}?)\s+(?:must |should |shall |to |will )?(?:not exceed|not go over|"
+    r"stays? within|kept within|be within|within|no more than|not be over|not be above)\s+"
+    r"(?:the\s+|its\s+|their\s+)?(?:approved\s+|allocated\s+|agreed\s+)?budget\b(?!\s*\d)",
+    re.I,
+)
+_SPEND = re.compile(r"费|支出|成本|花费|开支|金额|spend|cost|expens", re.I)
+
+
+def budget_limits(text: str, c: Contents, en_doc: bool) -> None:
+    """A spend that must stay within a budget, stated without a figure: spend / budget <= 100%."""
+    for m in (_BUDGET_EN if en_doc else _BUDGET_ZH).finditer(text):
+        metric = m.group(1).strip()
+        if not en_doc:
+            metric = _LEAD_WORD.sub("", _LEAD_METRIC.sub("", metric)).strip()
+        else:
+            metric = re.sub(r"^(?:ensure|keep|with|a|an|the|and|total)\s+", "", metric, flags=re.I)
+        if len(metric) < 2 or not _SPEND.search(metric):
+            metric = "Actual spend" if en_doc else "实际支出"
+        if any(k.numerator == c.field_for(metric, en_doc).key for k in c.kpis):
+            continue
+        _add_kpi(c, metric, "<=", 100, "%", "Budget" if en_doc else "预算", en_doc, m.group(0))
 
 
 def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: str | None,
@@ -302,14 +335,21 @@ def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: 
             )
             threshold = value
         kpi = {"numerator": num.key, "format": "percent" if unit == "%" else "number"}
-    label_en = num.label_en
-    of_zh = f"{denom}的" if denom and unit == "%" else ""
-    of_en = f" of {c.field_for(denom, en_doc).label_en.lower()}" if denom and unit == "%" else ""
+    ratio = bool(denom) and unit == "%"
+    den_en = c.field_for(denom, en_doc).label_en.lower() if ratio and denom else ""
+    of_zh = f"{denom}的" if ratio and not en_doc else ""
+    of_en = f" of {den_en}" if ratio else ""
+    label_zh = f"{metric} {op} {of_zh}{value:g}{unit}{of_en if en_doc else ''}"
+    shown = "%" if unit == "%" else (" " + unit if unit else "")
+    label_en = f"{num.label_en} {op} {value:g}{shown}{of_en}"
+    if ratio and value == 100:  # "within budget": spend <= budget
+        label_zh = f"{metric} {op} {den_en if en_doc else denom}"
+        label_en = f"{num.label_en} {op} {den_en}"
     c.kpis.append(
         Kpi(
             key=naming.unique(num.key + "_target", {k.key for k in c.kpis}, 40),
-            label_zh=f"{metric} {op} {of_zh}{value:g}{unit}",
-            label_en=f"{label_en} {op} {value:g}{'%' if unit == '%' else (' ' + unit if unit else '')}{of_en}",
+            label_zh=label_zh,
+            label_en=label_en,
             op=op,
             threshold=threshold,
             **kpi,

@@ -63,7 +63,7 @@ def draft_triggers(duties: list) -> list[DraftTrigger]:
             _, key, zh, en, wz, we = known
             trig = DraftTrigger(key, zh, en, list(wz), list(we))
         else:
-            key = naming.slug(duty.name_en, 30)
+            key = naming.slug(duty.name_zh, 30)
             trig = DraftTrigger(
                 key,
                 duty.name_zh,
