@@ -127,8 +127,10 @@ class BotApp:
         self.services = Services(self.settings, self.policy, self.calendar)
         if self.gateway is not None:
             from bot.feishu.directory import Directory
+            from bot.feishu.messages import MessageReader
 
             self.services.directory = Directory(self.gateway)
+            self.services.messages = MessageReader(self.gateway)  # merged forwards' messages
             self._share_limits()
         self.max_age = timedelta(hours=self.settings.event_max_age_hours)
         self.signature_tolerance = timedelta(hours=self.settings.signature_tolerance_hours)

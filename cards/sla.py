@@ -21,6 +21,7 @@ TEXT_CHARS = 600
 TITLE_CHARS = 30
 NAME_CHARS = 40
 DUTY_CHARS = 60
+PREVIEW_CHARS = 300  # of a forwarded chat: enough to see what it is
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ def build_choose_card(
     readable: bool,
     logger: str,
     unknown: bool = False,
+    preview: str | None = None,
 ) -> dict:
     """For a forwarded message (or, `unknown`, a private message that asked for nothing
     the bot knows, which may be a user's message forwarded as a copy): one button per
@@ -205,6 +207,9 @@ def build_choose_card(
     lang = norm_lang(lang)
     L = LABELS[lang]
     body: list[dict] = [markdown(L["unknown"] if unknown else L["choose"])]
+    if preview:  # what a merged forward said, as read back (untrusted text: escaped)
+        text = md_text(preview, PREVIEW_CHARS, inline=False)
+        body.append(markdown(text, text_size="notation"))
     if not readable:
         body.append(
             markdown(

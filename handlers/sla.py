@@ -29,6 +29,7 @@ from cards.sla import (
     build_owner_card,
     forwarded_text,
 )
+from handlers.forwards import forwarded_chat
 from handlers.views import require_member
 from storage.audit import audit
 from storage.members import names_of
@@ -39,6 +40,8 @@ from storage.sla import insert_sla_tasks, role_holders, stored_message, tasks_fo
 router = Router(name="sla")
 
 LOGGED, FORWARDED = "sla.logged", "sla.forwarded"
+READ_SECONDS = 5.0  # reading a merged forward back, from the inbox worker
+CLICK_READ_SECONDS = 1.0  # … and in a click, which Feishu waits 3 s for
 # Words people use even when the policy has no triggers: answered helpfully, not "unknown".
 _USUAL = re.compile(r"^\s*(咨询|投诉|question|complaint)\s*[:：]", re.IGNORECASE)
 
@@ -122,11 +125,18 @@ async def on_forwarded(ctx: Ctx, event: MessageEvent, intent: Intent) -> None:
         await ctx.answer(ctx.t(*NO_TRIGGERS), msg_type="text")
         return
     choices = [(t.key, t.name(ctx.lang)) for t in triggers]
-    # Feishu delivers a merged forward without its messages (the content is a placeholder;
-    # reading them takes another API call and scope): the owner is told whom to ask.
-    await ctx.answer(
-        build_choose_card(event.message_id, choices, ctx.lang, readable=False, logger=member.name)
+    # Feishu delivers a merged forward without its messages (a placeholder): they are read
+    # back; when they cannot be, the card says so and the owner is told whom to ask.
+    chat = await forwarded_chat(ctx, event.message_id, within=READ_SECONDS)
+    card = build_choose_card(
+        event.message_id,
+        choices,
+        ctx.lang,
+        readable=chat is not None,
+        logger=member.name,
+        preview=chat,
     )
+    await ctx.answer(card)
 
 
 async def offer_to_log(ctx: Ctx, event: MessageEvent) -> bool:
@@ -184,7 +194,10 @@ async def on_log_forwarded(ctx: Ctx, click: CardActionEvent, action: LogForwarde
     trigger = ctx.policy.triggers.get(action.trigger)
     if trigger is None or not ctx.policy.duties_for_trigger(trigger.key):
         return toast("warning", NO_TRIGGERS[0], NO_TRIGGERS[1])
-    text = forwarded.text or forwarded_text(member.name, ctx.lang)
+    text = forwarded.text
+    if forwarded.message_type == "merge_forward":  # read again: Feishu holds it, not us
+        text = await forwarded_chat(ctx, action.message, within=CLICK_READ_SECONDS) or ""
+    text = text or forwarded_text(member.name, ctx.lang)
     view = await start_clock(ctx, member, trigger, action.message, text)
     name_zh, name_en = trigger.name_zh, trigger.name_en
     answer = (

@@ -5,6 +5,7 @@ what the last `org sync` read."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,23 @@ class DepartmentEntry:
     policy: Policy
 
 
+def team_tables(
+    raw: list, where: Callable[[int], str], allowed: frozenset[str] | set[str], errors: list[str]
+) -> Iterator[tuple[str, dict]]:
+    """Each table of a team file's array of tables (`[[members]]`, …) with where it is;
+    an entry that is not a table, and every unknown key, is an error."""
+    for i, table in enumerate(raw):
+        at = where(i)
+        if not isinstance(table, dict):
+            errors.append(f"{at}: must be a table")
+            continue
+        for key in sorted(set(table) - allowed):
+            errors.append(
+                f"{at}: unknown key '{key}' (expected one of {', '.join(sorted(allowed))})"
+            )
+        yield at, table
+
+
 def parse_departments(
     raw: object, where, base_dir: Path, errors: list[str]
 ) -> tuple[DepartmentEntry, ...]:
@@ -48,15 +66,7 @@ def parse_departments(
         return ()
     found: list[DepartmentEntry] = []
     seen: dict[str, str] = {}
-    for i, table in enumerate(raw):
-        at = where(i)
-        if not isinstance(table, dict):
-            errors.append(f"{at}: must be a table")
-            continue
-        for key in sorted(set(table) - DEPARTMENT_KEYS):
-            errors.append(
-                f"{at}: unknown key '{key}' (expected one of {', '.join(sorted(DEPARTMENT_KEYS))})"
-            )
+    for at, table in team_tables(raw, where, DEPARTMENT_KEYS, errors):
         key, name, policy = table.get("key"), table.get("name"), table.get("policy")
         if not isinstance(key, str) or not KEY_PATTERN.match(key):
             errors.append(

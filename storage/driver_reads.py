@@ -62,7 +62,7 @@ def _result_converters(dialect, columns: Sequence[Column]) -> list[tuple[int, Ca
     return _converters[key]
 
 
-def _converted(rows, convert: list[tuple[int, Callable]], width: int) -> list[tuple]:
+def _converted(rows, convert: list[tuple[int, Callable]], width: int, make=tuple) -> list:
     # Only the columns that need it, in place: a generator over every value of every row
     # cost the tick ~1 ms for 193 rows (bench/due_query.py).
     out = []
@@ -72,7 +72,7 @@ def _converted(rows, convert: list[tuple[int, Callable]], width: int) -> list[tu
         values = list(row)
         for i, f in convert:
             values[i] = f(values[i])
-        out.append(tuple(values))
+        out.append(make(values))
     return out
 
 
@@ -82,11 +82,13 @@ async def fetch(
     params: Sequence[tuple[Column | None, Any]],
     columns: Sequence[Column],
     statement: Callable[[], Select],
+    make: Callable[[Sequence], tuple] = tuple,
 ) -> list[tuple]:
     """The rows of `sql` (selecting exactly `columns`, `?` placeholders; each parameter
     given with the column whose type binds it, None: as it is), as tuples of what
     SQLAlchemy would return for `statement()`, which builds the same query and runs
-    instead where there is no single-call path. Does not flush the session."""
+    instead where there is no single-call path; `make` builds each row from its list of
+    values (e.g. a namedtuple's `_make`). Does not flush the session."""
     conn = await session.connection()
     dialect = conn.dialect
     if (dialect.name, dialect.driver) in FAST_DRIVERS:
@@ -104,8 +106,8 @@ async def fetch(
         except Exception:  # noqa: BLE001 - the statement below raises it the usual way
             pass
         else:
-            return _converted(rows, _result_converters(dialect, columns), len(columns))
-    return [tuple(row) for row in (await conn.execute(statement())).all()]
+            return _converted(rows, _result_converters(dialect, columns), len(columns), make)
+    return [make(row) for row in (await conn.execute(statement())).all()]
 
 
 def as_loaded(session: AsyncSession, model: type, rows: list[tuple], keys: list[str]):

@@ -24,6 +24,7 @@ ROSTER_COLUMNS = (
     Member.is_admin,
     Member.active,
     Member.department,
+    Member.lang,  # proactive cards to a person speak the language they last wrote in
 )
 
 

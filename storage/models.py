@@ -36,9 +36,15 @@ class UTCDateTime(TypeDecorator):
         costs ~7x the parse, and the tick converts hundreds of these (bench/due_query.py)."""
         impl = self.impl_instance.result_processor(dialect, coltype)
         finish = self.process_result_value
+        if impl is None:  # e.g. asyncpg, whose timestamptz values come back in UTC already
+
+            def process(value):
+                if value is None or value.tzinfo is UTC:
+                    return value  # what astimezone(UTC) gives: the value itself
+                return finish(value, dialect)
+
+            return process
         if impl is not processors.str_to_datetime:
-            if impl is None:
-                return lambda value: finish(value, dialect)
             return lambda value: finish(impl(value), dialect)
         parse = datetime.fromisoformat
 

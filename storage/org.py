@@ -6,6 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlmodel import select
@@ -19,6 +20,7 @@ from storage.departments import (
     move_open_tasks,
     parse_departments,
     save_departments,
+    team_tables,
 )
 from storage.models import Chat, Marker, Member
 from storage.queue import insert_ignore
@@ -99,14 +101,14 @@ def parse_team_file(
     member_lines = _header_lines(text, "members")
     chat_lines = _header_lines(text, "chats")
 
-    def where(kind: str, i: int, lines: list[int]) -> str:
+    def where(kind: str, lines: list[int], i: int) -> str:
         line = f" (line {lines[i]})" if i < len(lines) else ""
         return f"{kind}[{i + 1}]{line}"
 
     dept_lines = _header_lines(text, "departments")
     departments = parse_departments(
         data.get("departments"),
-        lambda i: where("departments", i, dept_lines),
+        partial(where, "departments", dept_lines),
         base_dir or Path("."),
         errors,
     )
@@ -138,15 +140,8 @@ def parse_team_file(
     members: list[MemberEntry] = []
     places: list[str] = []  # where each entry of `members` is, for messages
     seen: dict[str, str] = {}
-    for i, raw in enumerate(raw_members):
-        at = where("members", i, member_lines)
-        if not isinstance(raw, dict):
-            errors.append(f"{at}: must be a table")
-            continue
-        for key in sorted(set(raw) - MEMBER_KEYS):
-            errors.append(
-                f"{at}: unknown key '{key}' (expected one of {', '.join(sorted(MEMBER_KEYS))})"
-            )
+    member_at = partial(where, "members", member_lines)
+    for at, raw in team_tables(raw_members, member_at, MEMBER_KEYS, errors):
         open_id, name, role = raw.get("open_id"), raw.get("name"), raw.get("role")
         if not isinstance(open_id, str) or not open_id.strip():
             errors.append(f"{at}: open_id is required")
@@ -216,15 +211,8 @@ def parse_team_file(
 
     chats: list[ChatEntry] = []
     seen_chats: set[str] = set()
-    for i, raw in enumerate(raw_chats):
-        at = where("chats", i, chat_lines)
-        if not isinstance(raw, dict):
-            errors.append(f"{at}: must be a table")
-            continue
-        for key in sorted(set(raw) - CHAT_KEYS):
-            errors.append(
-                f"{at}: unknown key '{key}' (expected one of {', '.join(sorted(CHAT_KEYS))})"
-            )
+    chat_at = partial(where, "chats", chat_lines)
+    for at, raw in team_tables(raw_chats, chat_at, CHAT_KEYS, errors):
         chat_id, name, team = raw.get("chat_id"), raw.get("name", ""), raw.get("team", False)
         if not isinstance(chat_id, str) or not chat_id.strip():
             errors.append(f"{at}: chat_id is required")

@@ -78,10 +78,14 @@ async def tasks_due_now(
     params = [*((None, s) for s in REMINDABLE), (Task.__table__.c.next_action_at, now)]
     if department is not None:
         sql, params = sql + " AND department = ?", [*params, (None, department)]
-    rows = await driver_reads.fetch(
-        session, sql, params, _DUE_NOW_SQL_COLUMNS, lambda: due_now_query(now, department)
+    return await driver_reads.fetch(
+        session,
+        sql,
+        params,
+        _DUE_NOW_SQL_COLUMNS,
+        lambda: due_now_query(now, department),
+        DueTask._make,
     )
-    return [DueTask(*row) for row in rows]
 
 
 async def set_next_actions(

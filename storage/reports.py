@@ -100,9 +100,12 @@ async def new_version(
     kpis: list,
     now: datetime,
     via: str,
+    author: str | None = None,
 ) -> bool:
     """Edit (still submitted) or resubmit (after a rejection): version + 1, status
-    submitted. Conditional on the status and version we read; False if it changed."""
+    submitted. Conditional on the status and version we read; False if it changed.
+    `author`: who submits this version. Someone who took the task over (its author left)
+    makes the report theirs; the earlier versions' authors stay in the audit log."""
     resubmit = report.status == ReportStatus.REJECTED
     changes: dict[str, Any] = {
         "status": ReportStatus.SUBMITTED,
@@ -113,6 +116,8 @@ async def new_version(
     }
     if resubmit:  # the wait for a decision starts again; the last comment stays visible
         changes.update(submitted_at=now, decided_at=None, decided_by=None)
+    if author is not None and author != report.author_open_id:
+        changes.update(author_open_id=author, author_card_uuid=None)  # theirs was not
     result = await session.exec(
         update(Report)
         .where(

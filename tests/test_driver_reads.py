@@ -3,7 +3,7 @@ sessions that only read no longer pay for COMMIT / ROLLBACK they do not need."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import aiosqlite
 import pytest
@@ -213,20 +213,40 @@ async def test_due_now_gives_what_the_statement_gives(any_db):
     ],
 )
 def test_utc_datetimes_from_sqlite_text_are_what_sqlalchemy_would_make(text):
-    """UTCDateTime's one-call processor against TypeDecorator's own composition (the
-    dialect's text parser, then process_result_value): same value, tzinfo, or error."""
     from sqlalchemy.dialects import sqlite
 
+    _same_as_type_decorator(sqlite.dialect(), text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        datetime(2026, 12, 7, 2, tzinfo=UTC),
+        datetime(2026, 12, 7, 10, tzinfo=timezone(timedelta(hours=8))),
+        datetime(2026, 12, 7, 2, 0, 0, 7),
+        "2026-12-07 02:00:00",
+    ],
+)
+def test_utc_datetimes_from_asyncpg_are_what_sqlalchemy_would_make(value):
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    _same_as_type_decorator(dialect(), value)
+
+
+def _same_as_type_decorator(dialect, value):
+    """UTCDateTime's one-call processor against TypeDecorator's own composition (the
+    dialect's processor, then process_result_value): same value, tzinfo, or error."""
     from storage.models import UTCDateTime
 
-    dialect = sqlite.dialect()
     impl = UTCDateTime().dialect_impl(dialect)
     ours = impl.result_processor(dialect, None)
-    parse = impl.impl_instance.result_processor(dialect, None)
+    parse = impl.impl_instance.result_processor(dialect, None) or (lambda v: v)
 
     def theirs(value):
         return impl.process_result_value(parse(value), dialect)
 
+    text = value
     try:
         expected = theirs(text)
     except Exception as exc:  # noqa: BLE001 - the same kind of error, then

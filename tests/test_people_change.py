@@ -12,10 +12,12 @@ from storage.models import RECHECK, AuditLog, Member, OutboundMessage, Report, T
 from tests import feishu_events as fe
 from tests.conftest import TEAM_FILE, run_cli_in
 from tests.test_reports import (
+    WEEKLY_FORM,
     add_execution_task,
     apply,
     button_value,
     cards_to,
+    last_card,
     one,
     rows,
     submit_weekly_by_form,
@@ -322,6 +324,40 @@ async def test_a_report_rejected_after_its_author_left_goes_to_whoever_took_over
         m.card["header"]["title"]["content"].startswith("成员离开交接")
         for m in cards_to(harness, "ou_director")
     )
+
+
+async def test_whoever_took_over_a_rejected_report_resubmits_it_as_their_own(harness):
+    await submit_weekly_by_form(harness)
+    (approval,) = [m for m in cards_to(harness, "ou_director") if "report.reject" in str(m.card)]
+    await deliver(harness, fe.user_deleted("ou_manager", "李经理", harness.clock.now()))
+    await harness.click(
+        "ou_director",
+        button_value(approval.card, "report.reject"),
+        message_id=approval.message_id,
+        form_value={"comment": "请补充"},
+    )
+    await harness.settle()
+    harness.emulator.messages.clear()
+
+    await harness.say("提交周报", sender="ou_director")  # the task is hers now
+    form_msg = last_card(harness, "ou_director")
+    answer = await harness.click(
+        "ou_director",
+        button_value(form_msg.card, "report.submit"),
+        message_id=form_msg.message_id,
+        form_value=WEEKLY_FORM,
+        name="report_submit",
+    )
+    assert answer["toast"]["type"] == "success", answer
+    report = await one(harness, Report)
+    assert report.author_open_id == "ou_director" and report.status == "submitted"
+    assert report.version == 2
+    assert report.approver_open_id is None  # nobody in the department approves the director's
+    (resubmit,) = await rows(harness, AuditLog, AuditLog.action == "report.resubmit")
+    assert resubmit.actor_open_id == "ou_director"
+    assert json.loads(resubmit.detail)["previous_author"] == "ou_manager"  # history kept
+    shown = json.dumps(answer["card"], ensure_ascii=False)
+    assert "李经理" not in shown  # her report now, not the one who left
 
 
 async def test_an_admin_may_reassign_and_a_task_not_on_the_card_is_refused(harness):

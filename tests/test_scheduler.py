@@ -79,6 +79,19 @@ async def test_the_ladder_step_by_step(harness):
     assert await round_at(bot, at(2026, 12, 21, 10)) == {}  # the ladder has ended
 
 
+async def test_reminders_speak_the_language_each_person_last_wrote_in(harness):
+    bot = harness.bot
+    await harness.say("what's due", sender="ou_planner")  # the planner writes in English
+    await clear_tasks(bot)
+    await add_task(bot, PREP, "ou_planner", at(2026, 12, 4, 18))
+    late = await round_at(bot, at(2026, 12, 7, 9, 30))  # +1 working day: the manager too
+    planner = text_of(late["ou_planner"])
+    assert title(late["ou_planner"]).startswith("Reminder")
+    assert "1 working day(s) overdue" in planner and "逾期" not in planner
+    manager = text_of(late["ou_manager"])  # the manager never wrote: the team's language
+    assert "逾期 1 个工作日" in manager and "王策划" in manager
+
+
 async def test_one_card_per_person_per_round_with_the_right_buttons(harness):
     bot = harness.bot
     await clear_tasks(bot)

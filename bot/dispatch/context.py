@@ -40,6 +40,7 @@ class Services:
     bot_open_id: str | None = None
     directory: Any = None  # bot.feishu.directory.Directory when Feishu is configured
     feishu_tasks: Any = None  # bot.feishu.tasks.FeishuTasks when the Tasks mirror is on
+    messages: Any = None  # bot.feishu.messages.MessageReader when Feishu is configured
     policies: Policies = None  # type: ignore[assignment]  # set in __post_init__
     department: str | None = None
 

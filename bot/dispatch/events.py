@@ -87,6 +87,21 @@ def _post_text(content: dict) -> str:
     return "\n".join(([title] if isinstance(title, str) and title else []) + lines)
 
 
+def content_text(message_type: str, raw_content: str) -> str:
+    """The text of a text or post message's content string ("" for other types, and for
+    content that is not what its type says: a message read back, not an event to refuse)."""
+    try:
+        content = json.loads(raw_content or "{}")
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(content, dict):
+        return ""
+    if message_type == "text":
+        text = content.get("text", "")
+        return text if isinstance(text, str) else ""
+    return _post_text(content) if message_type == "post" else ""
+
+
 def _str(obj: Any, *keys: str) -> str:
     for key in keys:
         obj = obj.get(key) if isinstance(obj, dict) else None

@@ -74,6 +74,10 @@ class Roster(Generic[P]):
     def on_leave(self, open_id: str, day: date) -> bool:
         return any(start <= day <= end for start, end in self.leaves.get(open_id, ()))
 
+    def lang_of(self, open_id: str, default: str = "zh") -> str:
+        """The language a member last wrote to the bot in (zh | en), else `default`."""
+        return getattr(self.members.get(open_id), "lang", None) or default
+
     def name(self, open_id: str | None, lang: str = "zh") -> str:
         """A member's name; someone who left by name, marked; never a raw open_id."""
         member = self.get(open_id)

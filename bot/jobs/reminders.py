@@ -58,7 +58,7 @@ from storage.reminders import (
 
 log = logging.getLogger("dutybot.reminders")
 
-LANG = "zh"  # proactive messages: the team's language
+LANG = "zh"  # proactive messages to someone who never wrote to the bot: the team's language
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,9 @@ async def plan_round(session, services: Services, roster: Roster, now: datetime)
                 continue
             line = ReminderLine(
                 task_id=task.id,
-                duty_name=duty.name(LANG) if duty else task.duty_key,
+                duty_name=duty.name(roster.lang_of(person.open_id, LANG))
+                if duty
+                else task.duty_key,
                 due_at=due_local,
                 stage=stage_now,
                 late_workdays=late,
@@ -253,7 +255,7 @@ async def _send_department_round(
                 kind="send",
                 # The assignee's own nudge, or a manager/director hearing of someone else's.
                 purpose="reminder" if view.mine else "escalation",
-                body=build_reminder_card(view, LANG),
+                body=build_reminder_card(view, roster.lang_of(open_id, LANG)),
                 receive_id_type="open_id",
                 receive_id=open_id,
             )

@@ -119,9 +119,15 @@ async def submit(
             return Submitted(report, "unchanged")  # this form was submitted already
         if report.status == ReportStatus.SUBMITTED and store.loads(report.values, {}) == values:
             return Submitted(report, "unchanged")
-        was = report.status
+        was, was_author = report.status, report.author_open_id
         if not await store.new_version(
-            ctx.session, report, values=values, kpis=kpis, now=ctx.now, via=via
+            ctx.session,
+            report,
+            values=values,
+            kpis=kpis,
+            now=ctx.now,
+            via=via,
+            author=author.open_id,
         ):
             await store.reload(ctx.session, report)
             continue
@@ -138,11 +144,15 @@ async def submit(
             via=via,
             card=card,
             kpi_misses=kpi_misses(kpis),
+            previous_author=was_author if was_author != author.open_id else None,
         )
         approver = await current_approver(ctx, author, duty)
-        if approver is not None and approver.open_id != report.approver_open_id:
-            kind = "resubmitted"  # the approver changed: a new card for the new one
-            await store.set_approver(ctx.session, report, approver.open_id)
+        now_by = approver.open_id if approver is not None else None
+        # The approver changed (a new card for the new one), or the report changed hands and
+        # nobody in the department approves the new holder's (the director's own, say).
+        if now_by != report.approver_open_id and (now_by or was_author != author.open_id):
+            kind = "resubmitted"
+            await store.set_approver(ctx.session, report, now_by)
         if approver is not None:
             view = await report_view(ctx, report, task, duty, ctx.lang)
             approval = build_report_card(view, ctx.lang)

@@ -45,12 +45,18 @@ class MessagesApi:
                 self.h_reply,
                 True,
             ),
+            ("GET", "/open-apis/im/v1/messages/{message_id}", "im.message.get", self.h_get, True),
         ]
 
     # ------------------------------------------------------------- wire format
 
-    def message_data(self, msg: StoredMessage) -> dict:
+    def message_data(self, msg: StoredMessage, upper: str | None = None) -> dict:
         ms = str(int(msg.create_time * 1000))
+        sender = (
+            {"id": msg.sender_open_id, "id_type": "open_id", "sender_type": "user"}
+            if msg.sender_open_id
+            else {"id": self.config.app_id, "id_type": "app_id", "sender_type": "app"}
+        )
         data = {
             "message_id": msg.message_id,
             "msg_type": msg.msg_type,
@@ -59,18 +65,14 @@ class MessagesApi:
             "deleted": False,
             "updated": False,
             "chat_id": msg.chat_id,
-            "sender": {
-                "id": self.config.app_id,
-                "id_type": "app_id",
-                "sender_type": "app",
-                "tenant_key": self.config.tenant_key,
-            },
+            "sender": {**sender, "tenant_key": self.config.tenant_key},
             "body": {"content": msg.raw_content},
         }
         if msg.parent_id:
             data["parent_id"] = msg.parent_id
             data["root_id"] = msg.root_id
-            data["upper_message_id"] = msg.parent_id
+        if upper:  # one of a merged forward's messages
+            data["upper_message_id"] = upper
         if msg.thread_id:
             data["thread_id"] = msg.thread_id
         return data
@@ -168,7 +170,36 @@ class MessagesApi:
         self.store.store(msg)
         return ok(self.message_data(msg))
 
+    def h_get(self, req: Request) -> Reply:
+        """A message; a merged forward's comes with its messages (`items`, the forward
+        first, then each message with `upper_message_id` = the forward), as Feishu does."""
+        msg = self.store.get_message(req.match["message_id"])
+        subs = self.store.forwarded.get(msg.message_id, [])
+        items = [self.message_data(msg)] + [self.message_data(m, msg.message_id) for m in subs]
+        return ok({"items": items})
+
     # ------------------------------------------------------- users' messages
+
+    def add_forwarded(self, message_id: str, parts: list[tuple[str, str, Any]]) -> None:
+        """The messages inside the merged forward `message_id`: (sender open_id, msg_type,
+        content dict) each, oldest first."""
+        forward = self.store.get_message(message_id)
+        self.store.forwarded[message_id] = [
+            StoredMessage(
+                message_id="om_" + secrets.token_hex(16),
+                chat_id="oc_" + secrets.token_hex(16),  # the chat it was forwarded from
+                receive_id=sender,
+                receive_id_type="open_id",
+                msg_type=msg_type,
+                content=content,
+                raw_content=json.dumps(content, ensure_ascii=False),
+                uuid=None,
+                create_time=forward.create_time - len(parts) + i,
+                api="incoming",
+                sender_open_id=sender,
+            )
+            for i, (sender, msg_type, content) in enumerate(parts)
+        ]
 
     def add_incoming(
         self,

@@ -191,6 +191,7 @@ class Store:
         self.requests: list[dict] = []
         self.messages: list[StoredMessage] = []  # bot messages, in order
         self.by_id: dict[str, StoredMessage] = {}  # bot messages and incoming ones
+        self.forwarded: dict[str, list[StoredMessage]] = {}  # merged forward -> its messages
         self.p2p_chats: dict[str, str] = {}  # user open_id -> p2p chat id (learned)
         self.uuids: dict[str, tuple[str, float]] = {}
         self.faults: dict[str, deque[Fault]] = {}

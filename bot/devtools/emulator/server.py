@@ -296,6 +296,12 @@ class FeishuEmulator:
                 content=content,
             )
 
+    def add_forwarded(self, message_id: str, parts: list[tuple[str, str, Any]]) -> None:
+        """The messages of the registered merged forward `message_id`, which its event
+        lacks and `GET im/v1/messages/{id}` returns: (open_id, msg_type, content) each."""
+        with self._lock:
+            self._messages.add_forwarded(message_id, parts)
+
     def set_p2p_chat(self, open_id: str, chat_id: str) -> None:
         """Declare a user's private chat with the bot (sends to their open_id land there)."""
         with self._lock:
