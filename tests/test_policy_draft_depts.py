@@ -7,6 +7,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from bot.domain.policy import parse_policy
 from bot.domain.policy_draft import draft_policy
 
@@ -101,3 +103,202 @@ def test_hr_due_rules_working_days_budget_and_approval_window():
     assert all("guessed" not in n for n in draft_policy(DOCS / "hr.zh.txt").draft.review_items())
     # 向总经理提交: approved outside the department, as stated
     assert duties["人力资源月报"]["approver_role"] == ""
+
+
+def test_it_operations_markdown():
+    data = _data(DOCS / "itops.zh.md")
+    roles = {r["name_zh"]: r for r in data["roles"]}
+    assert list(roles) == ["运维主管", "系统运维工程师", "网络工程师", "桌面支持工程师"]
+    assert roles["运维主管"]["reports_to_label"] == "信息技术部总监"
+    lead = roles["运维主管"]["key"]
+    assert {r["reports_to"] for n, r in roles.items() if n != "运维主管"} == {lead}
+    duties = _by_name(data)
+    weekly = duties["运维周报"]
+    assert weekly["due"] == {"kind": "weekly", "weekday": "fri"}  # 每周五下班前
+    assert [f["label_zh"] for f in weekly["report"]["fields"]] == [
+        "故障次数",
+        "系统可用率",
+        "工单处理数量",
+    ]
+    assert _kpis(weekly) == [("系统可用率 >= 99.9%", ">=", None, 0.999)]
+    assert duties["运维月度例会"]["due"] == {"kind": "monthly", "day": -1}  # 最后一个工作日
+    assert duties["上季度信息安全检查报告"]["due"] == {
+        "kind": "quarterly",
+        "month": 1,
+        "before_day": 10,
+        "covers": "previous",
+    }
+    assert duties["上月数据备份恢复测试"]["due"] == {
+        "kind": "monthly",
+        "workday": 3,  # 每月前3个工作日内
+        "covers": "previous",
+    }
+    inspection = duties["服务器巡检"]["due"]
+    assert (inspection["kind"], inspection["time"]) == ("weekdays", "09:30")
+    # 故障须在15分钟内响应，4小时内恢复: two clocks on one trigger, both named for it
+    assert duties["生产系统故障响应"]["due"] == {
+        "kind": "sla",
+        "hours": 0.25,
+        "trigger": "incident",
+    }
+    assert duties["生产系统故障恢复"]["due"] == {"kind": "sla", "hours": 4, "trigger": "incident"}
+    # 3个工作日内 after something logged: 3 working days of working hours
+    fix = duties["高危漏洞修复"]["due"]
+    assert (fix["hours"], fix["unit"]) == (27, "working")
+    triggers = {t["key"]: t for t in data["triggers"]}
+    assert triggers[fix["trigger"]]["words_zh"] == ["高危漏洞"]
+    # a rate stated with a clock is not a report on every repair request
+    repair = duties["员工报修响应"]
+    assert "report" not in repair and repair["inferred"] is True
+    # contents listed in brackets after 工单统计
+    assert [f["label_zh"] for f in duties["上月IT服务台工单统计"]["report"]["fields"]] == [
+        "工单数量",
+        "平均处理时长",
+        "满意度",
+    ]
+    # 审核…提交的变更方案，收到后1个工作日内完成审批
+    assert data["policy"]["approval_window_workdays"] == 1
+    assert not [d for d in data["duties"] if "审批" in d["name_zh"]]
+
+
+def test_finance_month_end_close_and_tax_deadlines():
+    data = _data(DOCS / "finance2.zh.txt")
+    duties = _by_name(data)
+    assert duties["月度财务报表"]["due"] == {"kind": "monthly", "workday": 5, "covers": "previous"}
+    assert [f["label_zh"] for f in duties["月度财务报表"]["report"]["fields"]] == [
+        "资产负债表",
+        "利润表",
+        "现金流量表",
+    ]
+    assert duties["月度财务报表"]["approver_role"] == ""  # 报总经理审批
+    assert duties["月度结账"]["due"] == {"kind": "monthly", "workday": 5, "covers": "previous"}
+    analysis = duties["季度财务分析报告"]
+    assert analysis["due"] == {"kind": "quarterly", "month": 1, "day": 15, "covers": "previous"}
+    types = {f["label_zh"]: f["type"] for f in analysis["report"]["fields"]}
+    assert types == {
+        "收入": "money",
+        "毛利率": "percent",
+        "费用率": "percent",
+        "应收账款周转天数": "number",
+    }
+    assert _kpis(duties["上季度往来款核对情况"]) == [("差异率 <= 1%", "<=", None, 0.01)]
+    tax = duties["上月增值税及个税纳税申报"]["due"]
+    assert tax == {
+        "kind": "monthly",
+        "before_day": 15,
+        "covers": "previous",
+        "adjust": "next_workday",
+    }
+    # reviewing the month's funding plan is done by the manager, not reported
+    assert "report" not in duties["审核当月资金计划"]
+    assert data["policy"]["approval_window_workdays"] == 2
+    weekly = duties["资金周报"]["report"]["fields"]
+    assert [(f["label_zh"], f["type"]) for f in weekly] == [
+        ("本周收入", "money"),
+        ("支出", "money"),
+        ("期末余额", "money"),
+    ]
+    en = " ".join(d["name_en"] for d in data["duties"])
+    assert "partly pinyin" not in draft_policy(DOCS / "finance2.zh.txt").toml, en
+
+
+def test_sales_policy_in_english():
+    data = _data(DOCS / "sales.en.txt")
+    roles = {r["name_en"]: r for r in data["roles"]}
+    assert [(r["key"], r["reports_to"]) for r in roles.values()] == [
+        ("manager", ""),
+        ("account_executive", "manager"),
+        ("operations_analyst", "manager"),
+    ]
+    assert roles["Sales Manager"]["reports_to_label"] == "VP of Sales"
+    duties = {d["key"]: d for d in data["duties"]}
+    pipeline = duties["manager.weekly_pipeline_report"]
+    assert pipeline["due"] == {"kind": "weekly", "weekday": "fri", "time": "17:00"}
+    types = [(f["label_en"], f["type"]) for f in pipeline["report"]["fields"]]
+    assert types == [
+        ("New opportunities", "integer"),
+        ("Deals closed", "integer"),
+        ("Win rate", "percent"),
+    ]
+    assert _kpis(pipeline)[0][1:] == (">=", None, 0.25)
+    monthly = duties["manager.monthly_sales_report"]
+    assert monthly["due"] == {"kind": "monthly", "day": 3, "covers": "previous"}
+    assert duties["manager.quarterly_forecast"]["due"] == {
+        "kind": "quarterly",
+        "month": 1,
+        "before_day": 10,
+    }
+    summary = duties["account_executive.event_summary"]
+    assert summary["due"] == {"kind": "activity", "anchor": "end", "offset": 5, "unit": "working"}
+    assert _kpis(summary) == [("event spend <= budget", "<=", "budget", 1.0)]
+    assert duties["operations_analyst.reconcile_commissions"]["due"] == {
+        "kind": "monthly",
+        "workday": 3,
+        "covers": "previous",
+    }
+    # "Approve the weekly reports … within 2 business days": the approval window, no duty
+    assert data["policy"]["approval_window_workdays"] == 2
+    assert not [k for k in duties if "approve" in k]
+    assert duties["account_executive.respond_inbound_leads"]["due"]["hours"] == 24
+
+
+def test_administration_policy_in_word(tmp_path):
+    docx = pytest.importorskip("docx")
+    doc = docx.Document()
+    doc.add_heading("行政部岗位职责", level=1)
+    doc.add_paragraph("行政部设行政经理、行政专员、前台接待三个岗位，行政经理对公司总经理负责。")
+    sections = {
+        "一、行政经理": [
+            "每月3日前提交上月行政费用报表（含办公用品费用、水电费、车辆费用），行政费用不超过预算。",
+            "每季度末组织固定资产盘点，账实相符率达到100%。",
+            "公司年会等大型活动结束后5个工作日内提交活动总结，活动费用控制在预算以内。",
+            "审阅行政专员提交的各类报告，收到后3个工作日内完成审批。",
+        ],
+        "二、行政专员": [
+            "每月25日前汇总各部门办公用品需求并完成采购。",
+            "每周五下班前检查会议室及公共区域设备。",
+            "会议室预订申请须在4个工作小时内确认。",
+            "每年6月30日前完成营业执照等证照年检。",
+        ],
+        "三、前台接待": [
+            "访客到访须在10分钟内完成登记并通知被访人。",
+            "每日下班前整理快递收发记录。",
+        ],
+    }
+    for heading, items in sections.items():
+        doc.add_heading(heading, level=2)
+        for text in items:
+            doc.add_paragraph(text, style="List Number")
+    path = tmp_path / "行政部.docx"
+    doc.save(path)
+
+    data = _data(path)
+    roles = {r["name_zh"]: (r["key"], r["name_en"]) for r in data["roles"]}
+    assert roles == {
+        "行政经理": ("manager", "Administration Manager"),
+        "行政专员": ("specialist", "Administration Specialist"),
+        "前台接待": ("receptionist", "Receptionist"),
+    }
+    duties = _by_name(data)
+    costs = duties["上月行政费用报表"]
+    assert costs["due"] == {"kind": "monthly", "before_day": 3, "covers": "previous"}
+    assert {f["label_zh"]: f["type"] for f in costs["report"]["fields"]} == {
+        "办公用品费用": "money",
+        "水电费": "money",
+        "车辆费用": "money",
+        "行政费用": "money",
+        "预算": "money",
+    }
+    assert _kpis(costs) == [("行政费用 <= 预算", "<=", "budget", 1.0)]
+    assert _kpis(duties["活动总结"]) == [("活动费用 <= 预算", "<=", "budget", 1.0)]
+    assert duties["活动总结"]["due"]["unit"] == "working"
+    assert _kpis(duties["固定资产盘点"]) == [("账实相符率 >= 100%", ">=", None, 1.0)]
+    booking = duties["会议室预订申请确认"]["due"]
+    assert (booking["hours"], booking["unit"]) == (4, "working")  # 4个工作小时内
+    assert duties["营业执照等证照年检"]["due"] == {"kind": "yearly", "month": 6, "day": -2}
+    visit = duties["访客到访登记"]["due"]
+    assert (visit["kind"], round(visit["hours"] * 60)) == ("sla", 10)
+    words = {t["key"]: t["words_zh"] for t in data["triggers"]}
+    assert words[visit["trigger"]] == ["访客到访"]
+    assert data["policy"]["approval_window_workdays"] == 3
+    assert "partly pinyin" not in draft_policy(path).toml

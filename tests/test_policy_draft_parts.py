@@ -118,7 +118,10 @@ Y = {"kind": "yearly"}
         ("24小时内回复用户咨询", {"kind": "sla", "hours": 24}, False),
         ("电话留言须在两个小时内回拨", {"kind": "sla", "hours": 2}, False),
         ("在线咨询须在30分钟内响应", {"kind": "sla", "hours": 0.5}, False),
-        ("客户投诉受理后三个工作日内给出处理结果", {"kind": "sla", "hours": 72}, True),
+        # working days of working hours: a weekend does not eat into the three days
+        ("客户投诉受理后三个工作日内给出处理结果", {"kind": "sla", "hours": 27, "unit": "working"}, True),
+        ("Resolve billing disputes within 3 business days.", {"kind": "sla", "hours": 27, "unit": "working"}, True),
+        ("Reply within 2 days.", {"kind": "sla", "hours": 48}, True),
         ("立即反馈至客户关系专员", {"kind": "sla", "hours": 1}, True),
         ("Respond to every ticket within 4 hours.", {"kind": "sla", "hours": 4}, False),
         ("Resolve urgent incidents within 30 minutes.", {"kind": "sla", "hours": 0.5}, False),

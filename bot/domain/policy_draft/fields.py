@@ -14,7 +14,7 @@ from typing import Any
 from bot.domain.policy_draft import naming
 
 REPORT_WORDS = re.compile(
-    r"报告|报表|周报|月报|季报|年报|日报|总结|方案|计划|规划|复盘|分析|汇总|清单|纪要|台账|《|预算|"
+    r"报告|报表|周报|月报|季报|年报|日报|总结|方案|计划|规划|复盘|分析|汇总|清单|纪要|台账|统计|《|预算|"
     r"\breports?\b|\bsummar(?:y|ies)\b|\bplans?\b|\breviews?\b|\banalys[ie]s\b|\bminutes\b|"
     r"\bproposals?\b|\bbudgets?\b|\bforecasts?\b|\bretrospectives?\b|\bchecklists?\b",
     re.I,
@@ -25,22 +25,24 @@ _LIST_VERB = re.compile(
     re.I,
 )
 _FIELD_TYPES = [
-    (re.compile(r"率|占比|比例|百分比|\brate\b|\bratio\b|\bshare\b|%", re.I), "percent"),
+    (re.compile(r"率|占比|比例|百分比|\brate\b|\bratio\b|\bshare\b|\bmargin\b|%", re.I), "percent"),
     (
         re.compile(
-            r"金额|费用|支出|预算|成本|收入|销售额|回款额|花费|开支|\bamount\b|\bcost\b|\bspend|"
-            r"\bbudget\b|\brevenue\b|\bexpenses?\b",
+            r"金额|费用|支出|预算|成本|收入|销售额|回款额|花费|开支|余额(?!表|调节)|利润(?!表)|营收|费$|\bamount\b|\bcost\b|"
+            r"\bspend|\bbudget\b|\brevenue\b|\bexpenses?\b|\bbalance\b|\bprofit\b|\bcollections\b",
             re.I,
         ),
         "money",
     ),
     (
         re.compile(
-            r"人数|数量|次数|件数|个数|单数|场次|\bnumber of\b|\bcount\b|\bheadcount\b", re.I
+            r"人数|数量|次数|件数|个数|单数|场次|\bnumber of\b|\bcount\b|\bheadcount\b|"
+            r"\b(?:deals|opportunities|leads|attendees|participants|visits|tickets|incidents)\b",
+            re.I,
         ),
         "integer",
     ),
-    (re.compile(r"时长|小时数|时效|\bhours\b|\bdays\b", re.I), "number"),
+    (re.compile(r"时长|小时数|时效|天数|\bhours\b|\bdays\b", re.I), "number"),
     (re.compile(r"日期|\bdate\b", re.I), "date"),
 ]
 
@@ -108,6 +110,13 @@ def listed_items(text: str) -> list[tuple[str, str]]:
     if not REPORT_WORDS.search(text):
         return []
     found: list[tuple[str, str]] = []
+    # "月度财务报表（资产负债表、利润表、现金流量表）": the brackets list what it holds
+    for m in re.finditer(rf"(?:{REPORT_WORDS.pattern})[（(]([^()（）]{{4,80}})[)）]", text, re.I):
+        inner = m.group(1).strip()
+        if not _LIST_VERB.search(inner) and not re.match(r"如|例如|比如|e\.g", inner, re.I):
+            items = _split_list(inner)
+            if len(items) >= 2 and not any(_PARTICIPANTS.search(i[0]) for i in items):
+                found += [i for i in items if all(i[0] != f[0] for f in found)]
     for m in _LIST_VERB.finditer(text):
         tail = text[m.end() :]
         # a list inside brackets ends at its closing bracket; otherwise at a clause break
@@ -322,11 +331,11 @@ def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: 
         if den.type in ("percent", "longtext", "date"):
             den.type = num.type
         kpi = {"numerator": num.key, "denominator": den.key, "format": "percent"}
-        threshold = value / 100
+        threshold = round(value / 100, 9)
     else:
         num = c.field_for(metric, en_doc)
         if unit == "%":
-            num.type, threshold = "percent", value / 100
+            num.type, threshold = "percent", round(value / 100, 9)
         else:
             counted = unit in ("人", "次", "个", "通", "篇", "条", "场", "家", "份", "单", "件")
             num.type = "integer" if counted else "number"

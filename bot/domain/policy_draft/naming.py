@@ -118,6 +118,12 @@ _GLOSSARY_TEXT = """
 客户满意度 Customer Satisfaction|问卷 Questionnaire|结论 Conclusions|原因 Causes|措施 Measures
 次月 Next Month|当月 This Month|月初 Month Start|月末 Month End|季度末 Quarter End|年末 Year End
 运行 Running|状态 Status|报警 Alerts|处理时长 Handling Time|修复 Fix|修复率 Fix Rate|升级包 Upgrade
+前台接待 Receptionist|接待员 Receptionist|到访 Visit|费用报销 Expense Claims|营业执照 Business Licence|公共区域 Common Areas|公共 Public|预订 Booking
+水电费 Utilities|差旅 Travel|大型 Major|年会 Annual Meeting|被访人 Host
+中断 Outage|配置 Configuration|测试 Test|电脑 Computers|高危 High-risk|发现 Discovery
+存款 Deposits|银行存款 Bank Deposits|单据 Documents|企业所得税 Corporate Income Tax|所得税 Income Tax
+汇算清缴 Annual Tax Settlement|周转 Turnover|周转天数 Turnover Days|费用率 Expense Ratio|期末 Closing
+期末余额 Closing Balance|运行状态 Running Status|恢复测试 Restore Test|平均 Average|成功率 Success Rate
 支出 Spend|开支 Spending|花费 Spend|各岗位 All Positions|关键 Key|关键路径 Critical Path|一次解决率 First-contact Resolution Rate
 时间 Time|到账 Receipt|账户 Accounts|资金计划 Funding Plan|现金流 Cash Flow|预警 Warnings|异常 Exceptions
 """
@@ -130,7 +136,7 @@ for _line in _GLOSSARY_TEXT.strip().splitlines():
 _LONGEST = max(len(k) for k in GLOSSARY)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # words that add nothing to a key ("的", punctuation) are skipped
-_SKIP = set("的之与和及、/·（）()《》“”\"' 　")
+_SKIP = set("的之与和及并等、/·（）()《》“”\"' 　")
 
 
 def has_cjk(text: str) -> bool:

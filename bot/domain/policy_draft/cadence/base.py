@@ -100,6 +100,23 @@ def _day_rule(day: int, before: bool, notes: list[str]) -> dict[str, Any]:
     return {"day": max(day, 1)}
 
 
+# the drafts' working hours are 09:30-18:30 (render): a working day is 9 working hours
+WORKDAY_HOURS = 9
+
+
+def _days_sla(n: int, working: bool, word: str) -> tuple[dict[str, Any], list[str]]:
+    """ "N个工作日内" after something logged in chat: N working days of working hours, so
+    a weekend or a holiday does not eat into it; calendar days are N x 24 clock hours."""
+    if working:
+        h = n * WORKDAY_HOURS
+        return {"kind": "sla", "hours": h, "unit": "working"}, [
+            f"{n} {word} drafted as {h} working hours (09:30-18:30 on working days)"
+        ]
+    return {"kind": "sla", "hours": n * 24}, [
+        f"{n} {word} read as {n * 24} hours after the request"
+    ]
+
+
 MAX_WORKDAY = 23  # the format's limit for "the Nth working day of the month"
 
 

@@ -15,6 +15,7 @@ from bot.domain.policy_draft.cadence.base import (
     _after_period,
     _date_rule,
     _day_rule,
+    _days_sla,
     _event_rule,
     _hours,
     registry,
@@ -197,12 +198,15 @@ def _en_after_event(m):
 
 
 @_rule(
-    r"\bwithin\s+(\d+(?:\.\d+)?)\s+(?:business |working )?hours?\b|\bwithin\s+(?:an|one)\s+hour\b",
+    r"\bwithin\s+(\d+(?:\.\d+)?)\s+(business |working )?hours?\b|\bwithin\s+(?:an|one)\s+(business |working )?hour\b",
     flags=_I,
 )
 def _en_hours(m):
     h = float(m.group(1)) if m.group(1) else 1.0
-    return {"kind": "sla", "hours": _hours(h)}, []
+    rule = {"kind": "sla", "hours": _hours(h)}
+    if m.group(2) or m.group(3):  # "within 4 business hours": only working hours count
+        rule["unit"] = "working"
+    return rule, []
 
 
 @_rule(r"\bwithin\s+(\d+)\s+min(?:ute)?s?\b", flags=_I)
@@ -215,8 +219,8 @@ def _en_minutes(m):
     flags=_I,
 )
 def _en_days_within(m):
-    n = int(m.group(1))
-    return {"kind": "sla", "hours": n * 24}, [f"{n} days read as {n * 24} hours after the request"]
+    working = (m.group(2) or "").strip().lower() in ("working", "business")
+    return _days_sla(int(m.group(1)), working, "working days" if working else "days")
 
 
 @_rule(r"\b(?:the )?same (?:working |business )?day\b", flags=_I)

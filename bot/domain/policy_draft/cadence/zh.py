@@ -16,6 +16,7 @@ from bot.domain.policy_draft.cadence.base import (
     _after_period,
     _date_rule,
     _day_rule,
+    _days_sla,
     _event_rule,
     _hours,
     registry,
@@ -338,9 +339,12 @@ def _zh_ahead(m):
     return rule, notes + ["'提前' with no event named: counted from the activity's start"]
 
 
-@_rule(r"(\d+(?:\.\d+)?)\s*(?:个)?(?:小时|钟头|h\b)\s*(?:内|之内|以内)")
+@_rule(r"(\d+(?:\.\d+)?)\s*(?:个)?(工作)?(?:小时|钟头|h\b)\s*(?:内|之内|以内)")
 def _zh_hours(m):
-    return {"kind": "sla", "hours": _hours(float(m.group(1)))}, []
+    rule = {"kind": "sla", "hours": _hours(float(m.group(1)))}
+    if m.group(2):  # "4个工作小时内": only working hours count
+        rule["unit"] = "working"
+    return rule, []
 
 
 @_rule(r"(\d+)\s*分钟\s*(?:内|之内|以内)")
@@ -350,11 +354,8 @@ def _zh_minutes(m):
 
 @_rule(r"(\d{1,2})\s*(?:个)?(工作日|自然日|天|日)\s*(?:内|之内|以内)")
 def _zh_days_within(m):
-    n = int(m.group(1))
-    word = "working days" if m.group(2) == "工作日" else "days"
-    return {"kind": "sla", "hours": n * 24}, [
-        f"{n} {word} read as {n * 24} hours after the request"
-    ]
+    working = m.group(2) == "工作日"
+    return _days_sla(int(m.group(1)), working, "working days" if working else "days")
 
 
 @_rule(r"(?:当天|当日)(?:内)?(?:完成|回复|处理|反馈|提交|响应)")
