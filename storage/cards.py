@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.driver_writes import write_soon
 from storage.models import CardSnapshot
 
 
@@ -18,12 +19,24 @@ async def remember_card(
     """Store (or replace) the card JSON shown in a message. Does not commit."""
     if not message_id:
         return
+    values = {"message_id": message_id, "content": content, "updated_at": now}
+    if await write_soon(session, "card_snapshot", _upsert_sqlite, values):
+        return
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(CardSnapshot).values(message_id=message_id, content=content, updated_at=now)
     stmt = stmt.on_conflict_do_update(
         index_elements=["message_id"], set_={"content": stmt.excluded.content, "updated_at": now}
     )
     await session.exec(stmt)
+
+
+def _upsert_sqlite():
+    stmt = sqlite.insert(CardSnapshot.__table__)
+    excluded = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["message_id"],
+        set_={"content": excluded.content, "updated_at": excluded.updated_at},
+    )
 
 
 def _find_value(node: Any, name: str) -> dict | None:

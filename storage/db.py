@@ -7,10 +7,7 @@ from cron does)."""
 
 from __future__ import annotations
 
-import ast
-import functools
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
@@ -18,10 +15,10 @@ from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.schema import MIGRATIONS_DIR, shipped_head
+
 if TYPE_CHECKING:  # pragma: no cover
     from alembic.config import Config
-
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 class DatabaseBehind(Exception):
@@ -117,6 +114,8 @@ def _skip_idle_transaction_ends(engine: AsyncEngine) -> None:
     read-only session paid two of them when it closed (the session's rollback, then the
     pool's reset), more than the indexed read itself. `in_transaction` is the very test
     sqlite3 makes (sqlite3_get_autocommit), read here without the hand-off."""
+    from storage.sqlite_driver import drop_later, has_later
+
     dialect = engine.sync_engine.dialect
     commit, rollback = dialect.do_commit, dialect.do_rollback
 
@@ -127,10 +126,14 @@ def _skip_idle_transaction_ends(engine: AsyncEngine) -> None:
             return True
 
     def do_commit(dbapi_connection) -> None:
-        if in_transaction(dbapi_connection):
+        # writes queued for the next hop (storage.sqlite_driver.write_later) commit too
+        if in_transaction(dbapi_connection) or has_later(
+            getattr(dbapi_connection, "driver_connection", None)
+        ):
             commit(dbapi_connection)
 
     def do_rollback(dbapi_connection) -> None:
+        drop_later(getattr(dbapi_connection, "driver_connection", None))
         if in_transaction(dbapi_connection):
             rollback(dbapi_connection)
 
@@ -165,50 +168,6 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(
             lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
         )
-
-
-def _assigned(tree: ast.Module, name: str) -> tuple[bool, object]:
-    """The literal a module assigns to `name` at top level (plain or annotated)."""
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id == name:
-            try:
-                return True, ast.literal_eval(value)
-            except ValueError:
-                return False, None
-    return False, None
-
-
-@functools.cache
-def shipped_head() -> str | None:
-    """The single head of the migration files, read as text (no Alembic, no imports of the
-    migrations); None when that is not plain (several heads, a computed revision, a file
-    we cannot read): then Alembic decides, as before."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
-            return None
-        found, revision = _assigned(tree, "revision")
-        has_down, down = _assigned(tree, "down_revision")
-        if not found or not has_down or not isinstance(revision, str):
-            return None
-        revisions.add(revision)
-        if isinstance(down, str):
-            parents.add(down)
-        elif isinstance(down, tuple | list):
-            parents.update(down)
-        elif down is not None:
-            return None
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 async def stored_revision(engine: AsyncEngine) -> str | None:

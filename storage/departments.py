@@ -17,12 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain.departments import (
     DEFAULT_DEPARTMENT,
     MAX_DEPARTMENT_KEY,
-    Department,
     Policies,
 )
 from bot.domain.policy import Policy, PolicyError, loads_policy
 from storage.models import Department as DepartmentRow
 from storage.models import Task, TaskStatus
+from storage.plain import policies_from_rows
 
 DEPARTMENT_KEYS = {"key", "name", "policy"}
 KEY_PATTERN = re.compile(rf"^[a-z0-9][a-z0-9_-]{{0,{MAX_DEPARTMENT_KEY - 1}}}$")
@@ -138,14 +138,10 @@ async def load_policies(session: AsyncSession, default: Policy) -> Policies:
     """Every active department's policy, from the text the last `org sync` stored; a stored
     policy that no longer reads is left out (its department falls back to the default)."""
     stmt = select(DepartmentRow).where(DepartmentRow.active).order_by(DepartmentRow.created_at)
-    departments = []
-    for row in (await session.exec(stmt)).all():
-        try:
-            policy = loads_policy(row.policy_text, row.policy_path or row.key)
-        except PolicyError:
-            continue
-        departments.append(Department(row.key, row.name, policy))
-    return Policies(default, tuple(departments))
+    rows = (await session.exec(stmt)).all()
+    return policies_from_rows(
+        default, ((r.key, r.name, r.policy_path, r.policy_text) for r in rows)
+    )
 
 
 async def departments_version(session: AsyncSession) -> tuple:

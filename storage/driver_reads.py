@@ -20,13 +20,16 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, inspect
+from sqlalchemy import Column, inspect, select
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.sql import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.sqlite_driver import has_later
+
 FAST_DRIVERS = {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}
+calls = 0  # statements run here, past SQLAlchemy's events (tests and benchmarks count them)
 _converters: dict[tuple[str, tuple], list] = {}
 _texts: dict[tuple[str, str], str] = {}
 _binds: dict[tuple[str, Column], Any] = {}
@@ -62,6 +65,11 @@ def _result_converters(dialect, columns: Sequence[Column]) -> list[tuple[int, Ca
     return _converters[key]
 
 
+def converted(dialect, rows, columns: Sequence[Column]) -> list[tuple]:
+    """Driver rows of these columns as SQLAlchemy would return them."""
+    return _converted(rows, _result_converters(dialect, columns), len(columns))
+
+
 def _converted(rows, convert: list[tuple[int, Callable]], width: int, make=tuple) -> list:
     # Only the columns that need it, in place: a generator over every value of every row
     # cost the tick ~1 ms for 193 rows (bench/due_query.py).
@@ -89,15 +97,20 @@ async def fetch(
     SQLAlchemy would return for `statement()`, which builds the same query and runs
     instead where there is no single-call path; `make` builds each row from its list of
     values (e.g. a namedtuple's `_make`). Does not flush the session."""
-    conn = await session.connection()
-    dialect = conn.dialect
-    if (dialect.name, dialect.driver) in FAST_DRIVERS:
+    dialect, raw = await raw_connection(session)
+    if (dialect.name, dialect.driver) not in FAST_DRIVERS:
+        raw = None
+    # Writes queued for the connection's next hop (storage.driver_writes) run before the
+    # next statement: the statement's own path runs them.
+    if raw is not None and not has_later(raw.driver_connection):
         bound = []
         for column, value in params:
             bind = _bind_processor(dialect, column)
             bound.append(value if bind is None else bind(value))
-        driver = (await conn.get_raw_connection()).driver_connection
+        driver = raw.driver_connection
         text = _dialect_text(dialect.name, sql)
+        global calls
+        calls += 1
         try:
             if dialect.name == "sqlite":
                 rows = await driver.execute_fetchall(text, bound)
@@ -107,7 +120,26 @@ async def fetch(
             pass
         else:
             return _converted(rows, _result_converters(dialect, columns), len(columns), make)
+    conn = await session.connection()
     return [make(row) for row in (await conn.execute(statement())).all()]
+
+
+_RAW = "dutybot_raw_connection"
+
+
+async def raw_connection(session: AsyncSession):
+    """(dialect, pooled DB-API connection) of the session's connection, beginning the
+    session's transaction as `session.connection()` does; remembered for the rest of that
+    transaction (asking SQLAlchemy costs two greenlet switches each time)."""
+    sync = session.sync_session
+    tx = sync.get_transaction()
+    found = sync.info.get(_RAW)
+    if found is not None and tx is not None and found[0] is tx and tx.is_active:
+        return found[1], found[2]
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    sync.info[_RAW] = (sync.get_transaction(), conn.dialect, raw)
+    return conn.dialect, raw
 
 
 def as_loaded(session: AsyncSession, model: type, rows: list[tuple], keys: list[str]):
@@ -136,3 +168,58 @@ def as_loaded(session: AsyncSession, model: type, rows: list[tuple], keys: list[
     if new:
         session.add_all(new)  # detached → persistent, as a query leaves them
     return out
+
+
+_model_sql: dict[tuple[type, str], str] = {}
+
+
+async def autoflush(session: AsyncSession) -> None:
+    """What an ORM query does first: send the session's pending changes."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        await session.flush()
+
+
+def model_columns(model: type) -> tuple[Column, ...]:
+    """Every column of `model`'s table, the primary key first (as `as_loaded` takes them)."""
+    table = model.__table__
+    pk = [c for c in table.columns if c.primary_key]
+    return (*pk, *(c for c in table.columns if not c.primary_key))
+
+
+async def load(
+    session: AsyncSession,
+    model: type,
+    where: str,
+    params: Sequence[tuple[Column | None, Any]],
+    statement: Callable[[Sequence[Column]], Select],
+) -> list:
+    """`session.exec(statement(columns)).all()` for every column of `model` (`columns`,
+    model_columns), as the session's objects, in one driver call: `where` is the same
+    condition (and any ORDER BY / LIMIT) as SQL, with `?` placeholders and quoted column
+    names. Pending changes are flushed first, as the query's autoflush would."""
+    await autoflush(session)
+    columns = model_columns(model)
+    key = (model, where)
+    sql = _model_sql.get(key)
+    if sql is None:
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        sql = _model_sql[key] = f'SELECT {names} FROM "{model.__table__.name}" WHERE {where}'
+    rows = await fetch(session, sql, params, columns, lambda: statement(columns))
+    return as_loaded(session, model, rows, [c.key for c in columns])
+
+
+async def get(session: AsyncSession, model: type, pk: Any):
+    """`session.get(model, pk)` (one primary key column) in one driver call; an object the
+    session already holds (or has deleted) is the session's own answer."""
+    mapper = inspect(model)
+    if mapper.identity_key_from_primary_key((pk,)) in session.identity_map:
+        return await session.get(model, pk)
+    column = model_columns(model)[0]
+    found = await load(
+        session,
+        model,
+        f'"{column.name}" = ?',
+        [(column, pk)],
+        lambda columns: select(*columns).where(column == pk),
+    )
+    return found[0] if found else None

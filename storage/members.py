@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain.departments import DEFAULT_DEPARTMENT
 from bot.domain.policy import Policy
 from bot.domain.roster import Roster
+from storage import driver_reads
 from storage.models import Chat, Duty, Leave, Member
 
 # What the scheduler reads of a member: plain rows with Member's attributes, not ORM
@@ -48,7 +49,7 @@ async def load_roster(
 
 async def get_member(session: AsyncSession, open_id: str) -> Member | None:
     """An active member, or None."""
-    member = await session.get(Member, open_id)
+    member = await driver_reads.get(session, Member, open_id)
     return member if member is not None and member.active else None
 
 
@@ -71,10 +72,23 @@ async def first_member_with_role(
 ) -> Member | None:
     """The first active member (by open_id) with this role in `department` (role keys are
     unique within a department; None: anywhere)."""
-    stmt = select(Member).where(Member.active, Member.role_key == role_key).order_by(Member.open_id)
+    # One driver call (the approver of a report, at every click on it): the first row only.
+    where = '"active" = ? AND "role_key" = ?'
+    params = [(Member.__table__.c.active, True), (None, role_key)]
     if department is not None:
-        stmt = stmt.where(Member.department == department)
-    return (await session.exec(stmt)).first()
+        where += ' AND "department" = ?'
+        params.append((None, department))
+
+    def statement(columns):
+        stmt = select(*columns).where(Member.active, Member.role_key == role_key)
+        if department is not None:
+            stmt = stmt.where(Member.department == department)
+        return stmt.order_by(Member.open_id).limit(1)
+
+    found = await driver_reads.load(
+        session, Member, where + ' ORDER BY "open_id" LIMIT 1', params, statement
+    )
+    return found[0] if found else None
 
 
 async def get_duties(session: AsyncSession, keys: set[str]) -> dict[str, Duty]:

@@ -9,6 +9,8 @@ from sqlalchemy.engine import processors
 from sqlmodel import Field, SQLModel
 
 from bot.domain.departments import DEFAULT_DEPARTMENT
+from storage.status import ReportStatus as ReportStatus  # re-exported: callers import both here
+from storage.status import TaskStatus as TaskStatus
 
 
 class UTCDateTime(TypeDecorator):
@@ -165,16 +167,6 @@ class Chat(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
-class TaskStatus:
-    OPEN = "open"
-    SUBMITTED = "submitted"
-    REJECTED = "rejected"
-    APPROVED = "approved"
-    DONE = "done"
-    CANCELLED = "cancelled"
-    OPEN_STATES = (OPEN, SUBMITTED, REJECTED)
-
-
 class Task(SQLModel, table=True):
     """One unit of work: a duty for one assignee in one period (or for one activity)."""
 
@@ -282,12 +274,6 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str = Field(default="", max_length=200)
     detail: str = Field(default="{}", sa_type=Text)
-
-
-class ReportStatus:
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 class Report(SQLModel, table=True):

@@ -11,6 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import driver_reads
+from storage.driver_writes import write_soon
 from storage.models import Marker, OutboundMessage
 from storage.queue import backoff, insert_ignore
 
@@ -108,6 +110,19 @@ async def enqueue(session: AsyncSession, **message: Any) -> bool:
     department: whose admins hear if it is never delivered (default: the receiver's)."""
     row = outbox_row(**message)
     return 1 == await insert_ignore(session, OutboundMessage, row, key="uuid")
+
+
+async def enqueue_soon(session: AsyncSession, **message: Any) -> None:
+    """`enqueue` for callers that do not ask whether the row was new (a handler's sends and
+    patches: their uuids come from the event, so a retry queues nothing twice): a write
+    queued for the connection's next hop where there is one (storage.driver_writes)."""
+    row = outbox_row(**message)
+    if not await write_soon(session, "outbox", _insert_ignore_sqlite, row):
+        await insert_ignore(session, OutboundMessage, row, key="uuid")
+
+
+def _insert_ignore_sqlite():
+    return sqlite.insert(OutboundMessage.__table__).on_conflict_do_nothing(index_elements=["uuid"])
 
 
 async def enqueue_many(session: AsyncSession, rows: list[dict]) -> int:
@@ -228,11 +243,18 @@ async def depth(session: AsyncSession) -> tuple[int, datetime | None]:
 
 async def sent_message_id(session: AsyncSession, uuid: str) -> tuple[str, str | None]:
     """The status of the outbox row with this uuid and the Feishu message id it got."""
-    stmt = select(OutboundMessage).where(OutboundMessage.uuid == uuid)
-    row = (await session.exec(stmt)).scalars().first()
-    if row is None:
+    columns = (OutboundMessage.__table__.c.status, OutboundMessage.__table__.c.feishu_message_id)
+    await driver_reads.autoflush(session)
+    rows = await driver_reads.fetch(
+        session,
+        'SELECT "status", "feishu_message_id" FROM outbound_messages WHERE "uuid" = ?',
+        [(None, uuid)],
+        columns,
+        lambda: select(*columns).where(OutboundMessage.uuid == uuid),
+    )
+    if not rows:
         return "missing", None
-    return row.status, row.feishu_message_id
+    return rows[0][0], rows[0][1]
 
 
 async def open_incident(session: AsyncSession, key: str, now: datetime, quiet: timedelta) -> bool:

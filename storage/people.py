@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.domain.roster import UNKNOWN_NAME, shown_name
+from storage import driver_reads
 from storage.models import RECHECK, Member, Task, TaskStatus
 
 # What moves: work not yet delivered. A submitted report stays with its author (its
@@ -113,7 +114,13 @@ async def people(session: AsyncSession, open_ids: set[str]) -> dict[str, Member]
     ids = sorted(i for i in open_ids if i)
     if not ids:
         return {}
-    rows = (await session.exec(select(Member).where(col(Member.open_id).in_(ids)))).all()
+    rows = await driver_reads.load(
+        session,
+        Member,
+        f'"open_id" IN ({", ".join("?" * len(ids))})',
+        [(None, i) for i in ids],
+        lambda columns: select(*columns).where(col(Member.open_id).in_(ids)),
+    )
     return {m.open_id: m for m in rows}
 
 

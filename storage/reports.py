@@ -7,12 +7,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import driver_reads
+from storage.driver_writes import write_returning, write_soon
 from storage.models import Report, ReportStatus, ReportVersion, Task, TaskStatus
 
 
@@ -39,8 +41,14 @@ async def reload(session: AsyncSession, report: Report) -> Report:
 
 
 async def report_for_task(session: AsyncSession, task_id: int) -> Report | None:
-    stmt = select(Report).where(Report.task_id == task_id)
-    return (await session.exec(stmt)).first()
+    found = await driver_reads.load(
+        session,
+        Report,
+        '"task_id" = ?',
+        [(None, task_id)],
+        lambda columns: select(*columns).where(Report.task_id == task_id),
+    )
+    return found[0] if found else None
 
 
 async def reports_for_tasks(session: AsyncSession, task_ids: list[int]) -> dict[int, Report]:
@@ -79,17 +87,36 @@ async def create_report(
         "created_at": now,
         "updated_at": now,
     }
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(Report).values(row).on_conflict_do_nothing(index_elements=["task_id"])
-    report = (await session.exec(stmt.returning(Report))).scalars().first()
+    rows = await write_returning(session, "new_report", _insert_report, row, _REPORT_COLUMNS)
+    if rows is not None:
+        found = driver_reads.as_loaded(session, Report, rows, _REPORT_KEYS)
+        report = found[0] if found else None
+    else:
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(Report).values(row).on_conflict_do_nothing(index_elements=["task_id"])
+        report = (await session.exec(stmt.returning(Report))).scalars().first()
     if report is None:
         return None
-    session.add(
-        ReportVersion(
-            report_id=report.id, version=1, values=row["values"], submitted_at=now, via=via
-        )
-    )
+    await _add_version(session, report.id, 1, row["values"], now, via)
     return report
+
+
+async def _add_version(
+    session: AsyncSession, report_id: int, version: int, values: str, at: datetime, via: str
+) -> None:
+    row = {
+        "report_id": report_id,
+        "version": version,
+        "values": values,
+        "submitted_at": at,
+        "via": via,
+    }
+    if not await write_soon(session, "report_version", _insert_version, row):
+        session.add(ReportVersion(**row))
+
+
+def _insert_version():
+    return insert(ReportVersion.__table__)
 
 
 async def new_version(
@@ -131,15 +158,7 @@ async def new_version(
     )
     if result.rowcount != 1:
         return False
-    session.add(
-        ReportVersion(
-            report_id=report.id,
-            version=report.version + 1,
-            values=dumps(values),
-            submitted_at=now,
-            via=via,
-        )
-    )
+    await _add_version(session, report.id, report.version + 1, dumps(values), now, via)
     await session.refresh(report)
     return True
 
@@ -159,18 +178,28 @@ async def decide(
     winner's from the UPDATE's RETURNING (the whole row, so a change another writer made
     meanwhile, a new approver say, is seen), a loser's read again."""
     table = Report.__table__
-    row = (
-        await session.exec(
-            update(table)
-            .where(
-                table.c.id == report.id,
-                table.c.status == ReportStatus.SUBMITTED,
-                table.c.version == version,
+    changes = {"status": status, "decided_by": by, "decided_at": at, "comment": comment}
+    changes["updated_at"] = at
+    where = {"w_id": report.id, "w_status": ReportStatus.SUBMITTED, "w_version": version}
+    rows = await write_returning(
+        session, "decide", _decide_report, {**changes, **where}, _REPORT_COLUMNS
+    )
+    if rows is not None:
+        row = dict(zip(_REPORT_KEYS, rows[0], strict=True)) if rows else None
+    else:
+        found = (
+            await session.exec(
+                update(table)
+                .where(
+                    table.c.id == report.id,
+                    table.c.status == ReportStatus.SUBMITTED,
+                    table.c.version == version,
+                )
+                .values(**changes)
+                .returning(*table.c)
             )
-            .values(status=status, decided_by=by, decided_at=at, comment=comment, updated_at=at)
-            .returning(*table.c)
-        )
-    ).first()
+        ).first()
+        row = dict(found._mapping) if found is not None else None
     if row is None:
         await session.refresh(report)
         return False
@@ -178,17 +207,69 @@ async def decide(
     return True
 
 
-def _committed(obj: Any, row: Any) -> None:
+def _committed(obj: Any, row: dict) -> None:
     """Copy a RETURNING row into a loaded object as its stored state (no flush follows)."""
-    for key, value in row._mapping.items():
+    for key, value in row.items():
         set_committed_value(obj, key, value)
+
+
+def _insert_report():
+    stmt = sqlite.insert(Report.__table__).on_conflict_do_nothing(index_elements=["task_id"])
+    return stmt.returning(*_REPORT_COLUMNS)
+
+
+def _decide_report():
+    c = Report.__table__.c
+    return (
+        update(Report.__table__)
+        .where(
+            c.id == bindparam("w_id"),
+            c.status == bindparam("w_status"),
+            c.version == bindparam("w_version"),
+        )
+        .returning(*_REPORT_COLUMNS)
+    )
+
+
+def _update_task_returning():
+    table = Task.__table__
+    return update(table).where(table.c.id == bindparam("w_id")).returning(*_TASK_COLUMNS)
 
 
 async def report_and_task(session: AsyncSession, report_id: int) -> tuple[Report, Task] | None:
     """A report and its task, in one query."""
-    stmt = select(Report, Task).join(Task, col(Task.id) == col(Report.task_id))
-    row = (await session.exec(stmt.where(Report.id == report_id))).first()
-    return (row[0], row[1]) if row is not None else None
+    await driver_reads.autoflush(session)
+    rows = await driver_reads.fetch(
+        session,
+        _REPORT_AND_TASK_SQL,
+        [(None, report_id)],
+        _REPORT_AND_TASK,
+        lambda: (
+            select(*_REPORT_AND_TASK)
+            .join(Task, col(Task.id) == col(Report.task_id))
+            .where(Report.id == report_id)
+        ),
+    )
+    if not rows:
+        return None
+    n = len(_REPORT_COLUMNS)
+    (report,) = driver_reads.as_loaded(session, Report, [rows[0][:n]], _REPORT_KEYS)
+    (task,) = driver_reads.as_loaded(session, Task, [rows[0][n:]], _TASK_KEYS)
+    return report, task
+
+
+_REPORT_COLUMNS = driver_reads.model_columns(Report)
+_TASK_COLUMNS = driver_reads.model_columns(Task)
+_REPORT_KEYS = [c.key for c in _REPORT_COLUMNS]
+_TASK_KEYS = [c.key for c in _TASK_COLUMNS]
+_REPORT_AND_TASK = (*_REPORT_COLUMNS, *_TASK_COLUMNS)
+_REPORT_AND_TASK_SQL = (
+    "SELECT "
+    + ", ".join(f'r."{c.name}"' for c in _REPORT_COLUMNS)
+    + ", "
+    + ", ".join(f't."{c.name}"' for c in _TASK_COLUMNS)
+    + ' FROM reports AS r JOIN tasks AS t ON t."id" = r."task_id" WHERE r."id" = ?'
+)
 
 
 async def set_card_uuids(
@@ -205,12 +286,15 @@ async def set_card_uuids(
         values["author_card_uuid"] = author_card
     if not values:
         return
-    await session.exec(
-        update(Report)
-        .where(Report.id == report.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    if not await write_soon(
+        session, ("report_by_id",), _update_report, {**values, "w_id": report.id}
+    ):
+        await session.exec(
+            update(Report)
+            .where(Report.id == report.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
     for k, v in values.items():  # what the row now holds: no second UPDATE at the next flush
         set_committed_value(report, k, v)
 
@@ -238,11 +322,28 @@ async def set_task_state(
         values["original_due_at"] = func.coalesce(Task.original_due_at, Task.due_at)
         values["due_at"] = due_at
     if task is not None:
-        table = Task.__table__
-        stmt = update(table).where(table.c.id == task_id).values(**values).returning(*table.c)
-        row = (await session.exec(stmt)).first()
+        rows = None
+        if "original_due_at" not in values:  # an expression: SQLAlchemy's statement binds it
+            rows = await write_returning(
+                session,
+                "task_returning",
+                _update_task_returning,
+                {**values, "w_id": task_id},
+                _TASK_COLUMNS,
+            )
+        if rows is not None:
+            row = dict(zip(_TASK_KEYS, rows[0], strict=True)) if rows else None
+        else:
+            table = Task.__table__
+            stmt = update(table).where(table.c.id == task_id).values(**values).returning(*table.c)
+            found = (await session.exec(stmt)).first()
+            row = dict(found._mapping) if found is not None else None
         if row is not None:
             _committed(task, row)
+        return
+    if "original_due_at" not in values and await write_soon(
+        session, "task_by_id", _update_task, {**values, "w_id": task_id}
+    ):
         return
     await session.exec(
         update(Task)
@@ -250,6 +351,14 @@ async def set_task_state(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def _update_report():
+    return update(Report.__table__).where(Report.__table__.c.id == bindparam("w_id"))
+
+
+def _update_task():
+    return update(Task.__table__).where(Task.__table__.c.id == bindparam("w_id"))
 
 
 async def versions(session: AsyncSession, report_id: int) -> list[ReportVersion]:
@@ -313,10 +422,20 @@ async def versions_submitted_at(
     session: AsyncSession, report_id: int, versions: set[int]
 ) -> dict[int, datetime]:
     """When each of these versions of a report was submitted (one query)."""
-    stmt = select(ReportVersion.version, ReportVersion.submitted_at).where(
-        ReportVersion.report_id == report_id, col(ReportVersion.version).in_(sorted(versions))
+    wanted = sorted(versions)
+    await driver_reads.autoflush(session)
+    columns = (ReportVersion.__table__.c.version, ReportVersion.__table__.c.submitted_at)
+    rows = await driver_reads.fetch(
+        session,
+        'SELECT "version", "submitted_at" FROM report_versions WHERE "report_id" = ?'
+        f' AND "version" IN ({", ".join("?" * len(wanted))})',
+        [(None, report_id), *((None, v) for v in wanted)],
+        columns,
+        lambda: select(*columns).where(
+            ReportVersion.report_id == report_id, col(ReportVersion.version).in_(wanted)
+        ),
     )
-    return {v: at for v, at in (await session.exec(stmt)).all()}
+    return {v: at for v, at in rows}
 
 
 async def set_approver(session: AsyncSession, report: Report, open_id: str | None) -> None:

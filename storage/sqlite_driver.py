@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
 )
+from sqlalchemy.util.concurrency import await_
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
@@ -52,8 +53,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         conn = self._connection
+        pending = _take(conn)
 
         def run() -> tuple:
+            _run(conn._conn, pending)
             cursor = conn._conn.cursor()
             try:
                 if parameters is None:
@@ -73,8 +76,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         conn = self._connection
+        pending = _take(conn)
 
         def run() -> tuple:
+            _run(conn._conn, pending)
             cursor = conn._conn.cursor()
             try:
                 cursor.executemany(operation, seq_of_parameters)
@@ -92,9 +97,82 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
 
+    def commit(self) -> None:
+        """The queued writes and the COMMIT in one hop."""
+        raw = self._connection
+        pending = _take(raw) if raw._connection else None
+        if not pending:
+            return super().commit()
+
+        def run() -> None:
+            try:
+                _run(raw._conn, pending)
+            except BaseException:
+                # SQLAlchemy takes a failed COMMIT as the transaction's end and hands the
+                # connection back as it is: what ran of it must not stay open.
+                raw._conn.rollback()
+                raise
+            raw._conn.commit()
+
+        try:
+            await_(raw._execute(run))
+        except Exception as error:
+            self._handle_exception(error)
+
+    def rollback(self) -> None:
+        drop_later(self._connection)
+        super().rollback()
+
 
 def one_hop(dbapi_connection: Any) -> None:
     """Give a freshly made aiosqlite DB-API connection (SQLAlchemy's adapter) the one-hop
     cursor; anything else is left alone."""
     if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
         dbapi_connection.__class__ = OneHopConnection
+
+
+# -- writes that wait for the next hop -----------------------------------------------------
+# A write whose result nobody reads (an audit row, an outbox row, a card snapshot) can wait
+# for the next hop this connection makes anyway: it runs first in that hop, before the
+# statement that follows it or with the COMMIT. The order of statements is the same; a
+# write transaction then holds SQLite's one write lock for fewer hand-offs (and event loop
+# turns) before its COMMIT. A failing write raises where it runs (at that statement or the
+# COMMIT), inside the same transaction, so nothing of it is committed either way.
+LATER = "_dutybot_later"
+ran_later = 0  # statements run this way (tests and benchmarks count them with the rest)
+
+
+def write_later(driver_connection: Any, sql: str, params: tuple) -> None:
+    """Queue `sql` (qmark parameters, already bound) on an aiosqlite connection."""
+    pending = driver_connection.__dict__.get(LATER)
+    if pending is None:
+        pending = driver_connection.__dict__[LATER] = []
+    pending.append((sql, params))
+
+
+def has_later(driver_connection: Any) -> bool:
+    return bool(getattr(driver_connection, "__dict__", {}).get(LATER))
+
+
+def drop_later(driver_connection: Any) -> None:
+    """Forget queued writes (the transaction rolls back: they never happened)."""
+    pending = getattr(driver_connection, "__dict__", {}).get(LATER)
+    if pending:
+        pending.clear()
+
+
+def _take(driver_connection: Any) -> list | None:
+    pending = driver_connection.__dict__.get(LATER)
+    if not pending:
+        return None
+    driver_connection.__dict__[LATER] = []
+    return pending
+
+
+def _run(conn: Any, pending: list | None) -> None:
+    """In SQLite's thread: the queued writes, in order."""
+    global ran_later
+    if pending:
+        for sql, params in pending:
+            conn.execute(sql, params)
+        ran_later += len(pending)

@@ -180,7 +180,7 @@ async def list_open(
 
 
 async def get_task(session: AsyncSession, task_id: int) -> Task | None:
-    return await session.get(Task, task_id)
+    return await driver_reads.get(session, Task, task_id)
 
 
 async def mark_done(session: AsyncSession, task: Task, now: datetime) -> bool:

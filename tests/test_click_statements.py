@@ -10,6 +10,7 @@ import contextlib
 
 from sqlalchemy import event
 
+from storage import driver_reads, sqlite_driver
 from storage.models import Report
 from tests import feishu_events as fe
 from tests.test_reports import apply, button_value, cards_to, last_card, one
@@ -24,16 +25,21 @@ WEEKLY_FORM = {
 
 @contextlib.contextmanager
 def counted(engine):
+    """Statements through SQLAlchemy, writes queued for the connection's next hop
+    (storage.driver_writes) and driver calls (storage.driver_reads): every statement."""
     seen: list[str] = []
 
     def count(_conn, _cursor, statement, *_args) -> None:
         seen.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
+    later, driver = sqlite_driver.ran_later, driver_reads.calls
     try:
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
+        seen.extend(["(a queued write)"] * (sqlite_driver.ran_later - later))
+        seen.extend(["(a driver call)"] * (driver_reads.calls - driver))
 
 
 async def click(harness, operator: str, value: dict, **kw) -> tuple[dict, list[str]]:

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from storage import db
+from storage import db, sqlite_driver
 from storage.sqlite_driver import OneHopConnection
 
 
@@ -36,5 +36,84 @@ async def test_statements_through_the_one_hop_cursor(tmp_path):
                 await conn.execute(text("INSERT INTO t (v) VALUES ('z')"))
         async with engine.begin() as conn:  # rolled back: still three rows, usable
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_writes_queued_for_the_next_hop(tmp_path):
+    """storage.driver_writes: a queued write runs before the next statement or with the
+    COMMIT, in order; a rollback drops it; a failing one fails its transaction whole. The
+    bound values are what SQLAlchemy writes (types, defaults and onupdate values)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import bindparam, insert, update
+    from sqlalchemy.exc import IntegrityError as Integrity
+    from sqlmodel import select
+
+    from storage.audit import audit_soon
+    from storage.driver_reads import fetch
+    from storage.driver_writes import write_soon
+    from storage.models import AuditLog, Task
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    engine = db.make_engine(url)
+    await db.upgrade(engine)
+    sessions = db.make_session_factory(engine)
+    now = datetime(2026, 12, 4, 7, 0, tzinfo=UTC)
+    ran = sqlite_driver.ran_later
+    try:
+        async with sessions() as s:
+            await audit_soon(s, at=now, action="x.one", actor="ou_a", subject="s", k="v")
+            # the next statement sees it (it ran first, in the same hop)
+            rows = (await s.exec(select(AuditLog.action, AuditLog.at, AuditLog.detail))).all()
+            assert [tuple(r) for r in rows] == [("x.one", now, '{"k": "v"}')]
+            await audit_soon(s, at=now, action="x.two")
+            # a driver-level read (storage.driver_reads) sees it too
+            found = await fetch(
+                s,
+                "SELECT action FROM audit_log ORDER BY id",
+                [],
+                [AuditLog.__table__.c.action],
+                lambda: select(AuditLog.action).order_by(AuditLog.id),
+            )
+            assert found == [("x.one",), ("x.two",)]
+            await s.commit()  # queued write and COMMIT together
+        assert sqlite_driver.ran_later - ran == 2
+        async with sessions() as s:
+            await audit_soon(s, at=now, action="x.dropped")
+            await s.rollback()
+        async with sessions() as s:
+            s.add(
+                Task(
+                    duty_key="d",
+                    assignee_open_id="ou_a",
+                    period_key="p",
+                    due_at=now,
+                    created_at=now,
+                    updated_at=now,
+                    next_action_at=now,
+                )
+            )
+            await s.commit()
+            task_id = (await s.exec(select(Task.id))).one()
+            make = lambda: update(Task.__table__).where(  # noqa: E731
+                Task.__table__.c.id == bindparam("w_id")
+            )
+            assert await write_soon(s, "t", make, {"status": "done", "w_id": task_id})
+            await s.commit()
+        async with sessions() as s:
+            actions = (await s.exec(select(AuditLog.action).order_by(AuditLog.id))).all()
+            assert list(actions) == ["x.one", "x.two"]  # the rolled back one never ran
+            status, next_at = (await s.exec(select(Task.status, Task.next_action_at))).one()
+            assert status == "done" and next_at == datetime(1970, 1, 1, tzinfo=UTC)  # onupdate
+        # A queued write that fails fails the COMMIT, and nothing of that transaction stays.
+        with pytest.raises(Integrity):
+            async with sessions() as s:
+                await audit_soon(s, at=now, action="x.three")
+                bad = lambda: insert(AuditLog.__table__)  # noqa: E731
+                await write_soon(s, "bad", bad, {"id": 1, "at": now, "action": "dup"})
+                await s.commit()
+        async with sessions() as s:
+            assert (await s.exec(select(AuditLog.action))).all() == ["x.one", "x.two"]
     finally:
         await engine.dispose()

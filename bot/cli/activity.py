@@ -79,7 +79,7 @@ def cmd_activity_add(args: argparse.Namespace) -> int:
     )
     print(f"{len(change.tasks)} task(s):")
     titles = {a.id: a.title}
-    print_tasks([task_row(t, services, names, titles) for t in change.tasks])
+    print_tasks([task_row(t, services.policies, services.tz, names, titles) for t in change.tasks])
     tz = services.tz
     for t in change.tasks:
         if t.id in change.previous_due:
@@ -94,28 +94,24 @@ def cmd_activity_add(args: argparse.Namespace) -> int:
 
 
 def cmd_activity_list(args: argparse.Namespace) -> int:
-    from storage import db
-    from storage.activities import activity_tasks, list_activities
+    from storage import plain
 
-    settings, _ = common.context()
+    settings, _, _ = common.checked()
 
-    async def run(engine):
-        async with db.make_session_factory(engine)() as session:
-            names = await common.member_names(session)
-            out = []
-            for a in await list_activities(session, include_cancelled=args.all):
-                tasks = await activity_tasks(session, a.id)
-                out.append((a, tasks, names))
-            return out
+    async def run(reader):
+        names = await common.reader_names(reader)
+        activities = await plain.list_activities(reader, include_cancelled=args.all)
+        states = await plain.activity_task_states(reader, [a.id for a in activities])
+        return [(a, states[a.id], names) for a in activities]
 
-    rows = common.run_db(settings, run)
+    rows = common.run_reads(settings, run)
     if not rows:
         print("no activities")
-    for a, tasks, names in rows:
-        open_n = sum(t.status in ("open", "submitted", "rejected") for t in tasks)
+    for a, states, names in rows:
+        open_n = sum(state in ("open", "submitted", "rejected") for state in states)
         print(
             f"#{a.id:<4} {a.start_date} – {a.end_date}  {a.status:<9} {a.title}  "
-            f"owner {names.get(a.owner_open_id, a.owner_open_id)}  tasks {len(tasks)} ({open_n} open)"
+            f"owner {names.get(a.owner_open_id, a.owner_open_id)}  tasks {len(states)} ({open_n} open)"
         )
     return 0
 
@@ -153,7 +149,7 @@ def _change(args: argparse.Namespace, what: str) -> int:
         )
         for t in change.tasks:
             old = change.previous_due[t.id].astimezone(services.tz).isoformat()
-            row = task_row(t, services, names, titles)
+            row = task_row(t, services.policies, services.tz, names, titles)
             print(f"  #{t.id:<6} {t.duty_key:<28} {row['assignee_name']}: {old} → {row['due']}")
     else:
         print(f"activity {a.id} cancelled; {len(change.tasks)} open task(s) cancelled")

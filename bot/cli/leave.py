@@ -50,18 +50,16 @@ def cmd_leave_add(args: argparse.Namespace) -> int:
 
 
 def cmd_leave_list(args: argparse.Namespace) -> int:
-    from storage import db
-    from storage.leave import list_leave
+    from storage import plain
 
-    settings, services = common.context()
+    settings, _, _ = common.checked()
 
-    async def run(engine):
-        async with db.make_session_factory(engine)() as session:
-            today = common.now().astimezone(services.tz).date()
-            names = await common.member_names(session)
-            return [(lv, names) for lv in await list_leave(session, since=today)]
+    async def run(reader):
+        today = common.now().astimezone(settings.tz).date()
+        names = await common.reader_names(reader)
+        return [(lv, names) for lv in await plain.list_leave(reader, since=today)]
 
-    rows = common.run_db(settings, run)
+    rows = common.run_reads(settings, run)
     if not rows:
         print("no current or upcoming leave")
     for lv, names in rows:

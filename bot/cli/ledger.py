@@ -178,9 +178,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
     from bot.domain.ledger import HEADERS, Person, build_rows
-    from storage import db
-    from storage.departments import load_policies
-    from storage.ledger import all_leave, all_members, ledger_reports, ledger_tasks
+    from storage import plain
 
     try:
         suffix = _check(args)
@@ -201,25 +199,19 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
         else None
     )
 
-    async def run(engine):
-        async with db.make_session_factory(engine)() as session:
-            policies = await load_policies(session, policy)
-            department, duty_keys = ledger_scope(policies, args.department, args.role)
-            tasks = await ledger_tasks(
-                session,
-                lo,
-                hi,
-                duty_keys=duty_keys,
-                assignee=args.assignee,
-                department=department,
-            )
-            reports = await ledger_reports(session, tasks)
-            members = await all_members(session)
-            leave = await all_leave(session)
+    async def run(reader):
+        policies = await plain.load_policies(reader, policy)
+        department, duty_keys = ledger_scope(policies, args.department, args.role)
+        tasks = await plain.ledger_tasks(
+            reader, lo, hi, duty_keys=duty_keys, assignee=args.assignee, department=department
+        )
+        reports = await plain.reports_for_tasks(reader, [t.id for t in tasks if t.id is not None])
+        members = await plain.all_members(reader)
+        leave = await plain.all_leave(reader)
         return tasks, reports, members, leave, policies
 
     try:
-        tasks, reports, members, leave, policies = common.run_db(
+        tasks, reports, members, leave, policies = common.run_reads(
             settings, run, what="export the ledger"
         )
     except LedgerInputError as exc:

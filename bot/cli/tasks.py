@@ -19,10 +19,10 @@ def register(sub: common.SubParsers) -> None:
     tl.set_defaults(fn=cmd_tasks_list)
 
 
-def task_row(task, services, names: dict[str, str], titles: dict[int, str]) -> dict:
+def task_row(task, policies, tz, names: dict[str, str], titles: dict[int, str]) -> dict:
     """One task as the CLI shows it (also the --json shape); its duty from its department's
-    policy."""
-    duty = services.policies.get(task.department).duties.get(task.duty_key)
+    policy (of `policies`), its due time in `tz`."""
+    duty = policies.get(task.department).duties.get(task.duty_key)
     return {
         "id": task.id,
         "duty_key": task.duty_key,
@@ -33,7 +33,7 @@ def task_row(task, services, names: dict[str, str], titles: dict[int, str]) -> d
         "activity_id": task.activity_id,
         "activity": titles.get(task.activity_id) if task.activity_id else None,
         "period": task.period_key,
-        "due": task.due_at.astimezone(services.tz).isoformat(),
+        "due": task.due_at.astimezone(tz).isoformat(),
         "status": task.status,
         "department": task.department,
     }
@@ -49,22 +49,19 @@ def print_tasks(rows: list[dict]) -> None:
 
 
 def cmd_tasks_list(args: argparse.Namespace) -> int:
-    from storage import db
-    from storage.activities import activity_titles
-    from storage.departments import load_policies
-    from storage.tasks import list_open
+    from storage import plain
 
-    settings, services = common.context()
+    settings, policy, _ = common.checked()
 
-    async def run(engine):
-        async with db.make_session_factory(engine)() as session:
-            services.policies = await load_policies(session, services.policy)
-            tasks = await list_open(session, args.assignee, department=args.department)
-            names = await common.member_names(session)
-            titles = await activity_titles(session, {t.activity_id for t in tasks if t.activity_id})
-            return [task_row(t, services, names, titles) for t in tasks]
+    async def run(reader):
+        policies = await plain.load_policies(reader, policy)
+        tasks = await plain.list_open(reader, args.assignee, department=args.department)
+        names = await common.reader_names(reader)
+        ids = {t.activity_id for t in tasks if t.activity_id}
+        titles = await plain.activity_titles(reader, ids)
+        return [task_row(t, policies, settings.tz, names, titles) for t in tasks]
 
-    rows = common.run_db(settings, run)
+    rows = common.run_reads(settings, run)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0

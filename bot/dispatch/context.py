@@ -23,7 +23,7 @@ from bot.domain.workcalendar import WorkCalendar
 from cards.elements import plain_text
 from cards.i18n import t
 from storage.models import Member
-from storage.outbox import enqueue
+from storage.outbox import enqueue_soon
 
 
 @dataclass
@@ -151,7 +151,7 @@ class Ctx:
         if not event.chat_id:
             return await self.send("open_id", event.sender_open_id, body, msg_type, uuid=uuid)
         if event.is_group:
-            await enqueue(
+            await enqueue_soon(
                 self.session,
                 uuid=uuid,
                 now=self.now,
@@ -163,7 +163,7 @@ class Ctx:
                 target_message_id=event.message_id,
             )
         else:
-            await enqueue(
+            await enqueue_soon(
                 self.session,
                 uuid=uuid,
                 now=self.now,
@@ -190,7 +190,7 @@ class Ctx:
         """Queue a new message to a user (open_id) or chat (chat_id); returns its outbox uuid."""
         body = _safe_body(body, msg_type)
         uuid = uuid or self.next_uuid()
-        await enqueue(
+        await enqueue_soon(
             self.session,
             uuid=uuid,
             now=self.now,
@@ -209,7 +209,7 @@ class Ctx:
         Feishu message id); no-op when there is none."""
         if not target_uuid and not message_id:
             return
-        await enqueue(
+        await enqueue_soon(
             self.session,
             uuid=self.next_uuid(),
             now=self.now,

@@ -30,7 +30,7 @@ from handlers.reports.common import (
 from handlers.reports.texts import T, say, toast_of
 from handlers.reports.views import build_view, names_in, report_view, view_data
 from storage import reports as store
-from storage.audit import audit
+from storage.audit import audit_soon
 from storage.members import names_of
 from storage.models import Report, ReportStatus, Task, TaskStatus
 
@@ -123,7 +123,7 @@ async def _decide(ctx: Ctx, click: CardActionEvent, action: Approve | Reject, ou
             due_at=redo,
             task=task,
         )
-    audit(
+    await audit_soon(
         ctx.session,
         at=ctx.now,
         action="report.approve" if outcome == ReportStatus.APPROVED else "report.reject",

@@ -45,7 +45,7 @@ from handlers.reports.texts import T, say, toast_of, type_name
 from handlers.reports.views import build_view, form_view, report_view, view_data
 from handlers.views import card_after, require_member
 from storage import reports as store
-from storage.audit import audit
+from storage.audit import audit_soon
 from storage.members import list_active
 from storage.models import Member, Report, ReportStatus, Task, TaskStatus
 from storage.tasks import list_open_tasks
@@ -133,7 +133,7 @@ async def submit(
             continue
         await store.set_task_state(ctx.session, task.id, status=TaskStatus.SUBMITTED, now=ctx.now)
         kind = "resubmitted" if was == ReportStatus.REJECTED else "edited"
-        audit(
+        await audit_soon(
             ctx.session,
             at=ctx.now,
             action="report.resubmit" if kind == "resubmitted" else "report.edit",
@@ -209,7 +209,7 @@ async def _create(
     if report is None:
         return None
     await store.set_task_state(ctx.session, task.id, status=TaskStatus.SUBMITTED, now=ctx.now)
-    audit(
+    await audit_soon(
         ctx.session,
         at=ctx.now,
         action="report.submit",
@@ -313,6 +313,8 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
             say("invalid", "zh", errors=format_errors(errors, "zh")),
             say("invalid", "en", errors=format_errors(errors, "en")),
         )
+    # Read before the writes (the form's own card: nothing here writes it).
+    clicked = await is_clicked_card(ctx, action.card, click.open_message_id)
     result = await submit(
         ctx,
         task=task,
@@ -327,7 +329,7 @@ async def on_submit_form(ctx: Ctx, click: CardActionEvent, action: SubmitReport)
     if isinstance(result, Refused):
         return toast_of("warning", result.key, **result.kw)
     report = result.report
-    if await is_clicked_card(ctx, action.card, click.open_message_id):
+    if clicked:
         await store.set_card_uuids(ctx.session, report, author_card=action.card)
     if action.source and action.source != click.open_message_id and result.kind != "unchanged":
         # The card the form was opened from (what's due, a reminder) shows it at once.
