@@ -42,6 +42,8 @@ _MD_ALWAYS = frozenset("\\`*_~[]|$")  # ( ) ! { } are inert once [ and ] are esc
 # Characters that only start markup at the beginning of a line (heading, list, setext).
 _MD_LINE_START = frozenset("#+-=")
 _ORDERED_LIST_RE = re.compile(r"^(\s*\d+)([.)])", re.MULTILINE)
+# Any character `escape(markup=True)` may change (most names and values have none).
+_MD_SPECIAL_RE = re.compile("[&<>" + re.escape("".join(sorted(_MD_ALWAYS | _MD_LINE_START))) + "]")
 
 
 def clean(text: str) -> str:
@@ -93,6 +95,8 @@ def escape(text: str, *, markup: bool) -> str:
     text = clean(text)
     if not markup:
         return _PLAIN_TAG_OPEN_RE.sub(PLAIN_LT, text)
+    if not _MD_SPECIAL_RE.search(text):  # nothing below would change a character
+        return _ORDERED_LIST_RE.sub(r"\1\\\2", text)
     out: list[str] = []
     at_line_start = True
     for ch in text:
@@ -313,7 +317,12 @@ def fit_card(
     """
 
     def fits() -> bool:
-        return card_size(card) <= max_bytes and count_elements(card["body"]) <= MAX_ELEMENTS
+        text = json.dumps(card, ensure_ascii=False)
+        if len(text.encode("utf-8")) > max_bytes:
+            return False
+        # Every tagged node shows `"tag":` in the JSON (a string's quotes are escaped), so
+        # the count of those bounds count_elements from above: most cards need no walk.
+        return text.count('"tag":') <= MAX_ELEMENTS or count_elements(card["body"]) <= MAX_ELEMENTS
 
     if fits():
         return card
