@@ -302,3 +302,61 @@ def test_administration_policy_in_word(tmp_path):
     assert words[visit["trigger"]] == ["访客到访"]
     assert data["policy"]["approval_window_workdays"] == 3
     assert "partly pinyin" not in draft_policy(path).toml
+
+
+def test_sales_duties_and_standards_in_a_markdown_table():
+    data = _data(DOCS / "sales_table.zh.md")
+    assert [r["name_zh"] for r in data["roles"]] == [
+        "销售总监",
+        "区域销售经理",
+        "销售专员",
+        "销售助理",
+    ]
+    duties = _by_name(data)
+    assert list(duties) == [
+        "上季度销售分析报告",
+        "下一年度销售目标",  # "年度销售目标达成率不低于100%" is a metric, not a second plan
+        "区域销售周报",
+        "上月回款情况",
+        "客户询价响应",
+        "更新客户台账",
+        "展会总结",
+        "录入当日订单",
+        "合同归档",
+    ]
+    assert duties["下一年度销售目标"]["due"] == {
+        "kind": "yearly",
+        "month": 12,
+        "before_day": 15,
+        "covers": "next",
+    }
+    weekly = duties["区域销售周报"]
+    assert weekly["due"] == {"kind": "weekly", "weekday": "fri"}
+    assert [(f["label_zh"], f["type"]) for f in weekly["report"]["fields"]] == [
+        ("本周签约金额", "money"),
+        ("拜访客户数", "integer"),
+        ("重点商机进展", "longtext"),
+    ]
+    assert duties["上月回款情况"]["due"] == {
+        "kind": "monthly",
+        "before_day": 3,
+        "covers": "previous",
+    }
+    # the standards column: "回款率达到95%以上" joins the duty about 回款; the others stay
+    # as review notes with their KPI for a report the reviewer chooses
+    assert _kpis(duties["上月回款情况"]) == [("回款率 >= 95%", ">=", None, 0.95)]
+    untimed = [u.clause for u in draft_policy(DOCS / "sales_table.zh.md").draft.untimed]
+    assert untimed == [
+        "年度销售目标达成率不低于100%  [KPI: 达成率 >= 100%]",
+        "客户满意度不低于90%  [KPI: 客户满意度 >= 90%]",
+        "订单录入准确率达到99%  [KPI: 订单录入准确率 >= 99%]",
+    ]
+    assert duties["更新客户台账"]["due"] == {"kind": "monthly", "day": -1}  # 最后一个工作日
+    show = duties["展会总结"]
+    assert show["due"] == {"kind": "activity", "anchor": "end", "offset": 5, "unit": "working"}
+    assert _kpis(show) == [("展会费用 <= 预算", "<=", "budget", 1.0)]
+    assert duties["录入当日订单"]["due"]["time"] == "17:00"
+    archive = duties["合同归档"]["due"]
+    assert (archive["hours"], archive["unit"]) == (18, "working")
+    assert {t["key"]: t["words_zh"] for t in data["triggers"]}[archive["trigger"]] == ["合同"]
+    assert "partly pinyin" not in draft_policy(DOCS / "sales_table.zh.md").toml

@@ -58,6 +58,7 @@ class DraftDuty:
 class Untimed:
     role: str
     clause: str
+    kpis: Contents | None = None  # thresholds it states, for a report of the role
 
 
 @dataclass
@@ -200,8 +201,9 @@ def build(outline: Outline) -> Draft:
             sents = sentences(body)
             timed = [(s, find_timings(normalise(s))) for s in sents]
             n_timings = sum(len(t) for _, t in timed)
-            if not n_timings and len(title or body) <= 12 and len(sents) == 1 and not title:
-                continue  # a sub-heading ("Duties", "日常工作")
+            short = len(title or body) <= 12 and len(sents) == 1 and not title
+            if not n_timings and short and not re.search(r"\d", body):
+                continue  # a sub-heading ("Duties", "日常工作"), not a standard ("回款率≥95%")
             item_duties: list[DraftDuty] = []
             for k, (s, tims) in enumerate(timed):
                 clause = f"{title}：{s}" if title and k == 0 and not en_doc else s
@@ -230,18 +232,53 @@ def build(outline: Outline) -> Draft:
                     thresholds(normalise(s), kpis, en_doc)
                     if kpis.kpis:  # worth keeping when a due rule is added by hand
                         clause += "  [KPI: " + "; ".join(k.label_zh for k in kpis.kpis) + "]"
-                    untimed.append(Untimed(role.key, clause))
+                    untimed.append(Untimed(role.key, clause, kpis if kpis.kpis else None))
             duties += item_duties
     if not en_doc:
         title_en, complete = naming.translate(outline.title)
     else:
         title_en, complete = outline.title, True
     draft = Draft(outline.title, title_en, en_doc, roles, duties, untimed)
+    draft.untimed = [u for u in untimed if not _kpis_to_report(u, duties)]
     draft.duties = _approval_deadlines(draft)
     draft.triggers = draft_triggers(draft.duties)
     if not complete:
         draft.notes.append("policy name_en is partly pinyin: translate it")
     return draft
+
+
+def _kpis_to_report(u: Untimed, duties: list[DraftDuty]) -> bool:
+    """A standard stated apart from the duties ("考核标准：回款率达到95%以上") joins the role's
+    duty about the same thing (上月回款情况): True if every threshold found one."""
+    if u.kpis is None:
+        return False
+    targets = []
+    for k in u.kpis.kpis:
+        label = next(f for f in u.kpis.fields if f.key == k.numerator).label_zh
+        stem = re.sub(r"(?:率|额|数|量|\s+rate|\s+ratio)$", "", label.lower()).strip()
+        found = [
+            d
+            for d in duties
+            if d.role == u.role
+            and d.due["kind"] != "sla"
+            and len(stem) >= 2
+            and stem in f"{d.name_zh} {d.name_en}".lower()
+        ]
+        if len(found) != 1:
+            return False
+        targets.append((k, found[0]))
+    for k, d in targets:
+        if d.contents is None:
+            d.contents = Contents()
+        d.contents.fields = [f for f in d.contents.fields if f.key != "summary"]
+        for f in u.kpis.fields:
+            if f.key in (k.numerator, k.denominator) and all(
+                f.key != g.key for g in d.contents.fields
+            ):
+                d.contents.fields.append(f)
+        d.contents.kpis.append(k)
+        d.notes.append(f"KPI '{k.label_zh}' taken from '{_short(u.clause.split('  [KPI')[0], 30)}'")
+    return True
 
 
 # "审批招聘专员…提交的各项报告，收到后2个工作日内完成审批": approving the department's reports
@@ -560,9 +597,13 @@ def _clean_name(p: str, en_doc: bool) -> str:
     p = _AND_THEN_ZH.split(p)[0]
     # "高危漏洞发现后完成修复" -> "高危漏洞修复": the event and the verb of doing add nothing
     p = re.sub(
-        r"(?:发现|收到|受理|接到|出现|发生)(?:后|之后)|(?:给出|做出|作出|进行)(?!率|情况)", "", p
+        r"(?:发现|收到|受理|接到|出现|发生|签订|签署|到访|到达|发起)(?:后|之后)"
+        r"|(?:给出|做出|作出|进行)(?!率|情况)",
+        "",
+        p,
     )
     p = re.sub(r"(?<=.{2})完成(?!率|情况|度)", "", p)
+    p = re.sub(r"([\u4e00-\u9fff]{2,4})\1", r"\1", p)  # "合同合同归档"
     p = re.sub(r"(?:前|之前|以内|内)$", "", p)
     return p[:20]
 
@@ -622,13 +663,15 @@ def _report(
                 break
             if _OUTSIDE.search(cand):
                 approver = ""
+                if not role.reports_to and not role.reports_to_label:
+                    role.reports_to_label = cand  # "每月5日前向总经理提交…": its superior
                 break
         if approver is not None:
             break
     if approver is None:
         if role.reports_to:
             duty.notes.append("approver taken from the hierarchy (the role it reports to)")
-        else:
+        elif not role.reports_to_label:  # a stated superior outside approves: not a guess
             duty.notes.append("approver: outside the department (no superior role found)")
     else:
         duty.approver_role = approver  # stated in the text, even when it is the default

@@ -36,7 +36,7 @@ _FIELD_TYPES = [
     ),
     (
         re.compile(
-            r"人数|数量|次数|件数|个数|单数|场次|\bnumber of\b|\bcount\b|\bheadcount\b|"
+            r"人数|数量|次数|件数|个数|单数|场次|[客户单件人次]数$|\bnumber of\b|\bcount\b|\bheadcount\b|"
             r"\b(?:deals|opportunities|leads|attendees|participants|visits|tickets|incidents)\b",
             re.I,
         ),
