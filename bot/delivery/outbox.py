@@ -24,7 +24,6 @@ from bot.delivery.worker import Worker
 from bot.feishu.gateway import FeishuError, FeishuGateway
 from bot.feishu.limits import urgent
 from storage import outbox as outbox_store
-from storage.cards import remember_card
 from storage.models import OutboundMessage
 from storage.queue import claim_fair
 
@@ -60,6 +59,49 @@ class InlineAnswers:
             await asyncio.wait_for(self._idle.wait(), timeout)
 
 
+class SentBook:
+    """Group commit of what was sent: sends that finish while a write is running are
+    recorded together by the next one (storage.outbox.record_sent: one transaction, on
+    SQLite one call in the driver's thread), so a fan-out of 50 sends a second takes the
+    database's write lock a few times a second, briefly, instead of holding it across
+    three trips to the event loop per message. `record` returns once its row is stored."""
+
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self.sessions = sessions
+        self._pending: list[tuple[outbox_store.Sent, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def record(self, sent: outbox_store.Sent) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((sent, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    async with self.sessions() as session:
+                        await outbox_store.record_sent(session, [sent for sent, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - handed to each waiting send
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._writer = None
+
+    async def idle(self) -> None:
+        """Wait for the write in flight (stopping: no send is left unrecorded)."""
+        while self._writer is not None:
+            await asyncio.shield(self._writer)
+
+
 class OutboxWorker(Worker):
     name = "outbox"
 
@@ -88,11 +130,16 @@ class OutboxWorker(Worker):
         # Queues its own rows before a pass (bot.delivery.feishu_tasks.TaskMirror), if on.
         self.mirror = mirror
         self.answers = answers  # inline answers go first (the webhook's card callbacks)
+        self._sent = SentBook(sessions)
 
     def wake(self) -> None:
         if self.mirror is not None:
             self.mirror.poke()  # a handled event, click or tick may have changed tasks
         super().wake()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        await super().stop(timeout)
+        await self._sent.idle()  # a pass cut short may leave sends to record
 
     async def process_once(self) -> int:
         if self.answers is not None and self.answers.running:
@@ -240,22 +287,13 @@ class OutboxWorker(Worker):
                 await session.commit()
             log.exception("outbox %s (%s) crashed; now %s", row.uuid, row.kind, status)
             return Undelivered.of(row, status, repr(exc)) if status != "pending" else None
-        async with self.sessions() as session:
-            await outbox_store.mark_sent(session, row.id, self.clock.now(), message_id)
-            if row.msg_type == "interactive" and row.kind in (
-                "send",
-                "reply",
-                "patch",
-                "card_update",
-            ):
-                card = (
-                    row.content
-                    if row.kind != "card_update"
-                    else json.dumps(json.loads(row.content)["card"])
-                )
-                if message_id or row.target_message_id:
-                    await remember_card(
-                        session, message_id or row.target_message_id, card, self.clock.now()
-                    )
-            await session.commit()
+        card = None
+        if row.msg_type == "interactive" and row.kind in ("send", "reply", "patch", "card_update"):
+            shown = message_id or row.target_message_id
+            if shown:
+                content = row.content
+                if row.kind == "card_update":
+                    content = json.dumps(json.loads(content)["card"])
+                card = (shown, content)
+        await self._sent.record(outbox_store.Sent(row.id, self.clock.now(), message_id, card))
         return None
