@@ -360,3 +360,71 @@ def test_sales_duties_and_standards_in_a_markdown_table():
     assert (archive["hours"], archive["unit"]) == (18, "working")
     assert {t["key"]: t["words_zh"] for t in data["triggers"]}[archive["trigger"]] == ["合同"]
     assert "partly pinyin" not in draft_policy(DOCS / "sales_table.zh.md").toml
+
+
+def test_customer_service_job_descriptions_with_standards():
+    data = _data(DOCS / "service_jd.zh.txt")
+    roles = {r["name_zh"]: r for r in data["roles"]}
+    assert roles["客服主管"]["reports_to_label"] == "运营总监"  # 直接上级：运营总监
+    assert roles["客服专员"]["reports_to"] == roles["客服主管"]["key"]
+    duties = _by_name(data)
+    quality = duties["上周客服质检报告"]
+    assert quality["due"] == {"kind": "weekly", "weekday": "mon", "time": "12:00"}
+    # "质检合格率（合格率不低于95%）": one field, its KPI
+    assert [f["label_zh"] for f in quality["report"]["fields"]] == [
+        "抽检数量",
+        "质检合格率",
+        "典型问题",
+    ]
+    assert _kpis(quality) == [("质检合格率 >= 95%", ">=", None, 0.95)]
+    assert duties["升级投诉介入处理"]["due"] == {"kind": "sla", "hours": 2, "trigger": "complaint"}
+    closing = duties["升级投诉结案"]["due"]
+    assert (closing["hours"], closing["unit"], closing["trigger"]) == (27, "working", "complaint")
+    assert duties["电话留言回拨"]["due"]["hours"] == 24  # 当天回拨
+    assert duties["个人月度服务小结"]["due"] == {"kind": "monthly", "day": -1}
+    # 考核指标 lines are kept for review with their KPI, none is lost
+    notes = [u.clause for u in draft_policy(DOCS / "service_jd.zh.txt").draft.untimed]
+    assert [n.split("[KPI: ")[-1] for n in notes if "[KPI" in n] == [
+        "一次解决率 >= 85%]",
+        "客户满意度 >= 92%]",
+        "接通率 >= 98%]",
+        "平均处理时长 <= 6分钟]",
+    ]
+    assert "partly pinyin" not in draft_policy(DOCS / "service_jd.zh.txt").toml
+
+
+def test_it_department_in_english_markdown():
+    data = _data(DOCS / "itops.en.md")
+    roles = {r["name_en"]: r for r in data["roles"]}
+    assert list(roles) == ["IT Manager", "Systems Administrator", "Helpdesk Technician"]
+    assert roles["IT Manager"]["reports_to_label"] == "Chief Technology Officer"
+    duties = {d["name_en"]: d for d in data["duties"]}
+    report = duties["Submit the monthly IT operations report"]
+    assert report["due"] == {"kind": "monthly", "day": 5, "covers": "previous"}
+    # "Uptime must be at least 99.5%." in its own sentence makes the listed field a percent
+    uptime = next(f for f in report["report"]["fields"] if f["label_en"] == "Uptime")
+    assert uptime["type"] == "percent" and _kpis(report)[0][1:] == (">=", None, 0.995)
+    assert duties["Check backups"]["due"]["kind"] == "weekdays"  # every weekday before 9:30
+    assert duties["Check backups"]["due"]["time"] == "09:30"
+    # two clocks in one sentence, each named for its own action
+    assert duties["Acknowledge P1 incidents"]["due"] == {
+        "kind": "sla",
+        "hours": 0.25,
+        "trigger": "incident",
+    }
+    assert duties["Restore service"]["due"] == {"kind": "sla", "hours": 4, "trigger": "incident"}
+    patches = duties["Apply critical security patches"]["due"]
+    assert (patches["hours"], patches["unit"]) == (27, "working")
+    tickets = duties["Respond to helpdesk tickets"]["due"]
+    assert (tickets["hours"], tickets["unit"], tickets["trigger"]) == (2, "working", "ticket")
+    setup = duties["Complete new-starter laptop setup"]["due"]
+    assert setup == {"kind": "activity", "anchor": "start", "offset": -2, "unit": "working"}
+    stats = duties["Compile the ticket statistics"]
+    assert stats["due"] == {"kind": "monthly", "day": -1}
+    assert [f["label_en"] for f in stats["report"]["fields"]][:2] == [
+        "Tickets opened",
+        "Tickets closed",
+    ]
+    budget = duties["Prepare the annual IT budget"]
+    assert budget["due"] == {"kind": "yearly", "month": 11, "day": -2}
+    assert _kpis(budget) == [("actual spend <= budget", "<=", "budget", 1.0)]

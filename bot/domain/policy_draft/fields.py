@@ -16,7 +16,7 @@ from bot.domain.policy_draft import naming
 REPORT_WORDS = re.compile(
     r"报告|报表|周报|月报|季报|年报|日报|总结|方案|计划|规划|复盘|分析|汇总|清单|纪要|台账|统计|《|预算|"
     r"\breports?\b|\bsummar(?:y|ies)\b|\bplans?\b|\breviews?\b|\banalys[ie]s\b|\bminutes\b|"
-    r"\bproposals?\b|\bbudgets?\b|\bforecasts?\b|\bretrospectives?\b|\bchecklists?\b",
+    r"\bproposals?\b|\bbudgets?\b|\bforecasts?\b|\bretrospectives?\b|\bchecklists?\b|\bstatistics\b|\bstats\b",
     re.I,
 )
 _LIST_VERB = re.compile(
@@ -320,6 +320,10 @@ def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: 
              en_doc: bool, source: str) -> None:  # fmt: skip
     if any(k.label_zh == metric for k in c.kpis):
         return
+    # "质检合格率（合格率不低于95%）": the threshold names the listed field for short
+    metric = next(
+        (f.label_zh for f in c.fields if len(metric) >= 2 and f.label_zh.endswith(metric)), metric
+    )
     kpi: dict[str, Any]
     if denom and unit == "%":
         num = c.field_for(metric, en_doc)

@@ -118,7 +118,8 @@ _GLOSSARY_TEXT = """
 客户满意度 Customer Satisfaction|问卷 Questionnaire|结论 Conclusions|原因 Causes|措施 Measures
 次月 Next Month|当月 This Month|月初 Month Start|月末 Month End|季度末 Quarter End|年末 Year End
 运行 Running|状态 Status|报警 Alerts|处理时长 Handling Time|修复 Fix|修复率 Fix Rate|升级包 Upgrade
-询价 Inquiries|展会 Trade Show|当日 Same-day|当天 Same-day|签订 Signing|意向 Prospective
+介入 Intervention|结案 Case Closure|个人 Personal|小结 Summary|典型 Typical|接通率 Answer Rate
+首次响应 First Response|询价 Inquiries|展会 Trade Show|当日 Same-day|当天 Same-day|签订 Signing|意向 Prospective
 线索 Leads|拜访客户 Customer Visits|合同归档 Contract Archiving|前台接待 Receptionist|接待员 Receptionist|到访 Visit|费用报销 Expense Claims|营业执照 Business Licence|公共区域 Common Areas|公共 Public|预订 Booking
 水电费 Utilities|差旅 Travel|大型 Major|年会 Annual Meeting|被访人 Host
 中断 Outage|配置 Configuration|测试 Test|电脑 Computers|高危 High-risk|发现 Discovery

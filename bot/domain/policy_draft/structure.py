@@ -41,7 +41,8 @@ _TITLE_EN = (
     "agent|assistant|analyst|engineer|supervisor|executive|associate|administrator|partner|"
     "consultant|accountant|clerk|designer|planner|recruiter|advisor|adviser|coach|trainer|"
     "vp|president|chief|owner|generalist|controller|strategist|writer|editor|cashier|"
-    "secretary|receptionist|buyer|auditor|marketer|salesperson"
+    "secretary|receptionist|buyer|auditor|marketer|salesperson|technician|developer|"
+    "operator|architect|tester|programmer|driver|nurse|scientist|steward|inspector"
 )
 _ROLE_END_ZH = re.compile(rf"(?:{_TITLE_ZH})$")
 _ROLE_END_EN = re.compile(

@@ -26,7 +26,8 @@ _ACTION_ZH = re.compile(
 )
 _ACTION_EN = re.compile(
     r"^(?:respond to|reply to|answer|handle|resolve|acknowledge|process|fix|follow up on|"
-    r"follow up|contact|call back|log|record)\s+(?:the\s+|every\s+|each\s+|all\s+|an?\s+)?",
+    r"follow up|contact|call back|log|record|review and approve|approve|review|apply|"
+    r"restore|investigate|complete)\s+(?:the\s+|every\s+|each\s+|all\s+|an?\s+)?",
     re.I,
 )
 

@@ -52,7 +52,7 @@ class Timing:
 
 _WD = r"[一二三四五六日天1-7]"
 _ZH_EVENT = r"(?:活动|项目|会议|展会|发布会|培训|招聘会|评审会|大促|促销|上线|入职|离职)"
-_EN_EVENT = r"(?:event|activity|project|campaign|launch|meeting|workshop|webinar|session)s?"
+_EN_EVENT = r"(?:event|activity|project|campaign|launch|meeting|workshop|webinar|session|start date|first day|go-live|trade show|exhibition|conference|training|course)s?"
 _PLAN = r"(?:计划|规划|方案|预算|目标|排期|排班)"
 _REPORT = r"(?:报告|报表|总结|复盘|评估|分析|考核|盘点|汇报|述职|月报|季报|年报|周报)"
 _EN_PLAN = r"(?:plans?|planning|budgets?|targets?|goals?|roadmaps?|schedules?|rosters?)"

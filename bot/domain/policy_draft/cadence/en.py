@@ -54,6 +54,11 @@ def _en_weekdays(m):
     return {"kind": "weekdays", "days": keys}, []
 
 
+@_rule(r"\b(?:every|each) weekday\b|\bon weekdays\b|\b(?:every|each) business day\b", flags=_I)
+def _en_every_weekday(m):
+    return {"kind": "weekdays", "days": list(WD_KEYS[:5]), "adjust": "skip"}, []
+
+
 @_rule(r"\b(?:monday|mon)\s*(?:to|through|-|–)\s*(friday|fri)\b", flags=_I)
 def _en_workweek(m):
     return {"kind": "weekdays", "days": list(WD_KEYS[:5]), "adjust": "skip"}, []

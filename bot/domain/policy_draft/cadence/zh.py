@@ -408,6 +408,10 @@ def _zh_days_within(m):
     return _days_sla(int(m.group(1)), working, "working days" if working else "days")
 
 
-@_rule(r"(?:当天|当日)(?:内)?(?:完成|回复|处理|反馈|提交|响应)")
+# the verb stays outside the match (it names the duty); "当天解决率" is a metric
+@_rule(
+    r"(?:当天|当日)(?:内)?(?=(?:完成|回复|处理|反馈|提交|响应|回拨|回电|答复|解决|办结|跟进|处置)"
+    r"(?![率量数]))"
+)
 def _zh_same_day(m):
     return {"kind": "sla", "hours": 24}, ["'当天' read as within 24 hours"]
