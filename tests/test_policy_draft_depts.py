@@ -428,3 +428,31 @@ def test_it_department_in_english_markdown():
     budget = duties["Prepare the annual IT budget"]
     assert budget["due"] == {"kind": "yearly", "month": 11, "day": -2}
     assert _kpis(budget) == [("actual spend <= budget", "<=", "budget", 1.0)]
+
+
+def test_warehouse_roles_in_brackets_and_duties_as_paragraphs():
+    data = _data(DOCS / "warehouse.zh.txt")
+    assert [(r["name_zh"], r["name_en"]) for r in data["roles"]] == [
+        ("仓储主管", "Warehouse Supervisor"),
+        ("仓管员", "Warehouse Keeper"),
+        ("物流专员", "Logistics Specialist"),
+    ]
+    duties = _by_name(data)
+    weekly = duties["库存周报"]
+    assert weekly["due"] == {"kind": "weekly", "weekday": "fri", "time": "17:00"}
+    types = [f["type"] for f in weekly["report"]["fields"]]
+    assert types == ["integer", "integer", "number"]  # 入库数量, 出库数量, 库存周转天数
+    assert _kpis(duties["全面盘点"]) == [("盘点差异率 <= 0.5%", "<=", None, 0.005)]
+    assert duties["上月呆滞物料清单"]["due"] == {
+        "kind": "monthly",
+        "workday": 1,
+        "covers": "previous",
+    }
+    # "货物到仓后4小时内完成验收入库": the event is what is logged, the name is the work
+    intake = duties["货物验收入库"]["due"]
+    assert intake["hours"] == 4
+    assert {t["key"]: t["words_zh"] for t in data["triggers"]}[intake["trigger"]] == ["货物"]
+    freight = duties["上月物流费用统计"]
+    assert [f["label_zh"] for f in freight["report"]["fields"]][:3] == ["运费", "包装费", "仓储费"]
+    assert _kpis(freight) == [("物流费用 <= 预算", "<=", "budget", 1.0)]
+    assert "partly pinyin" not in draft_policy(DOCS / "warehouse.zh.txt").toml

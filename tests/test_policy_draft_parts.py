@@ -136,6 +136,8 @@ Y = {"kind": "yearly"}
         ("会议室预订须在4个工作小时内确认", {"kind": "sla", "hours": 4, "unit": "working"}, False),
         ("Answer tickets within 2 business hours.", {"kind": "sla", "hours": 2, "unit": "working"}, False),
         ("电话留言须在当天回拨", {"kind": "sla", "hours": 24}, True),
+        ("在线咨询须在30秒内首次响应", {"kind": "sla", "hours": 0.017}, True),
+        ("Answer chats within 20 seconds.", {"kind": "sla", "hours": 0.017}, True),
         ("Check backups every weekday before 9:30 am.", {"kind": "weekdays", "days": ["mon", "tue", "wed", "thu", "fri"], "adjust": "skip", "time": "09:30"}, False),
         ("Set up the laptop 2 working days before the start date.", {"kind": "activity", "anchor": "start", "offset": -2, "unit": "working"}, True),
         ("立即反馈至客户关系专员", {"kind": "sla", "hours": 1}, True),
@@ -155,6 +157,12 @@ def test_time_expressions(text, due, guessed):
 )  # fmt: skip
 def test_no_time_stated(text):
     assert _dues(text) == []
+
+
+def test_two_days_a_month_are_two_duties():
+    assert _dues("每月10日、25日前提交考勤表") == [{**M, "before_day": 10}, {**M, "before_day": 25}]
+    assert _dues("每月5日和20日发放") == [{**M, "day": 5}, {**M, "day": 20}]
+    assert _guessed("每月5日和20日发放")
 
 
 def test_several_expressions_in_one_sentence():

@@ -95,7 +95,7 @@ def clean_name(p: str, en_doc: bool) -> str:
     p = _AND_THEN_ZH.split(p)[0]
     # "高危漏洞发现后完成修复" -> "高危漏洞修复": the event and the verb of doing add nothing
     p = re.sub(
-        r"(?:发现|收到|受理|接到|出现|发生|签订|签署|到访|到达|发起)(?:后|之后)"
+        r"(?:发现|收到|受理|接到|出现|发生|签订|签署|到访|到达|到仓|到货|发起|确认|下单|批准)(?:后|之后)"
         r"|(?:给出|做出|作出|进行)(?!率|情况)",
         "",
         p,

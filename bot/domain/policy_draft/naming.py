@@ -118,6 +118,11 @@ _GLOSSARY_TEXT = """
 客户满意度 Customer Satisfaction|问卷 Questionnaire|结论 Conclusions|原因 Causes|措施 Measures
 次月 Next Month|当月 This Month|月初 Month Start|月末 Month End|季度末 Quarter End|年末 Year End
 运行 Running|状态 Status|报警 Alerts|处理时长 Handling Time|修复 Fix|修复率 Fix Rate|升级包 Upgrade
+表 Sheet|汇总表 Summary Sheet|仓管员 Warehouse Keeper|仓管 Warehouse|全面 Full|出入库 Stock In/Out|入库 Stock-in|出库 Stock-out
+货物 Goods|到货 Delivery|呆滞 Slow-moving|发货 Shipping|运费 Freight|包装费 Packaging Fees
+仓储费 Storage Fees|包装 Packaging|订单确认 Order Confirmation|准时 On-time|准时率 On-time Rate
+交货 Delivery|交期 Delivery Date|生产计划 Production Plan|产量 Output|良品率 Yield|不良率 Defect Rate
+设备维护 Equipment Maintenance|点检 Routine Check|保养 Servicing|安全检查 Safety Inspection|隐患 Hazards
 介入 Intervention|结案 Case Closure|个人 Personal|小结 Summary|典型 Typical|接通率 Answer Rate
 首次响应 First Response|询价 Inquiries|展会 Trade Show|当日 Same-day|当天 Same-day|签订 Signing|意向 Prospective
 线索 Leads|拜访客户 Customer Visits|合同归档 Contract Archiving|前台接待 Receptionist|接待员 Receptionist|到访 Visit|费用报销 Expense Claims|营业执照 Business Licence|公共区域 Common Areas|公共 Public|预订 Booking

@@ -22,7 +22,7 @@ _KNOWN = (
 WORD_MAX = 20
 _ACTION_ZH = re.compile(
     r"(?:响应|处理|修复|恢复|回复|答复|解决|付款|跟进|反馈|处置|受理|回访|联系|审核|核实|办理|"
-    r"确认|登记|核对|审批|归档|录入|备案)+$"
+    r"确认|登记|核对|审批|归档|录入|备案|验收|入库|发货|安排|通知)+$"
 )
 _ACTION_EN = re.compile(
     r"^(?:respond to|reply to|answer|handle|resolve|acknowledge|process|fix|follow up on|"

@@ -106,6 +106,18 @@ def _zh_after_year(m):
 
 
 @_rule(
+    r"(每个?月|当月|本月)(?:的)?(\d{1,2})\s*(?:日|号)?((?:\s*[、和及与,]\s*\d{1,2}\s*(?:日|号)?)+)"
+    r"\s*(之前|以前|前)?"
+)
+def _zh_month_days(m):
+    """ "每月10日、25日前提交考勤": one duty per day."""
+    notes: list[str] = []
+    days = [int(m.group(2))] + [int(d) for d in re.findall(r"\d{1,2}", m.group(3))]
+    rules = [{"kind": "monthly", **_day_rule(d, bool(m.group(4)), notes)} for d in days]
+    return rules, notes + [f"'{m.group(0)}': one duty per day of the month"]
+
+
+@_rule(
     r"(每个?月|次月|下个?月|每月度|当月|本月)(?:的)?(?:第)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?"
 )
 def _zh_month_day(m):
@@ -395,6 +407,14 @@ def _zh_hours(m):
     if m.group(2):  # "4个工作小时内": only working hours count
         rule["unit"] = "working"
     return rule, []
+
+
+@_rule(r"(\d+)\s*秒(?:钟)?\s*(?:内|之内|以内)|\bwithin\s+(\d+)\s+sec(?:ond)?s?\b", flags=re.I)
+def _seconds(m):
+    n = int(m.group(1) or m.group(2))
+    return {"kind": "sla", "hours": _hours(1 / 60)}, [
+        f"{n} seconds drafted as 1 minute: a clock this short is better a KPI of a report"
+    ]
 
 
 @_rule(r"(\d+)\s*分钟\s*(?:内|之内|以内)")
