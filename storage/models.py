@@ -360,8 +360,8 @@ class Marker(SQLModel, table=True):
 
 class RateLimit(SQLModel, table=True):
     """A shared rate window's place (`key#n`: when it frees, in seconds since the epoch of
-    the database clock) or its head (`key`: the number of the next place to take); see
-    storage.rate_limits. PostgreSQL only."""
+    the database clock); see storage.rate_limits. PostgreSQL only. (Rows `key`, heads of
+    rings an earlier version took in order, are ignored and pruned.)"""
 
     __tablename__ = "rate_limits"
 

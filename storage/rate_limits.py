@@ -4,11 +4,10 @@ A bucket allows `limit` calls in any `window` seconds, exactly as Feishu counts 
 bucket paced at the average rate would lose the burst Feishu allows: a 1,500-message
 fan-out at 975/min would take 90 s instead of the 20 s + one minute the windows allow).
 Each bucket is a ring of `limit` places (rows `key#0` … `key#limit-1`, `tat` = when the
-place frees) and a head row (`key`, `tat` = the next place's number). A call takes the next
-place of every bucket it counts against, in one transaction that locks the rows in key
-order (replicas never deadlock): it may start when every one of its places is free, and
-each place then frees no sooner than `window` after that start; two calls on one place are
-`window` apart, so no window ever holds more than `limit` calls. While the call is in
+place frees). A call takes one place of every bucket it counts against, in one statement:
+it may start when every one of its places is free, and each place then frees no sooner
+than `window` after that start; two calls on one place are `window` apart, so no window
+ever holds more than `limit` calls, whichever places the calls took. While the call is in
 flight its places are held `IN_FLIGHT` longer; `Reservation.release()` then sets them to
 `window` after the answer (Feishu counts a call when it arrives: bot.feishu.limits).
 
@@ -17,20 +16,16 @@ SQLite runs one replica, so it has no use for this."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.models import RateLimit
-
-# Seconds a place is held beyond its window until the call's answer is in. Replicas
-# together keep more places taken (in flight, or taken ahead) than a second's ring holds,
-# so a call often lands on a place whose call has not answered yet and starts `window +
-# IN_FLIGHT` after it: at 10 s, 2 replicas sent 1,500 messages in 4.6 × the floor; at 1 s,
-# 1.22 × (bench/fanout.py --replicas 2). A call takes well under a second to reach Feishu.
+# Seconds a place is held beyond its window until the call's answer is in (a call takes
+# well under a second to reach Feishu). A call takes the places that free first, so it
+# waits behind a call still in flight only when every place is taken.
 IN_FLIGHT = 1.0
 
 
@@ -52,14 +47,16 @@ class Reservation:
     async def release(self, *others: Reservation) -> None:
         """The call's answer is in: its places (and those of `others`, the same call's in
         other buckets) free `window` after now, unless another call has taken one since
-        (it keeps its own time). One statement, committed on its own."""
+        (it keeps its own time). Never sooner than `window` after the call's start: a call
+        given up before its start (cancelled) took its places after a call that may still
+        be in flight. One statement, committed on its own."""
         places = [p for r in (self, *others) for p in r.places]
         if not places:
             return
         values = ", ".join(
             f"(:k{i}, CAST(:t{i} AS float8), CAST(:w{i} AS float8))" for i in range(len(places))
         )
-        params = {}
+        params: dict = {"f": IN_FLIGHT}
         for i, (key, held, window) in enumerate(places):
             params |= {f"k{i}": key, f"t{i}": held, f"w{i}": window}
         async with self.engine.connect() as conn:
@@ -67,7 +64,7 @@ class Reservation:
             await conn.execute(
                 text(
                     "UPDATE rate_limits AS r "
-                    "SET tat = extract(epoch from clock_timestamp()) + v.w "
+                    "SET tat = greatest(extract(epoch from clock_timestamp()) + v.w, v.tat - :f) "
                     f"FROM (VALUES {values}) AS v(key, tat, w) "
                     "WHERE r.key = v.key AND r.tat = v.tat"
                 ),
@@ -75,73 +72,124 @@ class Reservation:
             )
 
 
-_EPOCH_NOW = func.extract("epoch", func.clock_timestamp())
+# One statement, one round trip, autocommit: each bucket's `count` earliest-freeing places
+# that no other transaction holds (SKIP LOCKED: replicas never wait for each other's
+# locks, so nothing is held across a client's round trips), the i-th of every bucket
+# paired into call i, which starts when the last of its places frees; those places are
+# then held until `window + IN_FLIGHT` after that start.
+_TAKE = text(
+    """
+WITH now AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp()) AS t),
+b AS (
+    SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:wins AS float8[]), CAST(:lims AS int[]))
+    AS b(bucket, win, lim)
+),
+picked AS MATERIALIZED (
+    SELECT b.win, p.key, p.tat,
+           row_number() OVER (PARTITION BY b.bucket ORDER BY p.tat, p.key) AS i
+    FROM b CROSS JOIN LATERAL (
+        SELECT r.key, r.tat FROM (
+            SELECT key, tat FROM rate_limits
+            WHERE key IN (SELECT b.bucket || '#' || g FROM generate_series(0, b.lim - 1) AS g)
+            ORDER BY tat LIMIT :candidates
+        ) AS c JOIN rate_limits AS r ON r.key = c.key AND r.tat = c.tat
+        ORDER BY r.tat LIMIT :count
+        FOR UPDATE OF r SKIP LOCKED
+    ) AS p
+),
+calls AS (
+    SELECT i, greatest(max(tat), (SELECT t FROM now)) AS start
+    FROM picked GROUP BY i HAVING count(*) = :buckets
+),
+taken AS (
+    UPDATE rate_limits AS r SET tat = c.start + p.win + :in_flight
+    FROM picked AS p JOIN calls AS c USING (i)
+    WHERE r.key = p.key
+    RETURNING p.i, r.key, r.tat, p.win, c.start
+)
+SELECT taken.*, (SELECT t FROM now) AS now FROM taken ORDER BY taken.i
+"""
+)
 
+# A bucket's places, made on its first use (or after `prune`); rows another version made
+# lazily are completed too.
+_MAKE = text(
+    """
+INSERT INTO rate_limits (key, tat)
+SELECT b.bucket || '#' || g, 0
+FROM unnest(CAST(:keys AS text[]), CAST(:lims AS int[])) AS b(bucket, lim),
+     generate_series(0, b.lim - 1) AS g
+ON CONFLICT (key) DO NOTHING
+"""
+)
 
-async def _lock(conn, keys: list[str]) -> dict[str, float]:
-    """Lock these rows in key order (creating missing ones at 0); their `tat`, and the
-    database's now under key ""."""
-    query = (
-        select(RateLimit.key, RateLimit.tat, _EPOCH_NOW)
-        .where(RateLimit.key.in_(bindparam("keys", expanding=True)))
-        .order_by(RateLimit.key)
-        .with_for_update()
+_PRUNE = text(
+    """
+WITH idle AS MATERIALIZED (SELECT extract(epoch FROM clock_timestamp()) - :idle AS since)
+DELETE FROM rate_limits
+WHERE tat < (SELECT since FROM idle) AND (
+    position('#' IN key) = 0 OR split_part(key, '#', 1) IN (
+        SELECT split_part(key, '#', 1) FROM rate_limits GROUP BY 1
+        HAVING max(tat) < (SELECT since FROM idle)
     )
-    rows = (await conn.execute(query, {"keys": keys})).all()
-    if len(rows) < len(keys):  # first use: create them, then lock them
-        insert = postgresql.insert(RateLimit).values([{"key": k, "tat": 0.0} for k in keys])
-        await conn.execute(insert.on_conflict_do_nothing(index_elements=["key"]))
-        rows = (await conn.execute(query, {"keys": keys})).all()
-    found = {key: float(tat) for key, tat, _ in rows}
-    found[""] = float(rows[0][2])
-    return found
+)
+"""
+)
+
+LOCKED_RETRY = 0.01  # seconds: every free place was locked by another reserve just now
 
 
 async def reserve(
     engine: AsyncEngine, buckets: Sequence[Bucket], count: int = 1
 ) -> list[Reservation]:
-    """Take places for `count` calls in every bucket (a replica takes a few at once: the
-    head rows are every call's, and each transaction holds them a few round trips); each
-    reservation says how long to wait before its call, and is released when the call's
-    answer is in."""
+    """Take places for up to `count` calls in every bucket (at least one; fewer only when
+    other replicas hold the rest at this instant); each reservation says how long to wait
+    before its call, and is released when the call's answer is in.
+
+    Any place will do: a place's calls start `window` apart, so `limit` places never admit
+    more than `limit` calls in a window, whichever place each call takes. So a call takes
+    the places that free first: never one whose call is still in flight (held until
+    `window + IN_FLIGHT` after its start) while another is free or frees sooner."""
     by_key = {b.key: b for b in buckets}
-    async with engine.begin() as conn:
-        heads = await _lock(conn, sorted(by_key))
-        now = heads.pop("")
-        place = {
-            k: [f"{k}#{(int(heads[k]) + i) % b.limit}" for i in range(count)]
-            for k, b in by_key.items()
-        }
-        frees = await _lock(conn, sorted({p for ps in place.values() for p in ps}))
-        frees.pop("")
-        taken = []
-        for i in range(count):
-            start = max([now, *(frees[place[k][i]] for k in by_key)])
-            places = []
-            for k, b in by_key.items():
-                frees[place[k][i]] = held = start + b.window + IN_FLIGHT
-                places.append((place[k][i], held, b.window))
-            taken.append(Reservation(engine, max(0.0, start - now), places))
-        values = [(k, heads[k] + count) for k in by_key] + list(frees.items())
-        rows = ", ".join(f"(:k{i}, CAST(:t{i} AS float8))" for i in range(len(values)))
-        params = {}
-        for i, (key, tat) in enumerate(values):
-            params |= {f"k{i}": key, f"t{i}": tat}
-        await conn.execute(
-            text(
-                f"UPDATE rate_limits AS r SET tat = v.tat FROM (VALUES {rows}) AS v(key, tat) "
-                "WHERE r.key = v.key"
-            ),
-            params,
-        )
-    return taken
+    params = {
+        "keys": list(by_key),
+        "wins": [b.window for b in by_key.values()],
+        "lims": [b.limit for b in by_key.values()],
+        "count": min(count, *(b.limit for b in by_key.values())),
+        "candidates": 2 * count + 16,
+        "buckets": len(by_key),
+        "in_flight": IN_FLIGHT,
+    }
+    rows: list = []
+    made = False
+    for _ in range(1000):
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = (await conn.execute(_TAKE, params)).all()
+            rows += [(len(rows) // len(by_key) + i, *rest) for i, *rest in got]
+            params["count"] -= len(got) // len(by_key)
+            if params["count"] and not made:
+                # first use, or places missing: make them, then take the rest at once
+                await conn.execute(_MAKE, {"keys": params["keys"], "lims": params["lims"]})
+                made = True
+                continue
+        if rows:
+            break
+        await asyncio.sleep(LOCKED_RETRY)
+    else:
+        raise TimeoutError("shared rate limits: every place stayed locked")
+    taken: dict[int, Reservation] = {}
+    for i, key, held, window, start, now in rows:
+        r = taken.setdefault(i, Reservation(engine, max(0.0, float(start) - float(now))))
+        r.places.append((key, float(held), float(window)))
+    return [taken[i] for i in sorted(taken)]
 
 
 async def prune(engine: AsyncEngine, idle_seconds: float = 3600.0) -> int:
-    """Forget places idle for an hour (one bucket per receiver would otherwise pile up).
-    A head row (a small number) goes too: a ring may start again at any place."""
+    """Forget buckets idle for an hour (one bucket per receiver would otherwise pile up):
+    all of a bucket's places at once, so a ring in use never loses the places it has been
+    keeping free (head rows of an earlier version, a small number, go too). A place taken
+    meanwhile stays (its row is checked again); `reserve` makes missing places anew."""
     async with engine.begin() as conn:
-        result = await conn.execute(
-            delete(RateLimit).where(RateLimit.tat < _EPOCH_NOW - idle_seconds)
-        )
+        result = await conn.execute(_PRUNE, {"idle": idle_seconds})
     return result.rowcount or 0

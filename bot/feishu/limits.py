@@ -164,9 +164,6 @@ class SendLimits:
     answer of the next 35 s wait for the minute to turn (bench/fanout.py --probe)."""
 
     ANSWER_SPAN = 10.0  # seconds of answers the expected rate is taken from
-    SHARED_BLOCK = 8  # shared app places a replica takes at once for its bulk calls
-    SHARED_STALE = 5.0  # seconds after its start an unused shared place is given up (it is
-    # held storage.rate_limits.IN_FLIGHT beyond its window until released)
 
     def __init__(
         self,
@@ -187,8 +184,6 @@ class SendLimits:
         self._bulk = asyncio.Lock()  # bulk calls wait their turn in order; answers do not
         self._urgent_waiting = 0  # answers waiting for a place: bulk calls let them go first
         self._answers: deque[float] = deque()  # start times of recent answers
-        self._bulk_waiting = 0
-        self._block: deque[tuple[float, SharedPlaces]] = deque()  # shared places taken ahead
         # Replicas on PostgreSQL share the limits through the database (storage.rate_limits,
         # wired by the app); without it the windows above are this process's alone.
         self.shared = shared
@@ -206,51 +201,25 @@ class SendLimits:
         return specs
 
     async def _shared_acquire(self, receiver: str | None, is_urgent: bool) -> Slot:
-        """Places in the windows every replica shares: the app's (a few at once for bulk
-        calls: the head rows are every call's), then, when the call is due, the
-        receiver's."""
+        """Places in the windows every replica shares, the app's and the receiver's, in one
+        round trip (storage.rate_limits.reserve), then wait until they all free. One call
+        at a time, when it is ready to go: places taken ahead (blocks of 8) were held from
+        their start while the calls made their way, and a second round trip for the
+        receiver's place lengthened every call's hold on the second's ring, which is what
+        binds a fan-out (docs/benchmarks.md, session 5)."""
         assert self.shared is not None
-        if is_urgent:
-            (app,) = await self.shared(self.buckets(urgent=True), 1)
-            start = self._clock() + app.wait
-        else:
-            start, app = await self._shared_bulk_place()
-        taken = [app]
+        specs = self.buckets(urgent=is_urgent)
+        if receiver:
+            specs.append((f"receiver:{receiver}"[:100], 1.0, self.per_receiver))
+        (places,) = await self.shared(specs, 1)
         try:
-            if (wait := start - self._clock()) > 0:
+            if places.wait > 0:
                 self.stats["shared_waits"] += 1
-                await asyncio.sleep(wait)
-            if receiver:
-                spec = (f"receiver:{receiver}"[:100], 1.0, self.per_receiver)
-                (mine,) = await self.shared([spec], 1)
-                taken.append(mine)
-                if mine.wait > 0:
-                    await asyncio.sleep(mine.wait)
+                await asyncio.sleep(places.wait)
         except BaseException:
-            Slot([], taken).release()
+            Slot([], [places]).release()
             raise
-        return Slot([], taken)
-
-    async def _shared_bulk_place(self) -> tuple[float, SharedPlaces]:
-        """The next of the app places this replica took for its bulk calls (taking as many
-        as calls are waiting, up to SHARED_BLOCK, when none is left)."""
-        self._bulk_waiting += 1
-        try:
-            await self._bulk.acquire()
-        finally:
-            self._bulk_waiting -= 1
-        try:
-            now = self._clock()
-            while self._block and self._block[0][0] < now - self.SHARED_STALE:
-                self._block.popleft()  # unused too long: the place stays held, then frees
-            if not self._block:
-                count = min(self.SHARED_BLOCK, 1 + self._bulk_waiting)
-                got = await self.shared(self.buckets(), count)
-                now = self._clock()
-                self._block.extend(sorted(((now + g.wait, g) for g in got), key=lambda x: x[0]))
-            return self._block.popleft()
-        finally:
-            self._bulk.release()
+        return Slot([], [places])
 
     async def acquire(self, receiver: str | None) -> Slot:
         """Wait until one more call is allowed for this receiver and the app; release the
