@@ -4,9 +4,9 @@ Through SQLAlchemy one SELECT costs several trips: on aiosqlite a hand-off to th
 connection's thread and back for the cursor, the execute, the fetch and the close; on
 asyncpg a BEGIN before the session's first statement (and a ROLLBACK when it closes). The
 indexed reads the tick and "what's due" make every time take a fraction of that
-(measured: bench/due_query.py). Here such a read runs as one call of the driver
-(aiosqlite `execute_fetchall`; asyncpg `fetch`, which prepares the statement once per
-connection and keeps it), with its values bound and converted by the columns' own
+(measured: bench/due_query.py). Here such a read runs as one call of the driver (on
+SQLite on the loop's own thread, aiosqlite's `execute_fetchall` if that cannot be done at
+once; asyncpg `fetch`, which prepares the statement once per connection and keeps it), with its values bound and converted by the columns' own
 SQLAlchemy types, so that callers get what the statement would have given (tests compare
 the two row for row).
 
@@ -84,6 +84,30 @@ def _converted(rows, convert: list[tuple[int, Callable]], width: int, make=tuple
     return out
 
 
+def _read_here(driver, sql: str, params: list) -> list | None:
+    """A SQLite read run on this (the event loop's) thread, on the session's own connection,
+    as aiosqlite's thread would run it. The round trip to that thread and back is two
+    thread wake-ups, and on a busy machine waiting for them set the p99 (due now at 1M
+    tasks, load 6: 9 ms through the thread, 4.5 ms here; bench/due_query.py). The loop
+    never waits for the database: with no busy timeout a lock (rare in WAL) raises at
+    once, as does a connection made for one thread only. None then, or on any other error:
+    the caller hands the read to aiosqlite's thread, which waits, or raises the usual way."""
+    try:
+        # aiosqlite's own sqlite3 connection; SQLAlchemy opens file databases with
+        # check_same_thread=False (the session holds it: nothing else uses it meanwhile)
+        conn = driver._conn
+        (busy,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    except Exception:  # noqa: BLE001 - e.g. check_same_thread: the thread does it
+        return None
+    try:
+        conn.execute("PRAGMA busy_timeout = 0")
+        return conn.execute(sql, params).fetchall()
+    except Exception:  # noqa: BLE001 - busy, or anything else: the thread does it
+        return None
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy)}")
+
+
 async def fetch(
     session: AsyncSession,
     sql: str,
@@ -112,10 +136,10 @@ async def fetch(
         global calls
         calls += 1
         try:
-            if dialect.name == "sqlite":
-                rows = await driver.execute_fetchall(text, bound)
-            else:
+            if dialect.name != "sqlite":
                 rows = await driver.fetch(text, *bound)
+            elif (rows := _read_here(driver, text, bound)) is None:
+                rows = await driver.execute_fetchall(text, bound)
         except Exception:  # noqa: BLE001 - the statement below raises it the usual way
             pass
         else:

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.inbox_writer import stored_value
 from storage.models import InboundEvent
 from storage.queue import backoff
+from storage.sqlite_driver import OneHopConnection, write_later
 
 MAX_ATTEMPTS = 6
 
@@ -118,13 +119,17 @@ def refused_by_postgres(exc: BaseException) -> bool:
 async def mark_done(session: AsyncSession, event_id: int, now: datetime) -> None:
     """Finish a claimed event (in the same transaction as the handler's writes).
 
-    On aiosqlite the UPDATE goes to the session's own driver connection in one call (one
-    hand-off to its thread instead of cursor, execute and close): same connection, same
-    transaction, committed with the handler's writes."""
+    On aiosqlite the UPDATE waits on the session's own driver connection for its next
+    hop (storage.sqlite_driver.write_later), usually the COMMIT that follows: with the
+    handler's queued writes (its answer in the outbox) the transaction is then one call in
+    SQLite's thread, holding the write lock while it runs, not across event-loop turns."""
     conn = await session.connection()
     if conn.dialect.name == "sqlite" and conn.dialect.driver == "aiosqlite":
-        driver = (await conn.get_raw_connection()).driver_connection
-        await driver.execute(_MARK_DONE_SQLITE, (stored_value(now), event_id))
+        raw = await conn.get_raw_connection()
+        if isinstance(raw.dbapi_connection, OneHopConnection):
+            write_later(raw.driver_connection, _MARK_DONE_SQLITE, (stored_value(now), event_id))
+            return
+        await raw.driver_connection.execute(_MARK_DONE_SQLITE, (stored_value(now), event_id))
         return
     await conn.execute(_MARK_DONE, {"row_id": event_id, "done_at": now})
 

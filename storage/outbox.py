@@ -16,6 +16,7 @@ from storage.driver_writes import write_soon
 from storage.inbox_writer import stored_value
 from storage.models import CardSnapshot, Marker, OutboundMessage
 from storage.queue import backoff, insert_ignore
+from storage.sqlite_driver import commit_in_same_call
 
 CHUNK = 500  # rows per multi-row insert
 MAX_BACKOFF = timedelta(minutes=5)  # an outage's end is noticed within minutes
@@ -263,9 +264,9 @@ async def mark_attempt_failed(
 
 
 async def expire_due(session: AsyncSession, now: datetime) -> list[OutboundMessage]:
-    """Mark waiting rows past their expiry as expired (not sent: too late to matter) and
-    return them. Also takes rows whose lease ran out (their worker died) and whose expiry
-    passed meanwhile."""
+    """Mark waiting rows past their expiry as expired (not sent: too late to matter),
+    commit, and return them. Also takes rows whose lease ran out (their worker died) and
+    whose expiry passed meanwhile."""
     stmt = (
         update(OutboundMessage)
         .where(
@@ -281,7 +282,9 @@ async def expire_due(session: AsyncSession, now: datetime) -> list[OutboundMessa
         .returning(OutboundMessage)
         .execution_options(synchronize_session=False)
     )
-    return list((await session.exec(stmt)).scalars().all())
+    expired = list((await session.exec(commit_in_same_call(stmt))).scalars().all())
+    await session.commit()
+    return expired
 
 
 async def next_due(session: AsyncSession) -> datetime | None:

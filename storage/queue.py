@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import InboundEvent, OutboundMessage
+from storage.sqlite_driver import commit_in_same_call
 
 Row = TypeVar("Row", InboundEvent, OutboundMessage)
 
@@ -50,7 +51,7 @@ async def _lease(session: AsyncSession, model: type[Row], pick, now: datetime, l
         .returning(model)
         .execution_options(synchronize_session=False)
     )
-    rows = list((await session.exec(stmt)).scalars().all())
+    rows = list((await session.exec(commit_in_same_call(stmt))).scalars().all())
     await session.commit()
     return rows
 

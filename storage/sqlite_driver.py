@@ -19,6 +19,19 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util.concurrency import await_
 
+# A statement carrying this comment (`commit_in_same_call`) is committed in the call that
+# runs it: a write whose caller commits right after (a claim, an expiry sweep) then holds
+# SQLite's one write lock only while it runs, not across a trip back to the event loop
+# and another to COMMIT (a busy loop kept the lock, and the webhook's insert waited).
+COMMIT_MARK = "/* commit */"
+
+
+def commit_in_same_call(stmt):
+    """`stmt` (an UPDATE or INSERT) marked to be committed in its own call on aiosqlite;
+    elsewhere the comment does nothing and the caller's COMMIT commits as before. Only for
+    a statement its caller commits right after (and never inside a SAVEPOINT)."""
+    return stmt.prefix_with(COMMIT_MARK)
+
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ("_description", "_rowcount", "_lastrowid")
@@ -65,9 +78,12 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                     cursor.execute(operation, parameters)
                 description = cursor.description
                 rows = cursor.fetchall() if description else None
-                return description, rows, cursor.rowcount, cursor.lastrowid
+                done = description, rows, cursor.rowcount, cursor.lastrowid
             finally:
                 cursor.close()
+            if COMMIT_MARK in operation:
+                conn._conn.commit()
+            return done
 
         async with self._adapt_connection._execute_mutex:
             description, rows, self._rowcount, self._lastrowid = await conn._execute(run)

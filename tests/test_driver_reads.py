@@ -307,3 +307,66 @@ async def test_a_dropped_connection_costs_the_tick_at_most_one_read(pg_url):
         assert await failures_after_a_drop(idle_ping_s=0) == 0  # "idle": pinged, replaced
     finally:
         await admin.close()
+
+
+async def test_sqlite_reads_run_on_the_loop_thread_and_never_wait_there(db_url, monkeypatch):
+    """The hot reads skip aiosqlite's thread; a read that would wait for a lock (or a
+    connection that may not be used from this thread) goes to that thread as before, with
+    the same rows, and the connection keeps its busy timeout."""
+    import sqlite3
+    import threading
+
+    handed: list[str] = []
+    fetchall = aiosqlite.Connection.execute_fetchall
+
+    async def counted(self, sql, parameters=None):
+        handed.append(sql)
+        return await fetchall(self, sql, parameters)
+
+    monkeypatch.setattr(aiosqlite.Connection, "execute_fetchall", counted)
+    loop_thread = threading.get_ident()
+
+    class LockedForTheLoop:  # what SQLITE_BUSY looks like to a read on the loop's thread
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            if threading.get_ident() == loop_thread and not sql.startswith("PRAGMA"):
+                raise sqlite3.OperationalError("database is locked")
+            return self.conn.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+    async def reads(engine) -> tuple[list, list]:
+        sessions = db.make_session_factory(engine)
+        async with sessions() as session:
+            return await tasks_due_now(session, NOW), await list_open_tasks(session, "ou_1")
+
+    engine = db.make_engine(db_url)
+    strict = db.make_engine(db_url, connect_args={"timeout": 30, "check_same_thread": True})
+    try:
+        async with db.make_session_factory(engine)() as session:
+            session.add_all(_mixed_tasks())
+            await session.commit()
+        due, whats = await reads(engine)
+        assert handed == []
+        assert sorted(r.duty_key for r in due) == ["a", "b", "d", "f"]
+        assert [t.duty_key for t in whats] == ["c", "d", "b", "a"]
+        due2, whats2 = await reads(strict)
+        assert len(handed) == 2 and due2 == due
+        assert [_values(t) for t in whats2] == [_values(t) for t in whats]
+        handed.clear()
+        async with db.make_session_factory(engine)() as session:
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+            real = driver._connection
+            driver._connection = LockedForTheLoop(real)
+            try:
+                assert await tasks_due_now(session, NOW) == due
+            finally:
+                driver._connection = real
+            assert len(handed) == 1
+            assert real.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+    finally:
+        await engine.dispose()
+        await strict.dispose()

@@ -149,7 +149,6 @@ class OutboxWorker(Worker):
         now = self.clock.now()
         async with self.sessions() as session:
             expired = await outbox_store.expire_due(session, now)
-            await session.commit()
         lost = [Undelivered.of(row, "expired", row.last_error or "") for row in expired]
         async with self.sessions() as session:
             rows = await claim_fair(session, now, self.lease, self.batch, self.per_lane)
