@@ -110,6 +110,7 @@ def test_it_operations_markdown():
     roles = {r["name_zh"]: r for r in data["roles"]}
     assert list(roles) == ["运维主管", "系统运维工程师", "网络工程师", "桌面支持工程师"]
     assert roles["运维主管"]["reports_to_label"] == "信息技术部总监"
+    assert data["policy"]["name"] == "信息技术部IT运维岗位职责"  # the heading, not a role
     lead = roles["运维主管"]["key"]
     assert {r["reports_to"] for n, r in roles.items() if n != "运维主管"} == {lead}
     duties = _by_name(data)

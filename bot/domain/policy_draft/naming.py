@@ -118,7 +118,7 @@ _GLOSSARY_TEXT = """
 客户满意度 Customer Satisfaction|问卷 Questionnaire|结论 Conclusions|原因 Causes|措施 Measures
 次月 Next Month|当月 This Month|月初 Month Start|月末 Month End|季度末 Quarter End|年末 Year End
 运行 Running|状态 Status|报警 Alerts|处理时长 Handling Time|修复 Fix|修复率 Fix Rate|升级包 Upgrade
-表 Sheet|汇总表 Summary Sheet|仓管员 Warehouse Keeper|仓管 Warehouse|全面 Full|出入库 Stock In/Out|入库 Stock-in|出库 Stock-out
+信息技术 Information Technology|表 Sheet|汇总表 Summary Sheet|仓管员 Warehouse Keeper|仓管 Warehouse|全面 Full|出入库 Stock In/Out|入库 Stock-in|出库 Stock-out
 货物 Goods|到货 Delivery|呆滞 Slow-moving|发货 Shipping|运费 Freight|包装费 Packaging Fees
 仓储费 Storage Fees|包装 Packaging|订单确认 Order Confirmation|准时 On-time|准时率 On-time Rate
 交货 Delivery|交期 Delivery Date|生产计划 Production Plan|产量 Output|良品率 Yield|不良率 Defect Rate
