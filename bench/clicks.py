@@ -101,9 +101,10 @@ def serve_client() -> None:
 async def _client_loop() -> None:
     loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
 
-        async def post(url: str, payload: dict) -> tuple[float, dict]:
-            req = fe.sign(payload)
+        async def post(url: str, req: fe.SignedRequest) -> tuple[float, dict]:
             t0 = time.perf_counter()
             async with http.post(url, data=req.body, headers=req.headers) as resp:
                 body = await resp.json()
@@ -115,8 +116,9 @@ async def _client_loop() -> None:
 
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             cmd = json.loads(line)
-            # all at once: signed first, then sent together (as 50 people clicking)
-            out = await asyncio.gather(*(post(cmd["url"], p) for p in cmd["clicks"]))
+            # all at once: every request signed first, then all sent together
+            signed = [fe.sign(p) for p in cmd["clicks"]]
+            out = await asyncio.gather(*(post(cmd["url"], r) for r in signed))
             sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
@@ -134,6 +136,9 @@ class Client:
             stdout=asyncio.subprocess.PIPE,
             limit=2**26,
         )
+        assert self.proc.stdout
+        if await self.proc.stdout.readline() != b"ready\n":
+            raise RuntimeError("the client process did not start")
         return self
 
     async def send(self, url: str, payloads: list[dict]) -> list[tuple[float, dict]]:
@@ -219,14 +224,14 @@ async def run(
     people: int, pg: str | None = None, serial: bool = False, profile: str | None = None
 ) -> dict:
     from aiohttp import web
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from bot.app import build_app
     from bot.clock import FixedClock
     from bot.config import Settings
     from bot.transport.webhook import make_web_app
     from storage import db
-    from storage.models import Member, Report, Task
+    from storage.models import Member, OutboundMessage, Report, Task
 
     emu, emu_url = start_emulator()
     if pg:
@@ -307,6 +312,20 @@ async def run(
                 async with bot.sessions() as s:
                     reports = (await s.exec(select(Report))).all()
                 if len(reports) >= len(submits) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            # An approver clicks a card they have received: the submits' cards go out first
+            # (the outbox gives way to inline answers, so a backlog would be measured here).
+            while time.monotonic() < deadline:
+                async with bot.sessions() as s:
+                    waiting = (
+                        await s.exec(
+                            select(OutboundMessage.id).where(
+                                col(OutboundMessage.status).in_(("pending", "processing"))
+                            )
+                        )
+                    ).all()
+                if not waiting:
                     break
                 await asyncio.sleep(0.2)
             decisions = []

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("dutybot")
 
 CALLBACK_BUDGET = 2.5  # seconds; Feishu shows error 200341 after 3 s and never re-pushes
+SQLITE_CLICK_SLOTS = 4  # clicks handled at once on SQLite (bot.dispatch.dispatcher.Dispatcher)
 
 
 def build_router() -> Router:
@@ -171,7 +172,14 @@ class BotApp:
     def dispatcher(self) -> Dispatcher:
         from bot.dispatch.dispatcher import Dispatcher
 
-        return Dispatcher(self.router, self.services, self.sessions, self.clock.now, self.stats)
+        return Dispatcher(
+            self.router,
+            self.services,
+            self.sessions,
+            self.clock.now,
+            self.stats,
+            click_slots=SQLITE_CLICK_SLOTS if self.settings.is_sqlite else 0,
+        )
 
     @cached_property
     def inbox(self) -> InboxWorker:

@@ -92,3 +92,34 @@ def test_an_action_registered_twice_raises():
     other.action(MarkDone)(one)
     with pytest.raises(DuplicateHandler):
         Router(name="root").include(router, other)
+
+
+async def test_click_slots_handle_a_few_clicks_at_once(harness):
+    """On SQLite at most SQLITE_CLICK_SLOTS clicks are handled at once, the rest in arrival
+    order (bot.dispatch.dispatcher.Dispatcher); every one is handled."""
+    import asyncio
+
+    from bot.app import SQLITE_CLICK_SLOTS
+    from bot.dispatch.dispatcher import Dispatcher
+
+    assert harness.bot.dispatcher._click_slots._value == SQLITE_CLICK_SLOTS
+    dispatcher = Dispatcher(
+        Router(name="t"), harness.bot.services, harness.bot.sessions, None, None, 2
+    )
+    running, peak, order = 0, 0, []
+
+    async def handle(event, handler, action, source):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        order.append(source)
+        return {"source": source}
+
+    dispatcher._handle_click = handle
+    answers = await asyncio.gather(
+        *(dispatcher.handle_click(None, None, None, f"c{i}") for i in range(6))
+    )
+    assert peak == 2 and [a["source"] for a in answers] == [f"c{i}" for i in range(6)]
+    assert order == [f"c{i}" for i in range(6)]

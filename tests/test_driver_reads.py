@@ -309,6 +309,114 @@ async def test_a_dropped_connection_costs_the_tick_at_most_one_read(pg_url):
         await admin.close()
 
 
+async def test_click_reads_give_what_the_orm_gives(any_db):
+    """The click path's reads (storage.driver_reads.get / load: members, tasks, reports,
+    report and task, submission times, a card's sent id) give the objects and values the
+    ORM queries give, on SQLite and PostgreSQL, and the session's own object when it holds
+    one."""
+    from sqlalchemy.orm.attributes import instance_dict
+
+    from storage import driver_reads
+    from storage.members import first_member_with_role, get_member
+    from storage.models import Member, OutboundMessage, Report, ReportVersion
+    from storage.outbox import sent_message_id
+    from storage.people import people
+    from storage.reports import report_and_task, report_for_task, versions_submitted_at
+    from storage.tasks import get_task
+
+    engine = db.make_engine(any_db)
+    await db.upgrade(engine)
+    sessions = db.make_session_factory(engine)
+    try:
+        async with sessions() as s:
+            for i, role in enumerate(("manager", "director", "director")):
+                s.add(
+                    Member(
+                        open_id=f"ou_{i}",
+                        name=f"名{i}",
+                        role_key=role,
+                        is_admin=i == 1,
+                        active=i != 2,
+                        created_at=NOW,
+                        updated_at=NOW,
+                    )
+                )
+            s.add(_task(duty_key="d", assignee_open_id="ou_0", original_due_at=NOW))
+            await s.commit()
+            task_id = (await s.exec(select(Task.id))).one()
+            s.add(
+                Report(
+                    task_id=task_id,
+                    duty_key="d",
+                    author_open_id="ou_0",
+                    approver_open_id=None,
+                    values='{"a": 1}',
+                    kpis="[]",
+                    submitted_at=NOW,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            await s.commit()
+            report_id = (await s.exec(select(Report.id))).one()
+            s.add(
+                ReportVersion(
+                    report_id=report_id,
+                    version=1,
+                    values="{}",
+                    submitted_at=NOW - timedelta(hours=1),
+                    via="form",
+                )
+            )
+            s.add(
+                OutboundMessage(
+                    uuid="u1",
+                    kind="send",
+                    content="{}",
+                    status="sent",
+                    created_at=NOW,
+                    next_attempt_at=NOW,
+                    feishu_message_id="om_1",
+                )
+            )
+            await s.commit()
+
+        def state(obj) -> dict:
+            return {k: v for k, v in instance_dict(obj).items() if not k.startswith("_")}
+
+        async with sessions() as fast, sessions() as orm:
+            pairs = [
+                (await get_member(fast, "ou_0"), await orm.get(Member, "ou_0")),
+                (await get_task(fast, task_id), await orm.get(Task, task_id)),
+                (await report_for_task(fast, task_id), await orm.get(Report, report_id)),
+                (
+                    await first_member_with_role(fast, "director", "default"),
+                    await orm.get(Member, "ou_1"),
+                ),
+            ]
+            report, task = await report_and_task(fast, report_id)
+            pairs += [
+                (report, await orm.get(Report, report_id)),
+                (task, await orm.get(Task, task_id)),
+            ]
+            for got, want in pairs:
+                assert state(got) == state(want)
+                assert {type(v) for v in state(got).values()} == {
+                    type(v) for v in state(want).values()
+                }
+            assert await get_member(fast, "ou_2") is None  # not active
+            assert set(await people(fast, {"ou_0", "ou_2", "ou_9"})) == {"ou_0", "ou_2"}
+            assert await versions_submitted_at(fast, report_id, {1, 2}) == {
+                1: NOW - timedelta(hours=1)
+            }
+            assert await sent_message_id(fast, "u1") == ("sent", "om_1")
+            assert await sent_message_id(fast, "u2") == ("missing", None)
+            held = await driver_reads.get(fast, Task, task_id)
+            assert held is task  # the session's own object
+    finally:
+        await engine.dispose()
+
+
 async def test_sqlite_reads_run_on_the_loop_thread_and_never_wait_there(db_url, monkeypatch):
     """The hot reads skip aiosqlite's thread; a read that would wait for a lock (or a
     connection that may not be used from this thread) goes to that thread as before, with
