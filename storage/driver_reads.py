@@ -17,6 +17,7 @@ as before."""
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -154,15 +155,17 @@ _RAW = "dutybot_raw_connection"
 async def raw_connection(session: AsyncSession):
     """(dialect, pooled DB-API connection) of the session's connection, beginning the
     session's transaction as `session.connection()` does; remembered for the rest of that
-    transaction (asking SQLAlchemy costs two greenlet switches each time)."""
+    transaction (asking SQLAlchemy costs two greenlet switches each time). The transaction
+    is held by a weak reference: the session's `info` holding it (it holds the session)
+    made every session cyclic garbage, and the collector's pauses the due queries' p99."""
     sync = session.sync_session
     tx = sync.get_transaction()
     found = sync.info.get(_RAW)
-    if found is not None and tx is not None and found[0] is tx and tx.is_active:
+    if found is not None and tx is not None and found[0]() is tx and tx.is_active:
         return found[1], found[2]
     conn = await session.connection()
     raw = await conn.get_raw_connection()
-    sync.info[_RAW] = (sync.get_transaction(), conn.dialect, raw)
+    sync.info[_RAW] = (weakref.ref(sync.get_transaction()), conn.dialect, raw)
     return conn.dialect, raw
 
 
