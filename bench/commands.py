@@ -8,7 +8,7 @@ admin runs it, `python -m bot …` in a fresh process with Feishu credentials se
 *could* load) and Python's bytecode cache on (bench.tick.cli_env):
 
     --help, policy check <the shipped policy>, policy show, tasks list, activity list,
-    leave list, ledger export ledger.csv
+    leave list, ledger export ledger.csv, policy diff <the shipped policy> <the same>
 
 Each command runs once with `-X importtime` (untimed: fills the bytecode cache, tells which
 modules it loads), then `rounds` times; reported: the median wall time and CPU time. The
@@ -55,6 +55,7 @@ def commands(tmp: Path) -> dict[str, list[str]]:
         "activity_list": ["activity", "list"],
         "leave_list": ["leave", "list"],
         "ledger_export": ["ledger", "export", str(tmp / "ledger.csv")],
+        "policy_diff": ["policy", "diff", str(SHIPPED_POLICY), str(SHIPPED_POLICY)],
     }
 
 

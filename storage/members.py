@@ -133,50 +133,6 @@ async def save_member(
     return member, previous
 
 
-async def export_team(session: AsyncSession) -> dict:
-    """The team as the TOML team-file structure (departments, members, chats, leave)."""
-    from storage.models import Department, Leave
-
-    stmt = select(Department).where(Department.active).order_by(Department.created_at)
-    departments = [
-        {"key": d.key, "name": d.name, "policy": d.policy_path}
-        for d in (await session.exec(stmt)).all()
-    ]
-
-    members = (
-        await session.exec(
-            select(Member).where(Member.active).order_by(Member.role_key, Member.name)
-        )
-    ).all()
-    leaves = (await session.exec(select(Leave).order_by(Leave.start_date))).all()
-    chats = (await session.exec(select(Chat).where(Chat.active).order_by(Chat.name))).all()
-    out_members = []
-    for m in members:
-        entry: dict = {"open_id": m.open_id, "name": m.name, "role": m.role_key}
-        if departments:
-            entry["department"] = m.department
-        if m.manager_open_id:
-            entry["manager"] = m.manager_open_id
-        if m.is_admin:
-            entry["admin"] = True
-        spans = [
-            [lv.start_date.isoformat(), lv.end_date.isoformat()]
-            for lv in leaves
-            if lv.open_id == m.open_id
-        ]
-        if spans:
-            entry["leave"] = spans
-        out_members.append(entry)
-    out_chats = []
-    for c in chats:
-        chat: dict = {"chat_id": c.chat_id, "name": c.name, "team": c.is_team}
-        if departments:
-            chat["department"] = c.department
-        out_chats.append(chat)
-    out = {"departments": departments} if departments else {}
-    return {**out, "members": out_members, "chats": out_chats}
-
-
 async def names_of(session: AsyncSession, open_ids: set[str]) -> dict[str, str]:
     """open_id -> name, for members past and present (history keeps its names)."""
     ids = {i for i in open_ids if i}

@@ -1,5 +1,5 @@
 """Reads for the commands that read and exit (`dutybot tasks list`, `leave list`, `ledger
-export`, `activity list`), without SQLAlchemy, SQLModel or the models: importing those
+export`, `activity list`, `policy diff`, `policy show --department`, `org export`), without SQLAlchemy, SQLModel or the models: importing those
 costs a process ~0.5 s of CPU, more than these reads.
 
 On SQLite (a plain file URL, the database at the shipped head) the statements run on the
@@ -153,6 +153,14 @@ def policies_from_rows(default, rows: Iterable[tuple[str, str, str, str]]) -> Po
             continue
         departments.append(Department(key, name, policy))
     return Policies(default, tuple(departments))
+
+
+async def department_files(reader: Reader) -> dict[str, str]:
+    """The policy file of every active department, as the last `org sync` recorded it."""
+    rows = await reader.rows(
+        "SELECT key, policy_path FROM departments WHERE active = :active", {"active": True}
+    )
+    return dict(rows)
 
 
 async def all_names(reader: Reader) -> list[tuple[str, str, bool]]:
@@ -368,3 +376,73 @@ async def reports_for_tasks(reader: Reader, task_ids: list[int]) -> dict[int, Re
             report = ReportRow(*values)
             out[report.task_id] = report
     return out
+
+
+async def open_tasks_by_duty(reader: Reader, department: str | None = None) -> dict[str, int]:
+    """Open tasks (open, submitted, rejected) per duty key, of one department or all."""
+    marks, params = _in("status", TaskStatus.OPEN_STATES)
+    sql = f"SELECT duty_key, count(*) FROM tasks WHERE status IN ({marks})"
+    if department is not None:
+        sql += " AND department = :department"
+        params["department"] = department
+    return dict(await reader.rows(sql + " GROUP BY duty_key", params))
+
+
+async def active_members_by_role(reader: Reader, department: str | None = None) -> dict[str, int]:
+    """Active members per role key, of one department or all."""
+    sql, params = "SELECT role_key, count(*) FROM members WHERE active = :active", {"active": True}
+    if department is not None:
+        sql += " AND department = :department"
+        params["department"] = department
+    return dict(await reader.rows(sql + " GROUP BY role_key", params))
+
+
+async def export_team(reader: Reader) -> dict:
+    """The team as the TOML team-file structure (departments, members, chats, leave), for
+    `dutybot org export`."""
+    active = {"active": True}
+    departments = [
+        {"key": key, "name": name, "policy": policy_path}
+        for key, name, policy_path in await reader.rows(
+            "SELECT key, name, policy_path FROM departments WHERE active = :active "
+            "ORDER BY created_at",
+            active,
+        )
+    ]
+    members = await reader.rows(
+        "SELECT open_id, name, role_key, department, manager_open_id, is_admin FROM members "
+        "WHERE active = :active ORDER BY role_key, name",
+        active,
+    )
+    leaves = await reader.rows(
+        "SELECT open_id, start_date, end_date FROM leaves ORDER BY start_date"
+    )
+    chats = await reader.rows(
+        "SELECT chat_id, name, is_team, department FROM chats WHERE active = :active ORDER BY name",
+        active,
+    )
+    out_members = []
+    for open_id, name, role_key, department, manager, is_admin in members:
+        entry: dict = {"open_id": open_id, "name": name, "role": role_key}
+        if departments:
+            entry["department"] = department
+        if manager:
+            entry["manager"] = manager
+        if _bool(is_admin):
+            entry["admin"] = True
+        spans = [
+            [_date(start).isoformat(), _date(end).isoformat()]
+            for who, start, end in leaves
+            if who == open_id
+        ]
+        if spans:
+            entry["leave"] = spans
+        out_members.append(entry)
+    out_chats = []
+    for chat_id, name, is_team, department in chats:
+        chat: dict = {"chat_id": chat_id, "name": name, "team": _bool(is_team)}
+        if departments:
+            chat["department"] = department
+        out_chats.append(chat)
+    out = {"departments": departments} if departments else {}
+    return {**out, "members": out_members, "chats": out_chats}

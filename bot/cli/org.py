@@ -4,7 +4,6 @@ from the Feishu directory (a department and/or a chat; roles from job titles).""
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
 from bot.cli import common
@@ -82,6 +81,8 @@ def cmd_org_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_org_import(args: argparse.Namespace) -> int:
+    import asyncio
+
     from bot.dispatch.context import Ctx, Services
     from bot.domain.directory import plan_import
     from bot.domain.workcalendar import WorkCalendar
@@ -260,16 +261,9 @@ def team_file_text(plan, policy, department: str | None = None) -> str:
 def cmd_org_export(args: argparse.Namespace) -> int:
     import tomli_w
 
-    from storage import db
-    from storage.members import export_team
+    from storage.plain import export_team
 
-    settings = common.settings()
-
-    async def run(engine):
-        async with db.make_session_factory(engine)() as session:
-            return await export_team(session)
-
-    team = common.run_db(settings, run, what="export")
+    team = common.run_reads(common.settings(), export_team, what="export")
     Path(args.file).write_text(
         "# DutyBot team file, exported; edit and load with `dutybot org sync FILE`.\n"
         + tomli_w.dumps(team),

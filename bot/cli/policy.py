@@ -72,17 +72,9 @@ def _team_file_departments(team: str) -> dict[str, str]:
 
 
 def _synced_departments() -> dict[str, str]:
-    from sqlmodel import select
+    from storage.plain import department_files
 
-    from storage import db
-    from storage.models import Department
-
-    async def run(engine):
-        async with db.make_session_factory(engine)() as session:
-            rows = (await session.exec(select(Department).where(Department.active))).all()
-            return {d.key: d.policy_path for d in rows}
-
-    return common.run_db(common.settings(), run)
+    return common.run_reads(common.settings(), department_files)
 
 
 def cmd_policy_show(args: argparse.Namespace) -> int:

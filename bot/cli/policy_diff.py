@@ -53,30 +53,28 @@ def _live_counts(
 ) -> tuple[dict[str, int], dict[str, int], str]:
     """(open tasks per duty, active members per role, where they came from), of one
     department when given."""
-    from sqlalchemy.engine import make_url
-
     from bot.config import redact_url
+    from storage import plain
 
-    url = make_url(settings.database_url)
     where = redact_url(settings.database_url)
     if department:
         where += f", department {department}"
-    if settings.is_sqlite and url.database and url.database != ":memory:":
-        if not Path(url.database).exists():
-            return {}, {}, f"no database at {url.database}: no live tasks to count"
+    path = plain.sqlite_file(settings.database_url)
+    if path is None and settings.is_sqlite:  # an unusual SQLite URL: as SQLAlchemy reads it
+        from sqlalchemy.engine import make_url
 
-    async def run(engine):
-        from sqlmodel.ext.asyncio.session import AsyncSession
+        path = make_url(settings.database_url).database
+        path = None if path == ":memory:" else path
+    if path and not Path(path).exists():
+        return {}, {}, f"no database at {path}: no live tasks to count"
 
-        from storage.policy_impact import active_members_by_role, open_tasks_by_duty
+    async def run(reader):
+        return (
+            await plain.open_tasks_by_duty(reader, department),
+            await plain.active_members_by_role(reader, department),
+        )
 
-        async with AsyncSession(engine) as session:
-            return (
-                await open_tasks_by_duty(session, department),
-                await active_members_by_role(session, department),
-            )
-
-    tasks, members = common.run_db(settings, run, what="count live tasks")
+    tasks, members = common.run_reads(settings, run, what="count live tasks")
     return tasks, members, where
 
 
