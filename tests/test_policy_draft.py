@@ -216,7 +216,9 @@ def test_hr_document_in_word_with_automatic_numbering(tmp_path):
     training = _duty(data, hr, kind="yearly")  # "1月31日前": the 30th, counted from the end
     assert training["due"] == {"kind": "yearly", "month": 1, "day": -2}
     posting = _duty(data, recruiter, kind="sla")
-    assert posting["due"]["hours"] == 48 and posting["inferred"] is True
+    # 2个工作日 = 2 working days of working hours (a weekend does not count)
+    assert (posting["due"]["hours"], posting["due"]["unit"]) == (18, "working")
+    assert posting["inferred"] is True
     onboarding = _duty(data, recruiter, kind="activity")
     assert onboarding["due"]["offset"] == -3 and onboarding["inferred"] is True
     weekly = _duty(data, recruiter, kind="weekly")
@@ -364,13 +366,13 @@ def test_english_job_descriptions_in_plain_text():
     assert roles["Customer Success Manager"]["reports_to"] == head  # "Reporting line: …"
     assert roles["Onboarding Specialist"]["reports_to"] == csm
     review = _duty(data, head, kind="quarterly")
-    assert review["due"] == {"kind": "quarterly", "month": 1, "day": 10, "covers": "previous"}
+    assert review["due"] == {"kind": "quarterly", "month": 1, "workday": 10, "covers": "previous"}
     assert review["name_en"] == "Present the quarterly customer health review"
     assert _duty(data, head, kind="yearly")["due"] == {"kind": "yearly", "month": 1, "day": 15}
     report = _duty(data, csm, kind="monthly")  # "by the 3rd working day of each month"
-    assert report["due"] == {"kind": "monthly", "day": 3, "adjust": "next_workday"}
+    assert report["due"] == {"kind": "monthly", "workday": 3}
     assert _fields(report) == ["Usage", "Open issues", "Renewal risk"]
     assert _duty(data, csm, kind="weekly")["inferred"] is True  # every two weeks
     kickoff = [d for d in data["duties"] if d["role"] == onb and d["due"]["kind"] == "sla"]
-    assert sorted(d["due"]["hours"] for d in kickoff) == [48, 720]
+    assert sorted(d["due"]["hours"] for d in kickoff) == [18, 720]  # 2 working days, 30 days
     assert _duty(data, onb, kind="weekly")["due"]["weekday"] == "mon"

@@ -96,7 +96,27 @@ Y = {"kind": "yearly"}
         ("Hold a retrospective within five working days after the event ends.", {"kind": "activity", "anchor": "end", "offset": 5, "unit": "working"}, False),
         ("新员工入职前3天准备工位", {"kind": "activity", "anchor": "start", "offset": -3}, True),
         # other wordings
-        ("每月第一个工作日提交考勤表", {**M, "day": 1, "adjust": "next_workday"}, False),
+        ("每月第一个工作日提交考勤表", {**M, "workday": 1}, False),
+        ("每月前3个工作日内提交上月考勤", {**M, "workday": 3}, False),
+        ("次月第5个工作日前报送", {**M, "workday": 5, "covers": "previous"}, False),
+        ("每月结束后5个工作日内完成对账", {**M, "workday": 5, "covers": "previous"}, False),
+        ("月结后3个工作日内出具报表", {**M, "workday": 3, "covers": "previous"}, False),
+        ("每季度结束后10个工作日内提交报告", {**Q, "month": 1, "workday": 10, "covers": "previous"}, False),
+        ("年度结束后15个工作日内提交年报", {**Y, "month": 1, "workday": 15, "covers": "previous"}, False),
+        ("Send it within 10 working days after the quarter ends.", {**Q, "month": 1, "workday": 10, "covers": "previous"}, False),
+        ("Reconcile within 5 business days of month end.", {**M, "workday": 5, "covers": "previous"}, False),
+        ("每月第一个工作日发放（遇节假日顺延）", {**M, "workday": 1}, False),
+        ("每月月初5个工作日内提交上月报表", {**M, "workday": 5}, False),
+        ("当月25日前提交下月计划", {**M, "before_day": 25}, False),
+        ("每两个月组织一次盘点", {**M, "day": -1}, True),
+        ("Close the books no later than the 5th business day of the following month.", {**M, "workday": 5, "covers": "previous"}, False),
+        ("每季度最后一个月25日前提交", {**Q, "month": 3, "before_day": 25}, False),
+        ("每季度第二个月10日召开", {**Q, "month": 2, "day": 10}, False),
+        ("每季度结束后一个月内完成", {**Q, "month": 1, "day": -1, "covers": "previous"}, False),
+        ("次年1月15日前提交上年度工作总结", {**Y, "month": 1, "before_day": 15, "covers": "previous"}, False),
+        ("每年度结束后30日内完成审计", {**Y, "month": 1, "day": -2, "covers": "previous"}, False),
+        ("每年11月底前编制预算", {**Y, "month": 11, "day": -1}, False),
+        ("项目验收后10个工作日内提交结项报告", {"kind": "activity", "anchor": "end", "offset": 10, "unit": "working"}, False),
         ("每月10日发放工资（遇节假日顺延）", {**M, "day": 10, "adjust": "next_workday"}, False),
         ("每月上旬完成", {**M, "day": 10}, True),
         ("每两周召开一次项目会", {**W, "weekday": "fri"}, True),
@@ -109,7 +129,17 @@ Y = {"kind": "yearly"}
         ("24小时内回复用户咨询", {"kind": "sla", "hours": 24}, False),
         ("电话留言须在两个小时内回拨", {"kind": "sla", "hours": 2}, False),
         ("在线咨询须在30分钟内响应", {"kind": "sla", "hours": 0.5}, False),
-        ("客户投诉受理后三个工作日内给出处理结果", {"kind": "sla", "hours": 72}, True),
+        # working days of working hours: a weekend does not eat into the three days
+        ("客户投诉受理后三个工作日内给出处理结果", {"kind": "sla", "hours": 27, "unit": "working"}, True),
+        ("Resolve billing disputes within 3 business days.", {"kind": "sla", "hours": 27, "unit": "working"}, True),
+        ("Reply within 2 days.", {"kind": "sla", "hours": 48}, True),
+        ("会议室预订须在4个工作小时内确认", {"kind": "sla", "hours": 4, "unit": "working"}, False),
+        ("Answer tickets within 2 business hours.", {"kind": "sla", "hours": 2, "unit": "working"}, False),
+        ("电话留言须在当天回拨", {"kind": "sla", "hours": 24}, True),
+        ("在线咨询须在30秒内首次响应", {"kind": "sla", "hours": 0.017}, True),
+        ("Answer chats within 20 seconds.", {"kind": "sla", "hours": 0.017}, True),
+        ("Check backups every weekday before 9:30 am.", {"kind": "weekdays", "days": ["mon", "tue", "wed", "thu", "fri"], "adjust": "skip", "time": "09:30"}, False),
+        ("Set up the laptop 2 working days before the start date.", {"kind": "activity", "anchor": "start", "offset": -2, "unit": "working"}, True),
         ("立即反馈至客户关系专员", {"kind": "sla", "hours": 1}, True),
         ("Respond to every ticket within 4 hours.", {"kind": "sla", "hours": 4}, False),
         ("Resolve urgent incidents within 30 minutes.", {"kind": "sla", "hours": 0.5}, False),
@@ -127,6 +157,12 @@ def test_time_expressions(text, due, guessed):
 )  # fmt: skip
 def test_no_time_stated(text):
     assert _dues(text) == []
+
+
+def test_two_days_a_month_are_two_duties():
+    assert _dues("每月10日、25日前提交考勤表") == [{**M, "before_day": 10}, {**M, "before_day": 25}]
+    assert _dues("每月5日和20日发放") == [{**M, "day": 5}, {**M, "day": 20}]
+    assert _guessed("每月5日和20日发放")
 
 
 def test_several_expressions_in_one_sentence():

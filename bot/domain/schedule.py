@@ -21,8 +21,9 @@ weekdays     one day        ``"2026-11-26"`` (only the listed weekdays)
 * monthly / quarterly / yearly: ``covers`` says which period the task is about relative
   to the period it is *due in* ("previous": the report on November is due in December).
   ``day = N`` is day N of the due month (negative: counted from its end, -1 = last day),
-  ``before_day = N`` is day N-1; for quarterly/yearly the month is ``month`` of the due
-  quarter/year. ``before_start`` is the last day before the covered period starts.
+  ``before_day = N`` is day N-1, ``workday = N`` the Nth working day counted from the
+  1st (past the month's end if it has fewer); for quarterly/yearly the month is ``month``
+  of the due quarter/year. ``before_start`` is the last day before the covered period starts.
 
 Then ``adjust`` moves a due date that is not a working day: ``previous_workday`` /
 ``next_workday`` / ``none``; ``skip`` (weekdays only) drops the occurrence. Two guards keep
@@ -111,7 +112,9 @@ def _month_day(y: int, m: int, day: int) -> date:
     return date(y, m, day)
 
 
-def _rule_day(y: int, m: int, rule: DueRule) -> date:
+def _rule_day(y: int, m: int, rule: DueRule, cal: WorkCalendar) -> date:
+    if rule.workday is not None:
+        return cal.add_workdays(date(y, m, 1) - timedelta(days=1), rule.workday)
     if rule.before_day is not None:
         return date(y, m, rule.before_day) - timedelta(days=1)
     assert rule.day is not None
@@ -179,7 +182,7 @@ def _labels(kind: str, idx: int) -> tuple[str, str]:
     )
 
 
-def _raw_due_date(rule: DueRule, idx: int) -> date | None:
+def _raw_due_date(rule: DueRule, idx: int, cal: WorkCalendar) -> date | None:
     """The due date of period ``idx`` before adjustment, or None if no occurrence."""
     kind = rule.kind
     start, _ = _period_bounds(kind, idx)
@@ -193,12 +196,12 @@ def _raw_due_date(rule: DueRule, idx: int) -> date | None:
     due_idx = idx + _COVERS_SHIFT[rule.covers]
     if kind == "monthly":
         y, m0 = divmod(due_idx, 12)
-        return _rule_day(y, m0 + 1, rule)
+        return _rule_day(y, m0 + 1, rule, cal)
     if kind == "quarterly":
         y, q0 = divmod(due_idx, 4)
-        return _rule_day(y, q0 * 3 + (rule.month or 1), rule)
+        return _rule_day(y, q0 * 3 + (rule.month or 1), rule, cal)
     # yearly
-    return _rule_day(due_idx, rule.month or 1, rule)
+    return _rule_day(due_idx, rule.month or 1, rule, cal)
 
 
 def _days_back(last: date, first: date):
@@ -209,7 +212,7 @@ def _days_back(last: date, first: date):
 
 
 def _occurrence(rule: DueRule, idx: int, tz: tzinfo, cal: WorkCalendar) -> Occurrence | None:
-    raw = _raw_due_date(rule, idx)
+    raw = _raw_due_date(rule, idx, cal)
     if raw is None:
         return None
     if rule.adjust == "skip" and not cal.is_workday(raw):

@@ -390,7 +390,8 @@ def _due(spec: Any, default_time: time) -> DueRule:
             unit=spec.unit,
         )
     # monthly / quarterly / yearly
-    adjust = spec.adjust or "previous_workday"
+    # the Nth working day is one already: nothing to move
+    adjust = "none" if spec.workday is not None else spec.adjust or "previous_workday"
     if spec.before_start:
         return DueRule(kind=spec.kind, time=t, adjust=adjust, before_start=True)
     return DueRule(
@@ -399,6 +400,7 @@ def _due(spec: Any, default_time: time) -> DueRule:
         adjust=adjust,
         day=spec.day,
         before_day=spec.before_day,
+        workday=spec.workday,
         month=getattr(spec, "month", None),
         covers=spec.covers or "current",
     )

@@ -264,11 +264,12 @@ class DueRule:
 
     * weekly: ``weekday`` (0 = Monday)
     * weekdays: ``days`` (sorted weekday numbers)
-    * monthly: exactly one of ``day`` / ``before_day`` / ``before_start``; ``covers``
-    * quarterly: ``month`` (1..3, month in the quarter) with ``day`` / ``before_day``,
-      or ``before_start``; ``covers``
-    * yearly: ``month`` (1..12) with ``day`` / ``before_day``, or ``before_start``;
-      ``covers``
+    * monthly: exactly one of ``day`` / ``before_day`` / ``workday`` (the Nth working
+      day of the month) / ``before_start``; ``covers``
+    * quarterly: ``month`` (1..3, month in the quarter) with ``day`` / ``before_day`` /
+      ``workday``, or ``before_start``; ``covers``
+    * yearly: ``month`` (1..12) with ``day`` / ``before_day`` / ``workday``, or
+      ``before_start``; ``covers``
     * activity: ``anchor`` ("start"/"end"), ``offset``, ``unit`` ("calendar"/"working")
     * sla: ``hours``, optional ``trigger`` (a ``Trigger`` key), ``unit`` ("calendar": clock
       hours, nights and holidays included; "working": only hours within the policy's working
@@ -285,6 +286,7 @@ class DueRule:
     days: tuple[int, ...] = ()
     day: int | None = None
     before_day: int | None = None
+    workday: int | None = None
     before_start: bool = False
     month: int | None = None
     covers: str = "current"
@@ -320,6 +322,8 @@ class DueRule:
                     out["day"] = self.day
                 if self.before_day is not None:
                     out["before_day"] = self.before_day
+                if self.workday is not None:
+                    out["workday"] = self.workday
                 out["covers"] = self.covers
         elif k == "activity":
             out.update({"anchor": self.anchor, "offset": self.offset, "unit": self.unit})
@@ -332,7 +336,7 @@ class DueRule:
                 out["unit"] = "working"
         if k != "sla":
             out["time"] = hhmm(self.time)
-            if not (k == "activity" and self.unit == "working"):
+            if not (k == "activity" and self.unit == "working") and self.workday is None:
                 out["adjust"] = self.adjust
         return out
 

@@ -264,19 +264,22 @@ def _day(v: int) -> int:
 class _CalendarDue(_Due):
     day: Annotated[int, AfterValidator(_day)] | None = None
     before_day: Annotated[int, in_range(2, 28)] | None = None
+    workday: Annotated[int, in_range(1, 23)] | None = None  # the Nth working day
     before_start: bool = False
     covers: Annotated[str, one_of("covers", COVERS)] | None = None
     adjust: CalendarAdjust | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> _CalendarDue:
-        chosen = [k for k in ("day", "before_day") if getattr(self, k) is not None]
+        chosen = [k for k in ("day", "before_day", "workday") if getattr(self, k) is not None]
         if self.before_start:
             chosen.append("before_start")
         wrong = []
         if len(chosen) != 1:
             got = ", ".join(chosen) or "none"
-            wrong.append(f"set exactly one of day, before_day, before_start = true (got {got})")
+            wrong.append(
+                f"set exactly one of day, before_day, workday, before_start = true (got {got})"
+            )
         if self.before_start:
             wrong += [
                 f"{k} is not allowed with before_start = true"
@@ -284,7 +287,9 @@ class _CalendarDue(_Due):
                 if getattr(self, k, None) is not None
             ]
         elif self.kind != "monthly" and getattr(self, "month", None) is None:
-            wrong.append("month is missing (required with day or before_day)")
+            wrong.append("month is missing (required with day, before_day or workday)")
+        if self.workday is not None and self.adjust is not None:
+            wrong.append("adjust has no effect with workday (the date is a working day)")
         if wrong:
             raise problem("; ".join(wrong))
         return self

@@ -110,6 +110,15 @@ _CALENDAR_WORDING: dict[tuple[str, str], tuple[str, str]] = {
         "每年{m}月倒数第{back}天",
     ),
     ("yearly", "day"): ("every year on {month} {n}", "每年{m}月{n}日"),
+    ("monthly", "workday"): ("on the {nth} working day of each month", "每月第{n}个工作日"),
+    ("quarterly", "workday"): (
+        "on the {nth} working day of the {mth} month of each quarter",
+        "每季度第{m}个月第{n}个工作日",
+    ),
+    ("yearly", "workday"): (
+        "on the {nth} working day of {month} each year",
+        "每年{m}月第{n}个工作日",
+    ),
 }
 
 
@@ -119,11 +128,12 @@ def _describe_calendar(rule: DueRule, en: bool) -> str:
         unit_en = {"monthly": "month", "quarterly": "quarter", "yearly": "year"}[k]
         unit_zh = {"monthly": "月", "quarterly": "季度", "yearly": "年"}[k]
         return f"before each {unit_en} starts" if en else f"每{unit_zh}开始前"
-    n = rule.before_day if rule.before_day is not None else rule.day
-    assert n is not None
+    n = next(v for v in (rule.before_day, rule.workday, rule.day) if v is not None)
     m = rule.month or 1
     if rule.before_day is not None:
         form = "before"
+    elif rule.workday is not None:
+        form = "workday"
     elif k == "quarterly" and m == 3 and n == -1:
         return "on the last day of each quarter" if en else "每季度最后一天"
     else:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.domain.policy_draft import naming
-from bot.domain.policy_draft.cadence import Timing, find_timings
+from bot.domain.policy_draft.cadence import find_timings
+from bot.domain.policy_draft.duty_names import clean_name, duty_name, key_en
 from bot.domain.policy_draft.fields import (
     REPORT_WORDS,
     Contents,
@@ -34,6 +35,7 @@ class DraftRole:
     described: bool = True
     rank: int = 9
     superior_text: str = ""
+    key_en: str = ""  # the English its key is made from (no pinyin where possible)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class DraftDuty:
 class Untimed:
     role: str
     clause: str
+    kpis: Contents | None = None  # thresholds it states, for a report of the role
 
 
 @dataclass
@@ -69,9 +72,11 @@ class Draft:
     untimed: list[Untimed]
     notes: list[str] = field(default_factory=list)
     triggers: list[DraftTrigger] = field(default_factory=list)  # what starts SLA duties
+    approval_window: int | None = None  # working days; None: the format's default
+    approval_notes: list[str] = field(default_factory=list)
 
     def review_items(self) -> list[str]:
-        out = list(self.notes)
+        out = self.notes + self.approval_notes
         for r in self.roles:
             out += [f"role {r.key}: {n}" for n in r.notes]
         for d in self.duties:
@@ -128,6 +133,7 @@ _APPROVER = [
         r"(?:提交|报送|报|呈报|上报|交|提交给|提交至|提交予|报给)\s*(?:给|至|予)?\s*([^\s，。；,;、]{2,12}?)\s*(?:审批|审核|批准|确认|备案|审阅|$|[，。；,;])"
     ),
     re.compile(r"经\s*([^\s，。；,;、]{2,12}?)\s*(?:审批|审核|批准|确认|同意)"),
+    re.compile(r"[向给]\s*([^\s，。；,;、]{2,12}?)\s*(?:提交|报送|上报|呈报|汇报|递交)"),
     re.compile(
         r"\b(?:submit(?:ted)?|send|sent|report(?:ed)?)\b[^.;]{0,40}?\bto\s+(?:the\s+)?([A-Za-z][A-Za-z &-]{1,40}?)(?=[,.;()]|\s+(?:for|by|on|within|before|every|each)\b|$)",
         re.I,
@@ -187,8 +193,14 @@ def build(outline: Outline) -> Draft:
     for sec, role in zip(outline.roles, roles, strict=True):
         for text in sec.intro:
             for s in sentences(text):
-                for d in _duties_from_sentence(s, "", role, roles, en_doc, duty_keys, single=False):
-                    duties.append(d)
+                found = _duties_from_sentence(s, "", role, roles, en_doc, duty_keys, single=False)
+                duties += found
+                kpis = Contents()
+                if not found:  # "考核指标：一次解决率不低于85%": a standard of the role
+                    thresholds(normalise(s), kpis, en_doc)
+                if kpis.kpis:
+                    note = "  [KPI: " + "; ".join(k.label_zh for k in kpis.kpis) + "]"
+                    untimed.append(Untimed(role.key, s + note, kpis))
         for item in sec.items:
             title, body = _title(item.text)
             if not body:
@@ -196,8 +208,9 @@ def build(outline: Outline) -> Draft:
             sents = sentences(body)
             timed = [(s, find_timings(normalise(s))) for s in sents]
             n_timings = sum(len(t) for _, t in timed)
-            if not n_timings and len(title or body) <= 12 and len(sents) == 1 and not title:
-                continue  # a sub-heading ("Duties", "日常工作")
+            short = len(title or body) <= 12 and len(sents) == 1 and not title
+            if not n_timings and short and not re.search(r"\d", body):
+                continue  # a sub-heading ("Duties", "日常工作"), not a standard ("回款率≥95%")
             item_duties: list[DraftDuty] = []
             for k, (s, tims) in enumerate(timed):
                 clause = f"{title}：{s}" if title and k == 0 and not en_doc else s
@@ -226,17 +239,115 @@ def build(outline: Outline) -> Draft:
                     thresholds(normalise(s), kpis, en_doc)
                     if kpis.kpis:  # worth keeping when a due rule is added by hand
                         clause += "  [KPI: " + "; ".join(k.label_zh for k in kpis.kpis) + "]"
-                    untimed.append(Untimed(role.key, clause))
+                    untimed.append(Untimed(role.key, clause, kpis if kpis.kpis else None))
             duties += item_duties
     if not en_doc:
         title_en, complete = naming.translate(outline.title)
     else:
         title_en, complete = outline.title, True
     draft = Draft(outline.title, title_en, en_doc, roles, duties, untimed)
-    draft.triggers = draft_triggers(duties)
+    draft.untimed = [u for u in untimed if not _kpis_to_report(u, duties)]
+    draft.duties = _approval_deadlines(draft)
+    draft.triggers = draft_triggers(draft.duties)
     if not complete:
         draft.notes.append("policy name_en is partly pinyin: translate it")
     return draft
+
+
+def _kpis_to_report(u: Untimed, duties: list[DraftDuty]) -> bool:
+    """A standard stated apart from the duties ("考核标准：回款率达到95%以上") joins the role's
+    duty about the same thing (上月回款情况): True if every threshold found one."""
+    if u.kpis is None:
+        return False
+    targets = []
+    for k in u.kpis.kpis:
+        label = next(f for f in u.kpis.fields if f.key == k.numerator).label_zh
+        stem = re.sub(r"(?:率|额|数|量|\s+rate|\s+ratio)$", "", label.lower()).strip()
+        found = [
+            d
+            for d in duties
+            if d.role == u.role
+            and d.due["kind"] != "sla"
+            and len(stem) >= 2
+            and stem in f"{d.name_zh} {d.name_en}".lower()
+        ]
+        if len(found) != 1:
+            return False
+        targets.append((k, found[0]))
+    for k, d in targets:
+        if d.contents is None:
+            d.contents = Contents()
+        d.contents.fields = [f for f in d.contents.fields if f.key != "summary"]
+        for f in u.kpis.fields:
+            if f.key in (k.numerator, k.denominator) and all(
+                f.key != g.key for g in d.contents.fields
+            ):
+                d.contents.fields.append(f)
+        d.contents.kpis.append(k)
+        d.notes.append(f"KPI '{k.label_zh}' taken from '{_short(u.clause.split('  [KPI')[0], 30)}'")
+    return True
+
+
+# "审批招聘专员…提交的各项报告，收到后2个工作日内完成审批": approving the department's reports
+# is DutyBot's approval flow, and its deadline is [policy] approval_window_workdays (the
+# approver is asked again, then their manager told), not a duty started from chat
+_APPROVES = re.compile(r"审批|审核|批复|审阅|批准|\bapprov|\bsign[- ]off", re.I)
+_OF_REPORTS = re.compile(
+    r"报告|报表|周报|月报|季报|年报|总结|计划|方案|\breports?\b|\bplans?\b|\bsummar", re.I
+)
+_WORKDAYS = re.compile(r"(\d{1,2})\s*个?工作日|(\d{1,2})\s+(?:working|business)\s+days?", re.I)
+
+
+def _approval_deadlines(draft: Draft) -> list[DraftDuty]:
+    """The duties left once approval deadlines are taken out as the approval window."""
+    windows: list[int] = []
+    by_key = {r.key: r for r in draft.roles}
+    approving: set[str] = set()  # clauses; "approve the weekly reports …" drafts no weekly duty
+    for d in draft.duties:
+        text = normalise(d.clause)
+        if not (d.due["kind"] == "sla" and _APPROVES.search(text) and _OF_REPORTS.search(text)):
+            continue
+        if d.clause in approving:
+            continue
+        approving.add(d.clause)
+        m = _WORKDAYS.search(text)
+        days = int(m.group(1) or m.group(2)) if m else -(-int(d.due["hours"]) // 24)
+        days = min(max(days, 1), 60)
+        windows.append(days)
+        how = "" if m else f" ({d.due['hours']:g} hours read as {days} working day(s))"
+        draft.approval_notes.append(
+            f"role {d.role}: '{_short(d.clause, 40)}' drafted as approval_window_workdays = "
+            f"{days}{how}: a report waiting that long is sent to the approver again, then "
+            "their manager is told; no duty of its own"
+        )
+        approver = by_key.get(d.role)
+        if approver is not None:
+            _confirm_approver(draft, approver, text)
+    if windows:
+        draft.approval_window = min(windows)
+        if len(set(windows)) > 1:
+            draft.approval_notes.append(
+                f"approval deadlines differ ({sorted(set(windows))} working days): the "
+                "shortest is the policy's approval window"
+            )
+    return [d for d in draft.duties if d.clause not in approving]
+
+
+def _confirm_approver(draft: Draft, approver: DraftRole, text: str) -> None:
+    """Roles the approval sentence names ("审批招聘专员、培训专员提交的…") report to the
+    approver: what was guessed from the job titles is now stated."""
+    for r in draft.roles:
+        names = [r.name_zh, r.name_en] if r.name_en else [r.name_zh]
+        if r is approver or not any(n and n.lower() in text.lower() for n in names):
+            continue
+        guessed = [n for n in r.notes if n.startswith("reports_to '")]
+        if r.reports_to and not guessed and r.reports_to != approver.key:
+            continue  # stated elsewhere: leave it
+        r.reports_to = approver.key
+        r.notes = [n for n in r.notes if n not in guessed]
+        for d in draft.duties:
+            if d.role == r.key and d.approver_role is None:
+                d.notes = [n for n in d.notes if not n.startswith("approver")]
 
 
 def _role(sec: RoleSection) -> DraftRole:
@@ -250,7 +361,8 @@ def _role(sec: RoleSection) -> DraftRole:
     if not sec.described:
         notes.append("named in the overview but never described: no duties drafted")
     return DraftRole(key, sec.name_zh, name_en, notes=notes, described=sec.described,
-                     rank=_rank(sec.name_zh + " " + name_en))  # fmt: skip
+                     rank=_rank(sec.name_zh + " " + name_en),
+                     key_en=sec.name_en or naming.key_text(sec.name_zh))  # fmt: skip
 
 
 _SHORT = {"representative": "rep", "administrator": "admin", "department": "dept"}
@@ -260,13 +372,13 @@ _GENERIC = ("specialist", "officer", "staff", "and", "of", "the")
 def _assign_role_keys(roles: list[DraftRole]) -> None:
     """Keys from English names, without the department word most of them start with:
     销售总监 / 销售经理 / 销售代表 -> director / manager / rep."""
-    firsts = [naming.slug(r.name_en, 80).split("_")[0] for r in roles]
+    firsts = [naming.slug(r.key_en, 80).split("_")[0] for r in roles]
     common = max(set(firsts), key=firsts.count) if firsts else ""
     shared = firsts.count(common)
     drop = common if shared >= 2 and (shared * 2 >= len(roles) or shared >= 3) else ""
     taken: set[str] = set()
     for r in roles:
-        words = naming.slug(r.name_en, 80).split("_")
+        words = naming.slug(r.key_en, 80).split("_")
         if drop and len(words) > 1 and words[0] == drop:
             words = words[1:]
         r.key = naming.unique(_role_key(" ".join(words), taken), taken, ROLE_KEY_MAX)
@@ -339,14 +451,20 @@ def _attach_kpis(sentence: str, duty: DraftDuty, en_doc: bool) -> bool:
         duty.contents = Contents()
         duty.notes.append("approver taken from the hierarchy (the role it reports to)")
     for f in found.fields:
-        if all(f.key != g.key for g in duty.contents.fields):
+        same = [g for g in duty.contents.fields if g.key == f.key]
+        if not same:
             duty.contents.fields.append(f)
+        elif same[0].type in ("longtext", "text"):  # "Uptime must be at least 99.5%."
+            same[0].type, same[0].unit = f.type, f.unit
     duty.contents.kpis += [k for k in found.kpis if all(k.key != o.key for o in duty.contents.kpis)]
     return True
 
 
 # "方案审批" approves someone else's report: done by clicking, not by reporting
-_APPROVING = re.compile(r"(?:审批|审核|批准|approval|approve|sign-off)$", re.I)
+_APPROVING = re.compile(
+    r"(?:审批|审核|批准|approval|approve|sign-off)$|^(?:审批|审核|审阅|复核|批准)|^(?:approve|review|sign off)\b",
+    re.I,
+)
 
 _NEXT = {
     "monthly": re.compile(r"下[一1]?个?月|next month|following month|coming month", re.I),
@@ -373,14 +491,19 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
     norm = normalise(sentence)
     timings = find_timings(norm)
     out: list[DraftDuty] = []
-    for t in timings:
+    for i, t in enumerate(timings):
         book = re.search(r"《([^》]{2,30})》", norm)
         if book:
             name = book.group(1)
         elif single and title:
             name = title
         else:
-            name = t.name or _name(norm, t, title, en_doc)
+            since = (timings[i - 1].end if i else 0) if len(timings) > 1 else None
+            name = t.name or duty_name(norm, t, title, en_doc, since)
+            if not en_doc and len(name) <= 2 and t is not timings[0]:
+                # "故障须在15分钟内响应，4小时内恢复": the second duty has the same subject
+                subject = clean_name(norm[: timings[0].start], en_doc)
+                name = subject + name if len(subject) >= 2 else name
         name_en, notes = name, list(t.notes)
         if not en_doc:
             name_en, complete = naming.translate(name)
@@ -388,7 +511,7 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
                 notes.append(f"name_en '{name_en}' is partly pinyin: translate it")
         name_en = name_en[:1].upper() + name_en[1:]
         key = naming.unique(
-            f"{role.key}.{naming.slug(name_en, DUTY_KEY_MAX - len(role.key) - 1)}",
+            f"{role.key}.{naming.slug(key_en(name_en) if en_doc else name, DUTY_KEY_MAX - len(role.key) - 1)}",
             keys,
             DUTY_KEY_MAX,
         )
@@ -408,67 +531,6 @@ def _duties_from_sentence(sentence: str, title: str, role: DraftRole, roles: lis
     return out
 
 
-def _name(norm: str, t: Timing, title: str, en_doc: bool) -> str:
-    book = re.search(r"《([^》]{2,30})》", norm)
-    if book:
-        return book.group(1)
-    bounds = [0] + [m.end() for m in re.finditer(r"[，,；;()（）]", norm)] + [len(norm) + 1]
-    parts = [(bounds[i], norm[bounds[i] : bounds[i + 1] - 1]) for i in range(len(bounds) - 1)]
-    idx = next((i for i, (s, p) in enumerate(parts) if s <= t.start < s + len(p) + 1), 0)
-    order = [idx] + list(range(idx + 1, len(parts))) + list(range(idx - 1, -1, -1))
-    for i in order:
-        s, p = parts[i]
-        p = p.replace(t.text, " ") if i == idx else p
-        p = _clean_name(p, en_doc)
-        if _long_enough(p, en_doc):
-            if not en_doc and len(p) < 4 and title:
-                return f"{title}·{p}"
-            return p
-    return title or ("Duty" if en_doc else "职责")
-
-
-_FILLER_ZH = re.compile(
-    r"^(?:如|例如|并|且|需|须|应|要|于|及时|按时|负责|前|后|内|之前|之内|以内|完成后|"
-    r"下班前|上午|下午|中午|前|之前|的|对|将|由|向|一次|次|1次|每个?月|每周|每季度?|每年|每日|每天|"
-    r"提交|输出|编制|完成|召开|组织|制定|撰写|形成|出具|上报|报送|填写)+"
-)
-_NOISE_ZH = re.compile(
-    r"(?:须|需|应|要|必须)?(?:在|于)(?=\s|$)|(?:须|需|应|必须)(?:在|于)|"
-    r"(?:上午|下午|晚上|中午)?\d{1,2}(?::\d{2}|点\d{0,2}分?|点半)(?:之?前)?|下班前"
-)
-_FILLER_EN = re.compile(
-    r"^(?:\s*(?:by|before|on|and|to|must|should|shall|will|also|then|the|a|an|at|"
-    r"\d{1,2}(?::\d{2})?\s*(?:am|pm)?|e\.g\.)\b\s*)+",
-    re.I,
-)
-
-
-def _clean_name(p: str, en_doc: bool) -> str:
-    p = p.strip(" 　.。,，")
-    if en_doc:
-        p = re.split(
-            r"\s+(?:including|covering|with|listing|so that|in order to|after|before|within|"
-            r"no later than|by|every|each)\b",
-            p,
-        )[0]
-        p = _FILLER_EN.sub("", p).strip(" .,")
-        p = " ".join(p.split()[:8])
-        p = re.sub(
-            r"(?:\s+(?:to|the|a|an|of|for|on|at|in|and|annually|monthly|weekly|daily))+$", "", p
-        )
-        return p[:1].upper() + p[1:]
-    p = _NOISE_ZH.sub("", p)
-    p = _FILLER_ZH.sub("", p.replace(" ", ""))
-    p = re.sub(r"(?:前|之前|以内|内)$", "", p)
-    return p[:20]
-
-
-def _long_enough(p: str, en_doc: bool) -> bool:
-    if en_doc:
-        return len(re.findall(r"[A-Za-z]{2,}", p)) >= 2
-    return len(re.findall(r"[\u4e00-\u9fffA-Za-z]", p)) >= 2
-
-
 def _report(
     duty: DraftDuty, norm: str, role: DraftRole, roles: list[DraftRole], en_doc: bool
 ) -> None:
@@ -477,8 +539,14 @@ def _report(
         contents.field_for(label, en_doc, hint)
     thresholds(norm, contents, en_doc)
     is_report = bool(contents.fields) or bool(REPORT_WORDS.search(duty.name_zh + " " + norm))
-    if duty.due["kind"] == "sla" and not contents.fields:
-        is_report = False  # an answer within N hours is done, not reported
+    if duty.due["kind"] == "sla" and (
+        not contents.fields or len(contents.fields) == len(contents.kpis)
+    ):
+        # an answer within N hours is done, not reported; a rate stated with it
+        # ("当天解决率不低于90%") is checked in a periodic report, not on every request
+        for k in contents.kpis:
+            duty.notes.append(f"KPI '{k.label_zh}' is not checked per request: add it to a report")
+        is_report = False
     if not is_report:
         return
     if not contents.fields:
@@ -489,7 +557,8 @@ def _report(
     if contents.notes:
         pass
     duty.contents = contents
-    if duty.due["kind"] == "monthly" and 0 < duty.due.get("before_day", 0) <= 15:
+    day = duty.due.get("before_day") or duty.due.get("day") or 0
+    if duty.due["kind"] == "monthly" and 0 < day <= 15:  # "by the 5th": on last month
         if re.search(r"报告|月报|报表|总结|report|summary", duty.name_zh + norm, re.I):
             duty.due.setdefault("covers", "previous")
     approver = None
@@ -502,13 +571,15 @@ def _report(
                 break
             if _OUTSIDE.search(cand):
                 approver = ""
+                if not role.reports_to and not role.reports_to_label:
+                    role.reports_to_label = cand  # "每月5日前向总经理提交…": its superior
                 break
         if approver is not None:
             break
     if approver is None:
         if role.reports_to:
             duty.notes.append("approver taken from the hierarchy (the role it reports to)")
-        else:
+        elif not role.reports_to_label:  # a stated superior outside approves: not a guess
             duty.notes.append("approver: outside the department (no superior role found)")
     else:
         duty.approver_role = approver  # stated in the text, even when it is the default

@@ -14,9 +14,9 @@ from typing import Any
 from bot.domain.policy_draft import naming
 
 REPORT_WORDS = re.compile(
-    r"报告|报表|周报|月报|季报|年报|日报|总结|方案|计划|规划|复盘|分析|汇总|清单|纪要|台账|《|预算|"
+    r"报告|报表|周报|月报|季报|年报|日报|总结|方案|计划|规划|复盘|分析|汇总|清单|纪要|台账|统计|《|预算|"
     r"\breports?\b|\bsummar(?:y|ies)\b|\bplans?\b|\breviews?\b|\banalys[ie]s\b|\bminutes\b|"
-    r"\bproposals?\b|\bbudgets?\b|\bforecasts?\b|\bretrospectives?\b|\bchecklists?\b",
+    r"\bproposals?\b|\bbudgets?\b|\bforecasts?\b|\bretrospectives?\b|\bchecklists?\b|\bstatistics\b|\bstats\b",
     re.I,
 )
 _LIST_VERB = re.compile(
@@ -25,22 +25,24 @@ _LIST_VERB = re.compile(
     re.I,
 )
 _FIELD_TYPES = [
-    (re.compile(r"率|占比|比例|百分比|\brate\b|\bratio\b|\bshare\b|%", re.I), "percent"),
+    (re.compile(r"率|占比|比例|百分比|\brate\b|\bratio\b|\bshare\b|\bmargin\b|%", re.I), "percent"),
     (
         re.compile(
-            r"金额|费用|支出|预算|成本|收入|销售额|回款额|花费|开支|\bamount\b|\bcost\b|\bspend|"
-            r"\bbudget\b|\brevenue\b|\bexpenses?\b",
+            r"金额|费用|支出|预算|成本|收入|销售额|回款额|花费|开支|余额(?!表|调节)|利润(?!表)|营收|费$|\bamount\b|\bcost\b|"
+            r"\bspend|\bbudget\b|\brevenue\b|\bexpenses?\b|\bbalance\b|\bprofit\b|\bcollections\b",
             re.I,
         ),
         "money",
     ),
     (
         re.compile(
-            r"人数|数量|次数|件数|个数|单数|场次|\bnumber of\b|\bcount\b|\bheadcount\b", re.I
+            r"人数|数量|次数|件数|个数|单数|场次|[客户单件人次]数$|\bnumber of\b|\bcount\b|\bheadcount\b|"
+            r"\b(?:deals|opportunities|leads|attendees|participants|visits|tickets|incidents)\b",
+            re.I,
         ),
         "integer",
     ),
-    (re.compile(r"时长|小时数|时效|\bhours\b|\bdays\b", re.I), "number"),
+    (re.compile(r"时长|小时数|时效|天数|\bhours\b|\bdays\b", re.I), "number"),
     (re.compile(r"日期|\bdate\b", re.I), "date"),
 ]
 
@@ -76,12 +78,12 @@ class Contents:
     def field_for(self, label: str, en_doc: bool, hint: str = "") -> Field:
         label = label.strip()
         for f in self.fields:
-            if f.label_zh == label:
+            if f.label_zh == label or (en_doc and f.label_zh.lower() == label.lower()):
                 return f
         if en_doc:
             label = label[:1].upper() + label[1:]
         en = label if en_doc else naming.translate(label)[0]
-        key = naming.unique(naming.slug(en or label, 30), {f.key for f in self.fields}, 30)
+        key = naming.unique(naming.slug(label, 30), {f.key for f in self.fields}, 30)
         ftype = next((t for p, t in _FIELD_TYPES if p.search(label)), "longtext")
         f = Field(key, ftype, label, en[:1].upper() + en[1:] if en else label, hint)
         self.fields.append(f)
@@ -108,6 +110,13 @@ def listed_items(text: str) -> list[tuple[str, str]]:
     if not REPORT_WORDS.search(text):
         return []
     found: list[tuple[str, str]] = []
+    # "月度财务报表（资产负债表、利润表、现金流量表）": the brackets list what it holds
+    for m in re.finditer(rf"(?:{REPORT_WORDS.pattern})[（(]([^()（）]{{4,80}})[)）]", text, re.I):
+        inner = m.group(1).strip()
+        if not _LIST_VERB.search(inner) and not re.match(r"如|例如|比如|e\.g", inner, re.I):
+            items = _split_list(inner)
+            if len(items) >= 2 and not any(_PARTICIPANTS.search(i[0]) for i in items):
+                found += [i for i in items if all(i[0] != f[0] for f in found)]
     for m in _LIST_VERB.finditer(text):
         tail = text[m.end() :]
         # a list inside brackets ends at its closing bracket; otherwise at a clause break
@@ -260,6 +269,7 @@ def thresholds(text: str, contents: Contents, en_doc: bool) -> None:
         _add_kpi(
             contents, metric, _op(word, after), float(value), unit or "", denom, en_doc, m.group(0)
         )
+    budget_limits(text, contents, en_doc)
     for m in _KPI_EN.finditer(text) if en_doc else ():
         metric, word, value, unit, denom = m.groups()
         metric = re.sub(
@@ -274,10 +284,46 @@ def thresholds(text: str, contents: Contents, en_doc: bool) -> None:
         )
 
 
+# "培训费用（不得超过预算）", "活动支出不超出预算", "spend must not exceed the budget": the
+# same check as "≤ 100% of budget", with a budget field to fill in
+_BUDGET_ZH = re.compile(
+    r"([\u4e00-\u9fff]{2,8}?)\s*[（(]?\s*(?:须|需|应|要|必须)?\s*(?:控制在|"
+    r"(?:不得|不能|不可|不应|不要|严禁|禁止|不)?\s*(?:超过|超出|超支|高于|突破))\s*"
+    r"(?:年度|项目|活动|培训|部门|批准的?|审批的?)?\s*预算(?:金额|额度)?(?:范围)?(?:内|以内|之内)?"
+    r"(?!\s*的?\s*\d)"
+)
+_BUDGET_EN = re.compile(
+    r"\b([a-z][a-z -]{2,30}?)\s+(?:must |should |shall |to |will )?(?:not exceed|not go over|"
+    r"stays? within|kept within|be within|within|no more than|not be over|not be above)\s+"
+    r"(?:the\s+|its\s+|their\s+)?(?:approved\s+|allocated\s+|agreed\s+)?budget\b(?!\s*\d)",
+    re.I,
+)
+_SPEND = re.compile(r"费|支出|成本|花费|开支|金额|spend|cost|expens", re.I)
+
+
+def budget_limits(text: str, c: Contents, en_doc: bool) -> None:
+    """A spend that must stay within a budget, stated without a figure: spend / budget <= 100%."""
+    for m in (_BUDGET_EN if en_doc else _BUDGET_ZH).finditer(text):
+        metric = m.group(1).strip()
+        if not en_doc:
+            metric = _LEAD_WORD.sub("", _LEAD_METRIC.sub("", metric)).strip()
+        else:
+            metric = re.sub(r"^(?:ensure|keep|with|a|an|the|and|total)\s+", "", metric, flags=re.I)
+        if len(metric) < 2 or not _SPEND.search(metric):
+            metric = "Actual spend" if en_doc else "实际支出"
+        if any(k.numerator == c.field_for(metric, en_doc).key for k in c.kpis):
+            continue
+        _add_kpi(c, metric, "<=", 100, "%", "Budget" if en_doc else "预算", en_doc, m.group(0))
+
+
 def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: str | None,
              en_doc: bool, source: str) -> None:  # fmt: skip
     if any(k.label_zh == metric for k in c.kpis):
         return
+    # "质检合格率（合格率不低于95%）": the threshold names the listed field for short
+    metric = next(
+        (f.label_zh for f in c.fields if len(metric) >= 2 and f.label_zh.endswith(metric)), metric
+    )
     kpi: dict[str, Any]
     if denom and unit == "%":
         num = c.field_for(metric, en_doc)
@@ -289,11 +335,11 @@ def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: 
         if den.type in ("percent", "longtext", "date"):
             den.type = num.type
         kpi = {"numerator": num.key, "denominator": den.key, "format": "percent"}
-        threshold = value / 100
+        threshold = round(value / 100, 9)
     else:
         num = c.field_for(metric, en_doc)
         if unit == "%":
-            num.type, threshold = "percent", value / 100
+            num.type, threshold = "percent", round(value / 100, 9)
         else:
             counted = unit in ("人", "次", "个", "通", "篇", "条", "场", "家", "份", "单", "件")
             num.type = "integer" if counted else "number"
@@ -302,14 +348,21 @@ def _add_kpi(c: Contents, metric: str, op: str, value: float, unit: str, denom: 
             )
             threshold = value
         kpi = {"numerator": num.key, "format": "percent" if unit == "%" else "number"}
-    label_en = num.label_en
-    of_zh = f"{denom}的" if denom and unit == "%" else ""
-    of_en = f" of {c.field_for(denom, en_doc).label_en.lower()}" if denom and unit == "%" else ""
+    ratio = bool(denom) and unit == "%"
+    den_en = c.field_for(denom, en_doc).label_en.lower() if ratio and denom else ""
+    of_zh = f"{denom}的" if ratio and not en_doc else ""
+    of_en = f" of {den_en}" if ratio else ""
+    label_zh = f"{metric} {op} {of_zh}{value:g}{unit}{of_en if en_doc else ''}"
+    shown = "%" if unit == "%" else (" " + unit if unit else "")
+    label_en = f"{num.label_en} {op} {value:g}{shown}{of_en}"
+    if ratio and value == 100:  # "within budget": spend <= budget
+        label_zh = f"{metric} {op} {den_en if en_doc else denom}"
+        label_en = f"{num.label_en} {op} {den_en}"
     c.kpis.append(
         Kpi(
             key=naming.unique(num.key + "_target", {k.key for k in c.kpis}, 40),
-            label_zh=f"{metric} {op} {of_zh}{value:g}{unit}",
-            label_en=f"{label_en} {op} {value:g}{'%' if unit == '%' else (' ' + unit if unit else '')}{of_en}",
+            label_zh=label_zh,
+            label_en=label_en,
             op=op,
             threshold=threshold,
             **kpi,

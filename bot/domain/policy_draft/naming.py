@@ -2,7 +2,8 @@
 
 A small glossary of office words translates most role titles and duty names word by word
 (longest match first). What it cannot translate is spelled in pinyin (pypinyin) and
-flagged, so keys are always valid ASCII and the admin knows which names to fix.
+flagged, so the admin knows which names to fix; keys leave such words out when others are
+left (and are always valid ASCII).
 """
 
 from __future__ import annotations
@@ -77,6 +78,61 @@ _GLOSSARY_TEXT = """
 核对 Check|现金 Cash|库存现金 Cash on Hand|资金 Funds|资产 Assets|收入 Income|余额 Balance
 相符率 Match Rate|账实相符率 Book-to-Actual Match Rate|财务报表 Financial Statements|账务 Accounts
 劳动合同 Employment Contract|续签 Renewal|到期 Expiry|员工满意度 Staff Satisfaction|人力 Human Resources
+福利 Benefits|薪酬福利 Compensation & Benefits|进展 Progress|参训 Trainee|参训人数 Trainees
+缴纳 Payment|准确率 Accuracy Rate|准确 Accuracy|每次 Each|下一年度 Next Year's|下年度 Next Year's
+上一年度 Last Year's|本年度 This Year's|下季度 Next Quarter|上季度 Last Quarter|本季度 This Quarter
+办理 Processing|手续 Formalities|公积金 Housing Fund|收集 Collection|各项 All|各部门 All Departments
+招聘需求 Hiring Needs|半年 Half-year|全年 Full-year|次数 Count|比例 Ratio|占比 Share
+完成率 Completion Rate|达成率 Achievement Rate|回款率 Collection Rate|转化率 Conversion Rate
+成交率 Close Rate|复购率 Repeat Purchase Rate|毛利率 Gross Margin|毛利 Gross Profit|利润 Profit
+成本 Cost|差旅 Travel|差旅费 Travel Expenses|报价 Quotation|投标 Bid|合同评审 Contract Review
+应收账款 Accounts Receivable|账龄 Aging|坏账 Bad Debt|经销商 Distributor|代理商 Agent
+新客户 New Customers|老客户 Existing Customers|漏斗 Funnel|销售漏斗 Sales Funnel|提成 Commission
+排名 Ranking|客单价 Average Order Value|销售目标 Sales Targets|客户经理 Account Manager|大区 Region
+月结 Month-end Close|资产负债表 Balance Sheet|利润表 Income Statement|现金流量表 Cash Flow Statement
+纳税 Tax|纳税申报 Tax Filing|申报 Filing|税务 Tax|增值税 VAT|个税 Individual Income Tax
+开票 Invoicing|付款 Payments|收款 Receipts|银行 Bank|银行对账 Bank Reconciliation|差异 Variance
+余额调节表 Reconciliation Statement|预算执行 Budget Execution|执行率 Execution Rate|决算 Final Accounts
+往来 Intercompany|往来款 Intercompany Balances|固定资产 Fixed Assets|折旧 Depreciation|借款 Loans
+及时率 Timeliness Rate|差错率 Error Rate|错误率 Error Rate|总账 General Ledger|成本会计 Cost Accountant
+运维 Operations|服务器 Server|网络 Network|机房 Server Room|备份 Backup|数据备份 Data Backup
+恢复 Recovery|演练 Drill|故障 Incident|事件 Incident|告警 Alerts|可用性 Availability|可用率 Availability
+漏洞 Vulnerability|补丁 Patch|扫描 Scan|变更 Change|上线 Release|权限 Access|审查 Review
+设备 Equipment|容量 Capacity|性能 Performance|日志 Logs|报修 Repair Requests|维修 Repair|桌面 Desktop
+服务台 Service Desk|根因 Root Cause|信息安全 Information Security|防病毒 Antivirus|灾备 Disaster Recovery
+管理员 Administrator|系统管理员 System Administrator|网络管理员 Network Administrator|机器 Machines
+办公用品 Office Supplies|会议室 Meeting Rooms|车辆 Vehicles|用车 Vehicle Use|接待 Reception
+访客 Visitors|食堂 Canteen|保洁 Cleaning|安保 Security|消防 Fire Safety|证照 Licences|年检 Annual Inspection
+印章 Seals|用印 Seal Use|文件 Documents|收发 Dispatch|快递 Courier|水电 Utilities|租赁 Lease
+物业 Property Management|办公室 Office|团建 Team Building|节日 Holiday|礼品 Gifts|领用 Requisition
+前台 Receptionist|司机 Driver|后勤 Facilities|编写 Writing|撰写 Writing|审阅 Review|确认 Confirmation
+通知 Notice|公示 Announcement|公告 Announcement|跟踪 Tracking|落实 Implementation|督促 Follow-up
+催收 Collection|评审 Review|验收 Acceptance|交付 Delivery|报送 Submission|上报 Submission|提报 Submission
+备案 Filing|存档 Archiving|会议纪要 Meeting Minutes|周会 Weekly Meeting|月会 Monthly Meeting
+安排 Arrangement|整改 Remediation|标准 Standards|规范 Guidelines|薪资 Pay|工资表 Payroll Sheet
+绩效考核 Performance Appraisal|满意 Satisfied|增长率 Growth Rate|同比 Year-on-Year|环比 Month-on-Month
+完整 Complete|完整率 Completeness Rate|合格率 Pass Rate|达标率 Compliance Rate|通过率 Pass Rate
+覆盖率 Coverage Rate|出勤率 Attendance Rate|流失率 Turnover Rate|离职率 Turnover Rate|留存率 Retention Rate
+及时 Timely|人均 Per Capita|总额 Total|总数 Total|合计 Total|名单 List|计划表 Schedule|报告书 Report
+申请 Requests|审批单 Approval Form|台账更新 Ledger Update|工资核算 Payroll Accounting|核算表 Accounting Sheet
+客户满意度 Customer Satisfaction|问卷 Questionnaire|结论 Conclusions|原因 Causes|措施 Measures
+次月 Next Month|当月 This Month|月初 Month Start|月末 Month End|季度末 Quarter End|年末 Year End
+运行 Running|状态 Status|报警 Alerts|处理时长 Handling Time|修复 Fix|修复率 Fix Rate|升级包 Upgrade
+信息技术 Information Technology|表 Sheet|汇总表 Summary Sheet|仓管员 Warehouse Keeper|仓管 Warehouse|全面 Full|出入库 Stock In/Out|入库 Stock-in|出库 Stock-out
+货物 Goods|到货 Delivery|呆滞 Slow-moving|发货 Shipping|运费 Freight|包装费 Packaging Fees
+仓储费 Storage Fees|包装 Packaging|订单确认 Order Confirmation|准时 On-time|准时率 On-time Rate
+交货 Delivery|交期 Delivery Date|生产计划 Production Plan|产量 Output|良品率 Yield|不良率 Defect Rate
+设备维护 Equipment Maintenance|点检 Routine Check|保养 Servicing|安全检查 Safety Inspection|隐患 Hazards
+介入 Intervention|结案 Case Closure|个人 Personal|小结 Summary|典型 Typical|接通率 Answer Rate
+首次响应 First Response|询价 Inquiries|展会 Trade Show|当日 Same-day|当天 Same-day|签订 Signing|意向 Prospective
+线索 Leads|拜访客户 Customer Visits|合同归档 Contract Archiving|前台接待 Receptionist|接待员 Receptionist|到访 Visit|费用报销 Expense Claims|营业执照 Business Licence|公共区域 Common Areas|公共 Public|预订 Booking
+水电费 Utilities|差旅 Travel|大型 Major|年会 Annual Meeting|被访人 Host
+中断 Outage|配置 Configuration|测试 Test|电脑 Computers|高危 High-risk|发现 Discovery
+存款 Deposits|银行存款 Bank Deposits|单据 Documents|企业所得税 Corporate Income Tax|所得税 Income Tax
+汇算清缴 Annual Tax Settlement|周转 Turnover|周转天数 Turnover Days|费用率 Expense Ratio|期末 Closing
+期末余额 Closing Balance|运行状态 Running Status|恢复测试 Restore Test|平均 Average|成功率 Success Rate
+支出 Spend|开支 Spending|花费 Spend|各岗位 All Positions|关键 Key|关键路径 Critical Path|一次解决率 First-contact Resolution Rate
+时间 Time|到账 Receipt|账户 Accounts|资金计划 Funding Plan|现金流 Cash Flow|预警 Warnings|异常 Exceptions
 """
 
 GLOSSARY: dict[str, str] = {}
@@ -87,7 +143,7 @@ for _line in _GLOSSARY_TEXT.strip().splitlines():
 _LONGEST = max(len(k) for k in GLOSSARY)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # words that add nothing to a key ("的", punctuation) are skipped
-_SKIP = set("的之与和及、/·（）()《》“”\"' 　")
+_SKIP = set("的之与和及并等、/·（）()《》“”\"' 　")
 
 
 def has_cjk(text: str) -> bool:
@@ -96,49 +152,61 @@ def has_cjk(text: str) -> bool:
 
 def translate(zh: str) -> tuple[str, bool]:
     """(English, complete): glossary words, pinyin for the rest; complete = no pinyin."""
-    words: list[str] = []
-    complete = True
+    words = _words(zh)
+    return " ".join(w for w, _ in words).strip(), all(en for _, en in words)
+
+
+def key_text(zh: str) -> str:
+    """English words for a key: a word the glossary lacks is left out rather than spelled
+    in pinyin, unless nothing else is left."""
+    words = _words(zh)
+    return " ".join(w for w, en in words if en) or " ".join(w for w, _ in words)
+
+
+def _words(zh: str) -> list[tuple[str, bool]]:
+    """(word, is English) in text order: glossary words, ASCII as written, pinyin for the
+    rest."""
+    words: list[tuple[str, bool]] = []
     i = 0
     pending = ""
+
+    def flush() -> None:
+        nonlocal pending
+        if pending:
+            words.append((_pinyin(pending), False))
+            pending = ""
+
     while i < len(zh):
         for n in range(min(_LONGEST, len(zh) - i), 0, -1):
             en = GLOSSARY.get(zh[i : i + n])
             if en:
-                if pending:
-                    words.append(_pinyin(pending))
-                    pending, complete = "", False
-                words.append(en)
+                flush()
+                words.append((en, True))
                 i += n
                 break
         else:
             ch = zh[i]
             if ch in _SKIP:
-                if pending:
-                    words.append(_pinyin(pending))
-                    pending, complete = "", False
+                flush()
             elif _CJK.match(ch):
                 pending += ch
             elif ch.isascii() and (ch.isalnum() or ch in "&-"):
-                if pending:
-                    words.append(_pinyin(pending))
-                    pending, complete = "", False
+                flush()
                 j = i
                 while j < len(zh) and zh[j].isascii() and (zh[j].isalnum() or zh[j] in "&-"):
                     j += 1
-                words.append(zh[i:j])
+                words.append((zh[i:j], True))
                 i = j
                 continue
             i += 1
-    if pending:
-        words.append(_pinyin(pending))
-        complete = False
-    deduped: list[str] = []
-    for w in words:  # "Weekly Report" after "Weekly"
-        if deduped and deduped[-1].split()[-1] == w.split()[0]:
+    flush()
+    deduped: list[tuple[str, bool]] = []
+    for w, en in words:  # "Weekly Report" after "Weekly"
+        if deduped and deduped[-1][0].split()[-1] == w.split()[0]:
             w = " ".join(w.split()[1:])
         if w:
-            deduped.append(w)
-    return " ".join(deduped).strip(), complete
+            deduped.append((w, en))
+    return deduped
 
 
 def _pinyin(zh: str) -> str:
@@ -150,8 +218,9 @@ def _pinyin(zh: str) -> str:
 def slug(text: str, limit: int) -> str:
     """A key: lower-case ASCII words joined by '_', at most ``limit`` characters."""
     if has_cjk(text):
-        text = translate(text)[0]
-    words = re.findall(r"[a-z0-9]+", text.lower().replace("&", " and "))
+        text = key_text(text)
+    text = re.sub(r"\bhuman resources\b", "hr", text.lower()).replace("'s", "")
+    words = re.findall(r"[a-z0-9]+", text.replace("&", " and "))
     out = ""
     for w in words:
         cand = f"{out}_{w}" if out else w

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 # A Chinese numeral is only a number when a unit follows it: "每周一" is Monday, "每周一次"
-# is once a week, "五个工作日" is 5 working days.
+# is once a week, "五个工作日" is 5 working days; "下一年度" names a period, not a count.
 _CN_NUMBER = re.compile(
-    r"(?<![星周拜])([零〇一二两三四五六七八九十百]+)"
+    r"(?<![星周拜上下同统唯])([零〇一二两三四五六七八九十百]+)"
     r"(?=\s*(?:个|工作日|自然日|天|日|号|小时|钟头|分钟|秒|周|月|年|场|篇|条|项|名|人|倍|通|%|％))"
 )
 _CN_CLOCK = re.compile(r"(上午|下午|晚上|中午|傍晚|早上)([零一二两三四五六七八九十]+)(?=[点时])")

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.domain.policy_draft.extract import Draft, DraftDuty, DraftRole
 
-_DUE_ORDER = ("kind", "weekday", "days", "month", "day", "before_day", "before_start", "covers",
+_DUE_ORDER = ("kind", "weekday", "days", "month", "day", "before_day", "workday", "before_start", "covers",
               "anchor", "offset", "unit", "hours", "trigger", "time", "adjust")  # fmt: skip
 
 
@@ -47,6 +47,11 @@ def render(draft: Draft, source_name: str) -> str:
         'timezone = "Asia/Shanghai"',
         'default_due_time = "18:00"',
         "rejection_redo_workdays = 2",
+    ]
+    if draft.approval_window is not None:  # stated: "收到后2个工作日内完成审批"
+        out += _comment(draft.approval_notes)
+        out.append(f"approval_window_workdays = {draft.approval_window}")
+    out += [
         "",
         "[policy.reminders]",
         'working_hours = { start = "09:30", end = "18:30" }',

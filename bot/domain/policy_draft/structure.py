@@ -32,14 +32,17 @@ _MARKERS: list[tuple[re.Pattern, float]] = [
 _TITLE_ZH = (
     "总经理|副总经理|总裁|副总裁|总监|副总监|经理|副经理|主管|专员|助理|组长|主任|负责人|"
     "工程师|顾问|代表|文员|会计|出纳|秘书|督导|培训师|分析师|设计师|策划师|班长|队长|坐席|"
-    "客服|店长|管理员|干事|讲师|编辑|文案|采购员|业务员|销售员|审计师|HRBP|BP"
+    "客服|店长|管理员|干事|讲师|编辑|文案|采购员|业务员|销售员|审计师|HRBP|BP|"
+    "前台|前台接待|接待员|司机|保安|保洁员?|库管员?|仓管员?|质检员|操作员|技术员|调度员?|网管|"
+    "架构师|测试员|律师|稽核员?|核算员?|统计员|收银员?|导购|店员|值班员"
 )
 _TITLE_EN = (
     "director|manager|lead|leader|head|specialist|officer|coordinator|representative|rep|"
     "agent|assistant|analyst|engineer|supervisor|executive|associate|administrator|partner|"
     "consultant|accountant|clerk|designer|planner|recruiter|advisor|adviser|coach|trainer|"
     "vp|president|chief|owner|generalist|controller|strategist|writer|editor|cashier|"
-    "secretary|receptionist|buyer|auditor|marketer|salesperson"
+    "secretary|receptionist|buyer|auditor|marketer|salesperson|technician|developer|"
+    "operator|architect|tester|programmer|driver|nurse|scientist|steward|inspector"
 )
 _ROLE_END_ZH = re.compile(rf"(?:{_TITLE_ZH})$")
 _ROLE_END_EN = re.compile(

@@ -20,6 +20,16 @@ _KNOWN = (
     (r"故障|事故|incident|outage", "incident", "故障", "Incident", ["故障"], ["incident"]),
 )  # fmt: skip
 WORD_MAX = 20
+_ACTION_ZH = re.compile(
+    r"(?:响应|处理|修复|恢复|回复|答复|解决|付款|跟进|反馈|处置|受理|回访|联系|审核|核实|办理|"
+    r"确认|登记|核对|审批|归档|录入|备案|验收|入库|发货|安排|通知)+$"
+)
+_ACTION_EN = re.compile(
+    r"^(?:respond to|reply to|answer|handle|resolve|acknowledge|process|fix|follow up on|"
+    r"follow up|contact|call back|log|record|review and approve|approve|review|apply|"
+    r"restore|investigate|complete)\s+(?:the\s+|every\s+|each\s+|all\s+|an?\s+)?",
+    re.I,
+)
 
 
 @dataclass
@@ -63,13 +73,19 @@ def draft_triggers(duties: list) -> list[DraftTrigger]:
             _, key, zh, en, wz, we = known
             trig = DraftTrigger(key, zh, en, list(wz), list(we))
         else:
-            key = naming.slug(duty.name_en, 30)
+            # what is logged is the thing the duty acts on: 员工报修 (响应), inbound leads
+            zh_doc = naming.has_cjk(duty.name_zh)
+            what_zh = _ACTION_ZH.sub("", duty.name_zh) if zh_doc else ""
+            what_zh = what_zh if len(what_zh) >= 2 else duty.name_zh
+            what_en = naming.translate(what_zh)[0] if zh_doc else _ACTION_EN.sub("", duty.name_en)
+            what_en = what_en.strip() or duty.name_en
+            key = naming.slug(what_zh if zh_doc else what_en, 30)
             trig = DraftTrigger(
                 key,
-                duty.name_zh,
-                duty.name_en,
-                [w for w in [_word(duty.name_zh)] if w],
-                [w for w in [_word(duty.name_en.lower())] if w],
+                what_zh if zh_doc else what_en[:1].upper() + what_en[1:],
+                what_en[:1].upper() + what_en[1:],
+                [w for w in [_word(what_zh)] if w] if zh_doc else [],
+                [w for w in [_word(what_en.lower())] if w],
                 [f"words guessed from the duty {duty.key}: say what people write before the colon"],
             )
         duty.due["trigger"] = key

@@ -49,6 +49,8 @@ def find_timings(text: str) -> list[Timing]:
     found.sort(key=lambda t: t.start)
     if _POSTPONE.search(text):  # "遇节假日顺延": a day off moves the deadline later
         for t in found:
+            if "workday" in t.due:  # the Nth working day is one already
+                continue
             if t.kind in ("weekly", "monthly", "quarterly", "yearly") or (
                 t.kind == "activity" and t.due.get("unit") != "working"
             ):

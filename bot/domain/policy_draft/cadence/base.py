@@ -52,7 +52,7 @@ class Timing:
 
 _WD = r"[一二三四五六日天1-7]"
 _ZH_EVENT = r"(?:活动|项目|会议|展会|发布会|培训|招聘会|评审会|大促|促销|上线|入职|离职)"
-_EN_EVENT = r"(?:event|activity|project|campaign|launch|meeting|workshop|webinar|session)s?"
+_EN_EVENT = r"(?:event|activity|project|campaign|launch|meeting|workshop|webinar|session|start date|first day|go-live|trade show|exhibition|conference|training|course)s?"
 _PLAN = r"(?:计划|规划|方案|预算|目标|排期|排班)"
 _REPORT = r"(?:报告|报表|总结|复盘|评估|分析|考核|盘点|汇报|述职|月报|季报|年报|周报)"
 _EN_PLAN = r"(?:plans?|planning|budgets?|targets?|goals?|roadmaps?|schedules?|rosters?)"
@@ -98,6 +98,44 @@ def _day_rule(day: int, before: bool, notes: list[str]) -> dict[str, Any]:
         notes.append(f"day {day} is past 28: read as the month's last day")
         return {"day": -1}
     return {"day": max(day, 1)}
+
+
+# the drafts' working hours are 09:30-18:30 (render): a working day is 9 working hours
+WORKDAY_HOURS = 9
+
+
+def _days_sla(n: int, working: bool, word: str) -> tuple[dict[str, Any], list[str]]:
+    """ "N个工作日内" after something logged in chat: N working days of working hours, so
+    a weekend or a holiday does not eat into it; calendar days are N x 24 clock hours."""
+    if working:
+        h = n * WORKDAY_HOURS
+        return {"kind": "sla", "hours": h, "unit": "working"}, [
+            f"{n} {word} drafted as {h} working hours (09:30-18:30 on working days)"
+        ]
+    return {"kind": "sla", "hours": n * 24}, [
+        f"{n} {word} read as {n * 24} hours after the request"
+    ]
+
+
+MAX_WORKDAY = 23  # the format's limit for "the Nth working day of the month"
+
+
+def _after_period(kind: str, n: int, working: bool) -> tuple[dict[str, Any], list[str]] | None:
+    """ "within N (working) days after the month / quarter / year ends": due in the next
+    period's first month, on its Nth working day or by day N; the task covers the period
+    that ended."""
+    rule: dict[str, Any] = {"kind": kind}
+    if kind != "monthly":
+        rule["month"] = 1
+    notes: list[str] = []
+    if working:
+        if not 1 <= n <= MAX_WORKDAY:
+            return None
+        rule["workday"] = n
+    else:
+        rule |= _day_rule(n, False, notes)
+    rule["covers"] = "previous"
+    return rule, notes
 
 
 Handler = Callable[[re.Match], "tuple[dict[str, Any], list[str]] | None"]

@@ -12,8 +12,10 @@ from bot.domain.policy_draft.cadence.base import (
     _EN_WD_MAP,
     DEFAULT_WEEKDAY,
     WD_KEYS,
+    _after_period,
     _date_rule,
     _day_rule,
+    _days_sla,
     _event_rule,
     _hours,
     registry,
@@ -30,6 +32,17 @@ def _wd(word: str) -> str:
     return _EN_WD_MAP.get(w) or _EN_WD_MAP.get(w.rstrip("s")) or _EN_WD_MAP[w[:3]]
 
 
+# before the month-end and SLA rules: "within 5 business days of month end"
+@_rule(
+    rf"\b(?:within|no later than)\s+(\d{{1,2}})\s+(working |business |calendar )?days\s+(?:after|of|from|following)\s+(?:the\s+)?(?:end\s+of\s+)?(?:{_EACH_EN}\s+)?(month|quarter|year)(?:'s end|[- ]end| ends?| close| closes?)?\b",
+    flags=_I,
+)
+def _en_after_period(m):
+    kind = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}[m.group(3).lower()]
+    working = bool(m.group(2)) and m.group(2).strip().lower() in ("working", "business")
+    return _after_period(kind, int(m.group(1)), working)
+
+
 @_rule(
     rf"\b(?:every|each|on)\s+({_EN_WD})(?:\s*(?:,|and|&|/)\s*(?:and\s+)?({_EN_WD}))+\b", flags=_I
 )
@@ -39,6 +52,11 @@ def _en_weekdays(m):
     if len(keys) < 2:
         return {"kind": "weekly", "weekday": keys[0]}, []
     return {"kind": "weekdays", "days": keys}, []
+
+
+@_rule(r"\b(?:every|each) weekday\b|\bon weekdays\b|\b(?:every|each) business day\b", flags=_I)
+def _en_every_weekday(m):
+    return {"kind": "weekdays", "days": list(WD_KEYS[:5]), "adjust": "skip"}, []
 
 
 @_rule(r"\b(?:monday|mon)\s*(?:to|through|-|–)\s*(friday|fri)\b", flags=_I)
@@ -93,20 +111,6 @@ def _en_quarter_first_month(m):
     notes: list[str] = []
     before = m.group(1).lower() in ("before", "prior to")
     return {"kind": "quarterly", "month": 1, **_day_rule(int(m.group(2)), before, notes)}, notes
-
-
-@_rule(
-    rf"\bwithin\s+(\d{{1,2}})\s+(working |business |calendar )?days\s+(?:after|of|from)\s+(?:the\s+end\s+of\s+)?(?:{_EACH_EN}\s+)?quarter(?:'s end| ends?)?\b",
-    flags=_I,
-)
-def _en_after_quarter(m):
-    notes = ["counted in calendar days"] if m.group(2) and m.group(2).strip() != "calendar" else []
-    return {
-        "kind": "quarterly",
-        "month": 1,
-        **_day_rule(int(m.group(1)), False, notes),
-        "covers": "previous",
-    }, notes
 
 
 @_rule(r"\b(?:at the |by the )?end of (?:each|every|the) quarter\b|\bquarter[- ]end\b", flags=_I)
@@ -199,12 +203,15 @@ def _en_after_event(m):
 
 
 @_rule(
-    r"\bwithin\s+(\d+(?:\.\d+)?)\s+(?:business |working )?hours?\b|\bwithin\s+(?:an|one)\s+hour\b",
+    r"\bwithin\s+(\d+(?:\.\d+)?)\s+(business |working )?hours?\b|\bwithin\s+(?:an|one)\s+(business |working )?hour\b",
     flags=_I,
 )
 def _en_hours(m):
     h = float(m.group(1)) if m.group(1) else 1.0
-    return {"kind": "sla", "hours": _hours(h)}, []
+    rule = {"kind": "sla", "hours": _hours(h)}
+    if m.group(2) or m.group(3):  # "within 4 business hours": only working hours count
+        rule["unit"] = "working"
+    return rule, []
 
 
 @_rule(r"\bwithin\s+(\d+)\s+min(?:ute)?s?\b", flags=_I)
@@ -217,8 +224,8 @@ def _en_minutes(m):
     flags=_I,
 )
 def _en_days_within(m):
-    n = int(m.group(1))
-    return {"kind": "sla", "hours": n * 24}, [f"{n} days read as {n * 24} hours after the request"]
+    working = (m.group(2) or "").strip().lower() in ("working", "business")
+    return _days_sla(int(m.group(1)), working, "working days" if working else "days")
 
 
 @_rule(r"\b(?:the )?same (?:working |business )?day\b", flags=_I)

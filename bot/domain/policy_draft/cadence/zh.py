@@ -11,9 +11,12 @@ from bot.domain.policy_draft.cadence.base import (
     _ZH_EVENT,
     _ZH_WD,
     DEFAULT_WEEKDAY,
+    MAX_WORKDAY,
     WD_KEYS,
+    _after_period,
     _date_rule,
     _day_rule,
+    _days_sla,
     _event_rule,
     _hours,
     registry,
@@ -65,7 +68,58 @@ def _zh_weekly_report(m):
     ]
 
 
-@_rule(r"(每个?月|次月|下个?月|每月度)(?:的)?(?:第)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?")
+_WITHIN = r"(?:内|之内|以内)?"
+_DAYS = r"\s*(?:个)?(工作日|天|日|自然日)"
+
+
+@_rule(
+    rf"(?:每个?月|月度|当月|每月度)(?:结束|结账|结算|终了)后(\d{{1,2}}){_DAYS}{_WITHIN}|月结后(\d{{1,2}}){_DAYS}{_WITHIN}"
+)
+def _zh_after_month(m):
+    n, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return _after_period("monthly", int(n), unit == "工作日")
+
+
+@_rule(rf"(?:每个?季度?|季度)(?:结束|终了)?后(\d{{1,2}}){_DAYS}{_WITHIN}")
+def _zh_after_quarter(m):
+    return _after_period("quarterly", int(m.group(1)), m.group(2) == "工作日")
+
+
+@_rule(r"(每个?季度?|季度|每年|每个?年度|年度)(?:结束|终了)后([1-3])\s*个月(?:内|之内|以内)")
+def _zh_months_after(m):
+    kind = "quarterly" if "季" in m.group(1) else "yearly"
+    return {"kind": kind, "month": int(m.group(2)), "day": -1, "covers": "previous"}, []
+
+
+@_rule(rf"(?:每年|每个?年度|年度|每一年度)(?:结束|终了)后(\d{{1,2}}){_DAYS}{_WITHIN}")
+def _zh_after_year(m):
+    n, working = int(m.group(1)), m.group(2) == "工作日"
+    if working or n > 31:
+        return _after_period("yearly", n, working)
+    notes: list[str] = []  # "30日内" is 30 January, not "the month's last day"
+    return {
+        "kind": "yearly",
+        "month": 1,
+        **_date_rule(1, n, False, notes),
+        "covers": "previous",
+    }, notes
+
+
+@_rule(
+    r"(每个?月|当月|本月)(?:的)?(\d{1,2})\s*(?:日|号)?((?:\s*[、和及与,]\s*\d{1,2}\s*(?:日|号)?)+)"
+    r"\s*(之前|以前|前)?"
+)
+def _zh_month_days(m):
+    """ "每月10日、25日前提交考勤": one duty per day."""
+    notes: list[str] = []
+    days = [int(m.group(2))] + [int(d) for d in re.findall(r"\d{1,2}", m.group(3))]
+    rules = [{"kind": "monthly", **_day_rule(d, bool(m.group(4)), notes)} for d in days]
+    return rules, notes + [f"'{m.group(0)}': one duty per day of the month"]
+
+
+@_rule(
+    r"(每个?月|次月|下个?月|每月度|当月|本月)(?:的)?(?:第)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?"
+)
 def _zh_month_day(m):
     notes: list[str] = []
     rule = {"kind": "monthly", **_day_rule(int(m.group(2)), bool(m.group(3)), notes)}
@@ -74,33 +128,38 @@ def _zh_month_day(m):
     return rule, notes
 
 
-@_rule(r"每个?月(?:的)?月?(?:最后[一1]个工作日|最后[一1]天|底|末)|(?<!年)月底|(?<!年)月末|月度终了")
+@_rule(
+    r"每个?月(?:的)?月?(?:最后[一1]个工作日|最后[一1]天|底|末)|(?<![年\d])月底|(?<![年\d])月末|月度终了"
+)
 def _zh_month_end(m):
     return {"kind": "monthly", "day": -1}, []
 
 
-@_rule(r"每个?月(?:的)?(?:第|前)(\d{1,2})个工作日(?:内|之内)?")
+@_rule(r"(每个?月|次月|下个?月)(?:的)?(月初|初)?(第|前)?(\d{1,2})个工作日(?:内|之内|以内)?")
 def _zh_month_nth_workday(m):
-    return _nth_workday(int(m.group(1)))
+    if not (m.group(2) or m.group(3)):
+        return None  # "每月5个工作日" alone says how long, not when
+    found = _nth_workday(int(m.group(4)))
+    if found and m.group(1) in ("次月", "下月", "下个月"):
+        found[0]["covers"] = "previous"
+    return found
 
 
 @_rule(
-    r"\b(?:by|before|on|within)\s+the\s+(?:first|(\d{1,2})(?:st|nd|rd|th))\s+(?:working|business)\s+days?\s+of\s+(?:each|every|the)\s+month\b",
+    r"\b(?:by|before|on|within|no later than)\s+the\s+(?:first|(\d{1,2})(?:st|nd|rd|th))\s+(?:working|business)\s+days?\s+of\s+(?:each|every|the)(\s+(?:following|next))?\s+month\b",
     flags=re.I,
 )
 def _en_month_nth_workday(m):
-    return _nth_workday(int(m.group(1) or 1))
+    found = _nth_workday(int(m.group(1) or 1))
+    if found and m.group(2):
+        found[0]["covers"] = "previous"
+    return found
 
 
 def _nth_workday(n: int):
-    if n == 1:
-        return {"kind": "monthly", "day": 1, "adjust": "next_workday"}, []
-    if n > 20:
+    if not 1 <= n <= MAX_WORKDAY:
         return None
-    nth = f"{n}{'st' if n == 1 else 'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
-    return {"kind": "monthly", "day": n, "adjust": "next_workday"}, [
-        f"the {nth} working day read as the {nth}, moved to the next working day when off"
-    ]
+    return {"kind": "monthly", "workday": n}, []
 
 
 @_rule(r"每个?月(?:的)?上旬")
@@ -135,6 +194,16 @@ def _fortnightly(m):
 
 
 @_rule(
+    r"每\s*[两2]\s*个?月|隔月|双月|每隔[一1]个?月|bi-?monthly|every (?:other|two|2) months",
+    flags=re.I,
+)
+def _two_monthly(m):
+    return {"kind": "monthly", "day": -1}, [
+        f"'{m.group(0)}': drafted as monthly (the format has no every-two-months rule)"
+    ]
+
+
+@_rule(
     r"每半年|半年度|每年两次|semi-?annually|twice a year|every (?:six|6) months|half-?yearly",
     flags=re.I,
 )
@@ -149,25 +218,21 @@ def _zh_monthly(m):
     return {"kind": "monthly", "day": -1}, ["day not stated: the month's last day assumed"]
 
 
-@_rule(r"每个?季度?(?:的)?(?:首月|第一个月|第1个月)(?:的)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?")
+_QUARTER_MONTH = {"首月": 1, "第一个月": 1, "第1个月": 1, "第二个月": 2, "第2个月": 2,
+                  "末月": 3, "最后一个月": 3, "最后1个月": 3, "第三个月": 3, "第3个月": 3}  # fmt: skip
+
+
+@_rule(
+    r"每个?季度?(?:的)?(首月|第[一二三1-3]个月|末月|最后[一1]个月)(?:的)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?"
+)
 def _zh_quarter_first_month(m):
     notes: list[str] = []
+    month = _QUARTER_MONTH.get(m.group(1).replace("一", "1").replace("二", "2").replace("三", "3"))
+    month = month or _QUARTER_MONTH.get(m.group(1), 1)
     return {
         "kind": "quarterly",
-        "month": 1,
-        **_day_rule(int(m.group(1)), bool(m.group(2)), notes),
-    }, notes
-
-
-@_rule(r"(?:每个?季度?|季度)(?:结束)?后(\d{1,2})\s*(?:个)?(工作日|天|日)(?:内|之内|以内)?")
-def _zh_after_quarter(m):
-    n = int(m.group(1))
-    notes = ["counted in calendar days"] if m.group(2) == "工作日" else []
-    return {
-        "kind": "quarterly",
-        "month": 1,
-        **_day_rule(n, False, notes),
-        "covers": "previous",
+        "month": month,
+        **_day_rule(int(m.group(2)), bool(m.group(3)), notes),
     }, notes
 
 
@@ -197,14 +262,22 @@ def _zh_quarter_report(m):
     ]
 
 
-@_rule(r"每年(?:的)?(\d{1,2})\s*月(?:份)?(?:的)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?")
+@_rule(
+    r"(每年|次年|翌年|下一?年)(?:的)?(\d{1,2})\s*月(?:份)?(?:的)?(\d{1,2})\s*(?:日|号)\s*(之前|以前|前)?"
+)
 def _zh_year_date(m):
-    month = int(m.group(1))
+    month = int(m.group(2))
     if not 1 <= month <= 12:
         return None
     notes: list[str] = []
-    rule = _date_rule(month, int(m.group(2)), bool(m.group(3)), notes)
-    return {"kind": "yearly", "month": month, **rule}, notes
+    rule = {
+        "kind": "yearly",
+        "month": month,
+        **_date_rule(month, int(m.group(3)), bool(m.group(4)), notes),
+    }
+    if m.group(1) != "每年":  # "次年1月15日前提交上年度总结": about the year before
+        rule["covers"] = "previous"
+    return rule, notes
 
 
 @_rule(r"每年(?:的)?(\d{1,2})\s*月(?:份)?(底|末|初)?")
@@ -237,7 +310,7 @@ _PERIOD = {"年度": "yearly", "全年": "yearly", "年": "yearly", "季度": "q
 
 
 @_rule(
-    rf"((?:年度|全年|季度|月度))(?:\s*[/、和及与]\s*((?:年度|季度|月度)))?[\u4e00-\u9fff]{{0,6}}?{_PLAN}",
+    rf"((?:年度|全年|季度|月度))(?:\s*[/、和及与]\s*((?:年度|季度|月度)))?[\u4e00-\u9fff]{{0,6}}?{_PLAN}(?!达成|完成|执行率|[率额])",  # "目标达成率" is a metric
     strength=1,
 )
 def _zh_period_plan(m):
@@ -307,7 +380,7 @@ def _zh_before_event2(m):
 
 
 @_rule(
-    rf"({_ZH_EVENT})(?:开始|启动|开展|举办|召开|举行)?(?:后|之后)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)|({_ZH_EVENT})(?:结束|完成|结项|落地|闭幕|收尾|结案)(?:后|之后)?(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日|周|星期)"
+    rf"({_ZH_EVENT})(?:开始|启动|开展|举办|召开|举行)?(?:后|之后)(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日)|({_ZH_EVENT})(?:结束|完成|结项|落地|闭幕|收尾|结案|验收|交付)(?:后|之后)?(\d{{1,3}})\s*(?:个)?(工作日|天|日|自然日|周|星期)"
 )
 def _zh_after_event(m):
     if m.group(1):
@@ -328,9 +401,20 @@ def _zh_ahead(m):
     return rule, notes + ["'提前' with no event named: counted from the activity's start"]
 
 
-@_rule(r"(\d+(?:\.\d+)?)\s*(?:个)?(?:小时|钟头|h\b)\s*(?:内|之内|以内)")
+@_rule(r"(\d+(?:\.\d+)?)\s*(?:个)?(工作)?(?:小时|钟头|h\b)\s*(?:内|之内|以内)")
 def _zh_hours(m):
-    return {"kind": "sla", "hours": _hours(float(m.group(1)))}, []
+    rule = {"kind": "sla", "hours": _hours(float(m.group(1)))}
+    if m.group(2):  # "4个工作小时内": only working hours count
+        rule["unit"] = "working"
+    return rule, []
+
+
+@_rule(r"(\d+)\s*秒(?:钟)?\s*(?:内|之内|以内)|\bwithin\s+(\d+)\s+sec(?:ond)?s?\b", flags=re.I)
+def _seconds(m):
+    n = int(m.group(1) or m.group(2))
+    return {"kind": "sla", "hours": _hours(1 / 60)}, [
+        f"{n} seconds drafted as 1 minute: a clock this short is better a KPI of a report"
+    ]
 
 
 @_rule(r"(\d+)\s*分钟\s*(?:内|之内|以内)")
@@ -340,13 +424,14 @@ def _zh_minutes(m):
 
 @_rule(r"(\d{1,2})\s*(?:个)?(工作日|自然日|天|日)\s*(?:内|之内|以内)")
 def _zh_days_within(m):
-    n = int(m.group(1))
-    word = "working days" if m.group(2) == "工作日" else "days"
-    return {"kind": "sla", "hours": n * 24}, [
-        f"{n} {word} read as {n * 24} hours after the request"
-    ]
+    working = m.group(2) == "工作日"
+    return _days_sla(int(m.group(1)), working, "working days" if working else "days")
 
 
-@_rule(r"(?:当天|当日)(?:内)?(?:完成|回复|处理|反馈|提交|响应)")
+# the verb stays outside the match (it names the duty); "当天解决率" is a metric
+@_rule(
+    r"(?:当天|当日)(?:内)?(?=(?:完成|回复|处理|反馈|提交|响应|回拨|回电|答复|解决|办结|跟进|处置)"
+    r"(?![率量数]))"
+)
 def _zh_same_day(m):
     return {"kind": "sla", "hours": 24}, ["'当天' read as within 24 hours"]
