@@ -40,7 +40,14 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_pg_database, drop_pg_database, free_port, pct  # noqa: E402
+from bench.common import (  # noqa: E402
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    pct,
+    run_emulator,
+    start_emulator_process,
+)
 from tests import feishu_events as fe  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -50,36 +57,15 @@ FORM = {"completion_rate": "85", "risks": "物料延迟", "support_needed": "", 
 
 
 def serve_emulator(port: int) -> None:
-    """The emulator's own process (see start_emulator)."""
+    """The emulator's own process (limits off: the bot's answers are measured, not Feishu's)."""
     import threading
 
-    from bot.devtools.emulator.server import FeishuEmulator
-
-    emu = FeishuEmulator(
-        app_id=fe.APP_ID,
-        app_secret=fe.APP_SECRET,
-        bot_open_id=fe.BOT_OPEN_ID,
-        port=port,
-        strict_ids=False,
-        limits_enabled=False,
-    )
-    print(f"emulator on {emu.start()}", flush=True)
+    run_emulator(port, limits=False)
     threading.Event().wait()
 
 
 def start_emulator() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", f"from bench.clicks import serve_emulator; serve_emulator({port})"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline() if proc.stdout else ""
-    if "emulator on" not in line:
-        proc.kill()
-        raise RuntimeError(f"emulator did not start: {line!r}")
-    return proc, line.split("emulator on", 1)[1].strip()
+    return start_emulator_process("bench.clicks:serve_emulator")
 
 
 def click(operator: str, value: dict, **kw) -> dict:

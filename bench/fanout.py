@@ -51,7 +51,14 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_pg_database, drop_pg_database, free_port, pct  # noqa: E402
+from bench.common import (  # noqa: E402
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+    pct,
+    run_emulator,
+    start_emulator_process,
+)
 from tests import feishu_events as fe  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -101,17 +108,7 @@ def serve_emulator(port: int) -> None:
     """The emulator in its own process, limits on. Prints `MSG <create_time> <chat>` for
     every message to a probe chat as it is stored; on `stats` (stdin) prints `STATS {json}`:
     the emulator's counters and every admitted message's time, chat and content hash."""
-    from bot.devtools.emulator.server import FeishuEmulator
-
-    emu = FeishuEmulator(
-        app_id=fe.APP_ID,
-        app_secret=fe.APP_SECRET,
-        bot_open_id=fe.BOT_OPEN_ID,
-        port=port,
-        strict_ids=False,
-        limits_enabled=True,
-    )
-    print(f"emulator on {emu.start()}", flush=True)
+    emu = run_emulator(port, limits=True)
     store = emu._store  # noqa: SLF001 - the bench reads the emulator's records directly
 
     def watch() -> None:
@@ -143,23 +140,7 @@ class Emulator:
     """The emulator's process seen from the bench: probe answers as they arrive, stats."""
 
     def __init__(self) -> None:
-        port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                f"from bench.fanout import serve_emulator; serve_emulator({port})",
-            ],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        line = self.proc.stdout.readline()
-        if "emulator on" not in line:
-            self.proc.kill()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.url = line.split("emulator on", 1)[1].strip()
+        self.proc, self.url = start_emulator_process("bench.fanout:serve_emulator", stdin=True)
         self.answers: dict[str, list[float]] = defaultdict(list)  # chat -> create times
         self._stats: dict | None = None
         self._got_stats = threading.Event()
