@@ -3,6 +3,7 @@ sessions that only read no longer pay for COMMIT / ROLLBACK they do not need."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import aiosqlite
@@ -108,6 +109,21 @@ def _values(task: Task) -> tuple:
     return tuple(getattr(task, c.key) for c in Task.__table__.columns)
 
 
+@asynccontextmanager
+async def seeded(url: str):
+    """A migrated database at `url` holding `_mixed_tasks()`; its session factory."""
+    engine = db.make_engine(url)
+    await db.upgrade(engine)
+    sessions = db.make_session_factory(engine)
+    try:
+        async with sessions() as session:
+            session.add_all(_mixed_tasks())
+            await session.commit()
+        yield sessions
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_db(request):
     return request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
@@ -116,21 +132,13 @@ def any_db(request):
 async def test_whats_due_gives_what_the_orm_statement_gives(any_db):
     """list_open_tasks reads in one driver call: the same rows, in the same order, with
     the same values and types, as session.exec(select(Task)…)."""
-    engine = db.make_engine(any_db)
-    await db.upgrade(engine)
-    sessions = db.make_session_factory(engine)
-    try:
-        async with sessions() as session:
-            session.add_all(_mixed_tasks())
-            await session.commit()
+    async with seeded(any_db) as sessions:
         async with sessions() as session:
             fast = await list_open_tasks(session, "ou_1")
         async with sessions() as session:
             slow = list((await session.exec(_orm_open_tasks("ou_1"))).all())
         async with sessions() as session:
             assert await list_open_tasks(session, "ou_nobody") == []
-    finally:
-        await engine.dispose()
     assert [t.duty_key for t in fast] == ["c", "d", "b", "a"]
     assert [_values(t) for t in fast] == [_values(t) for t in slow]
     for f, s in zip(fast, slow, strict=True):
@@ -144,13 +152,7 @@ async def test_whats_due_objects_behave_as_loaded_ones(any_db):
     """The tasks come back as the session's own persistent objects: pending changes are
     flushed first, an object the session holds is that object (filled in if it was
     expired), and a change to one is saved by the next commit."""
-    engine = db.make_engine(any_db)
-    await db.upgrade(engine)
-    sessions = db.make_session_factory(engine)
-    try:
-        async with sessions() as session:
-            session.add_all(_mixed_tasks())
-            await session.commit()
+    async with seeded(any_db) as sessions:
         async with sessions() as session:
             held = (await session.exec(select(Task).where(Task.duty_key == "a"))).one()
             done = (await session.exec(select(Task).where(Task.duty_key == "d"))).one()
@@ -167,26 +169,16 @@ async def test_whats_due_objects_behave_as_loaded_ones(any_db):
         async with sessions() as session:
             c = (await session.exec(select(Task).where(Task.duty_key == "c"))).one()
             d = (await session.exec(select(Task).where(Task.duty_key == "d"))).one()
-    finally:
-        await engine.dispose()
     assert c.note == "looked at" and d.status == "done"
 
 
 async def test_due_now_gives_what_the_statement_gives(any_db):
-    engine = db.make_engine(any_db)
-    await db.upgrade(engine)
-    sessions = db.make_session_factory(engine)
-    try:
-        async with sessions() as session:
-            session.add_all(_mixed_tasks())
-            await session.commit()
+    async with seeded(any_db) as sessions:
         async with sessions() as session:
             fast = sorted(tuple(r) for r in await tasks_due_now(session, NOW))
             conn = await session.connection()
             slow = sorted(tuple(r) for r in (await conn.execute(due_now_query(NOW))).all())
             ops = await tasks_due_now(session, NOW + timedelta(days=9), "ops")
-    finally:
-        await engine.dispose()
     assert fast == slow and [r[1] for r in fast] == ["a", "b", "d", "f"]  # c: submitted
     for f, s in zip(fast, slow, strict=True):
         assert [type(v) for v in f] == [type(v) for v in s]
@@ -485,13 +477,7 @@ async def test_hot_reads_leave_no_cyclic_garbage(any_db):
     its pauses were the due queries' p99 (bench/due_query.py)."""
     import gc
 
-    engine = db.make_engine(any_db)
-    await db.upgrade(engine)
-    sessions = db.make_session_factory(engine)
-    try:
-        async with sessions() as session:
-            session.add_all(_mixed_tasks())
-            await session.commit()
+    async with seeded(any_db) as sessions:
 
         async def reads() -> None:
             for _ in range(20):
@@ -508,5 +494,3 @@ async def test_hot_reads_leave_no_cyclic_garbage(any_db):
             assert gc.collect() == 0
         finally:
             gc.enable()
-    finally:
-        await engine.dispose()
